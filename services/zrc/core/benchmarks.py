@@ -1,0 +1,92 @@
+"""The benchmark catalogue: which tasks and sets exist and where their files live.
+
+Everything that differs between tasks is data here, so validation and scoring
+have one code path for every (task, set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SETS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str                     # task name as on the command line (-t)
+    subset: str                   # dataset subset prefix: lexical / syntactic / semantic / english
+    kind: str                     # "pairs" (text scores) or "semantic" (embeddings)
+    scorer: str                   # scoring service that handles it: lexical/syntactic/semantic/prosaudit
+
+    def submission_path(self, set_: str) -> str:
+        """Relative path of the score text file (pairs tasks) or the embeddings folder (semantic)."""
+        if self.kind == "semantic":
+            return f"semantic/{set_}"
+        if self.subset == "english":
+            return f"english_{set_}.txt"
+        return f"{self.subset}/{set_}.txt"
+
+    def gold_path(self, set_: str) -> str:
+        return f"{self.subset}/{set_}/gold.csv"
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    name: str
+    dataset: str                  # default dataset name (datasets:import basename)
+    tasks: tuple[TaskSpec, ...]
+    url: str
+    description: str
+
+    def task(self, name: str) -> TaskSpec:
+        for t in self.tasks:
+            if name in (t.name, t.scorer):
+                return t
+        raise KeyError(name)
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tasks)
+
+
+LEXICAL = TaskSpec("lexical", "lexical", "pairs", "lexical")
+SYNTACTIC = TaskSpec("syntactic", "syntactic", "pairs", "syntactic")
+SEMANTIC = TaskSpec("semantic", "semantic", "semantic", "semantic")
+PROSAUDIT = TaskSpec("english", "english", "pairs", "prosaudit")
+
+BENCHMARKS: dict[str, BenchmarkSpec] = {
+    "sLM21": BenchmarkSpec(
+        name="sLM21",
+        dataset="sLM21-dataset",
+        tasks=(LEXICAL, SYNTACTIC, SEMANTIC),
+        url="https://zerospeech.com/tasks/task_4/tasks_goals/",
+        description=(
+            "Spoken language modelling (ZeroSpeech 2021 task 4): lexical (sWUGGY spot-the-word), "
+            "syntactic (sBLIMP acceptability judgement) and semantic (sSIMI similarity) tasks, "
+            "each on a dev and a test set."
+        ),
+    ),
+    "prosAudit": BenchmarkSpec(
+        name="prosAudit",
+        dataset="prosaudit-dataset",
+        tasks=(PROSAUDIT,),
+        url="https://zerospeech.com/tasks/task_4/benchmarks_datasets/",
+        description=(
+            "ProsAudit: prosodic acceptability judgements (lexical and protosyntax types) scored "
+            "like sBLIMP from pseudo-probabilities in english_dev.txt / english_test.txt."
+        ),
+    ),
+}
+
+# The reference accepts these spellings too.
+_ALIASES = {"slm21": "sLM21", "prosaudit": "prosAudit"}
+
+
+def get_benchmark(name: str) -> BenchmarkSpec:
+    """Look a benchmark up by name (case-insensitive); KeyError with the known names otherwise."""
+    key = _ALIASES.get(name.lower(), name)
+    if key.startswith("test-"):
+        key = key[5:]
+    if key not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[key]

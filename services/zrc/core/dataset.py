@@ -1,0 +1,310 @@
+"""Official datasets (``sLM21-dataset``, ``prosaudit-dataset``) as an in-memory gold model.
+
+Only the gold/pairs CSV files are needed to validate and score; the wav files
+(30 GB for sLM21) are never read. Columns are read by name, so the column order
+of the real files does not matter (the reference indexes some by position).
+
+Loading also pairs every correct item with its incorrect twin *by key*
+(lexical: voice+id; syntactic: type+subtype+id+voice; ProsAudit: type+id+voice),
+where the reference pairs syntactic and ProsAudit rows by their position in the
+file. Validation and scoring share the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .benchmarks import BENCHMARKS, SETS, BenchmarkSpec, TaskSpec
+from .sources import FileTree, SourceError, open_tree, rooted
+from .table import Table, TableError, read_csv
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used, with the file (and line) at fault."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass(frozen=True)
+class PairLayout:
+    """How a pairs-task gold file is read and paired."""
+
+    required: tuple[str, ...]
+    pair_key: tuple[str, ...]      # identifies one (correct, incorrect) pair of one voice
+    group_key: tuple[str, ...]     # by_pair rows: mean over voices within this key
+
+
+PAIR_LAYOUTS: dict[str, PairLayout] = {
+    "lexical": PairLayout(
+        required=("filename", "id", "voice", "frequency", "word", "phones", "length", "correct"),
+        pair_key=("voice", "id"),
+        group_key=("id",),
+    ),
+    "syntactic": PairLayout(
+        required=("filename", "id", "voice", "type", "subtype", "correct", "transcription"),
+        pair_key=("type", "subtype", "id", "voice"),
+        group_key=("type", "subtype", "id"),
+    ),
+    "english": PairLayout(
+        required=("filename", "id", "voice", "type", "subtype", "correct"),
+        pair_key=("type", "id", "voice"),
+        group_key=("type", "id"),
+    ),
+}
+
+SEMANTIC_GOLD_COLUMNS = ("type", "filename", "voice", "word")
+SEMANTIC_PAIRS_COLUMNS = ("type", "dataset", "word_1", "word_2", "similarity", "relatedness")
+SEMANTIC_TYPES = ("synthetic", "librispeech")
+MAX_LIBRISPEECH_TOKENS = 10
+
+
+def key_codes(table: Table, columns: tuple[str, ...]) -> np.ndarray:
+    """Dense int codes of the tuple of ``columns``, ordered like a lexicographic sort of the values.
+
+    Used for pairing, grouping and sorting: codes of a multi-column key sort the
+    same way pandas' ``groupby(sort=True)`` sorts the key tuples.
+    """
+    code = np.zeros(table.nrows, dtype=np.int64)
+    for col in columns:
+        _, inv = np.unique(as_key(table[col]), return_inverse=True)
+        code = code * (int(inv.max()) + 1 if inv.size else 1) + inv
+        _, code = np.unique(code, return_inverse=True)
+    return code.astype(np.int64)
+
+
+def as_key(values: np.ndarray) -> np.ndarray:
+    """A sortable array for a column: numbers as they are, text with NA as ''."""
+    if values.dtype.kind in "iuf":
+        return values
+    return np.asarray(["" if v is None else str(v) for v in values], dtype=str)
+
+
+@dataclass
+class PairGold:
+    """Gold of one pairs-task set (lexical/syntactic/ProsAudit dev or test)."""
+
+    task: TaskSpec
+    set: str
+    file: str
+    table: Table
+    layout: PairLayout
+    stems: np.ndarray              # filename column as str, in gold order
+    good: np.ndarray               # gold row of the correct item of each pair (gold order)
+    bad: np.ndarray                # gold row of its incorrect twin
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sorted_stems(self) -> np.ndarray:
+        cached = getattr(self, "_sorted", None)
+        if cached is None:
+            order = np.argsort(self.stems, kind="stable")
+            cached = (self.stems[order], order)
+            self._sorted = cached
+        return cached[0]
+
+    def lookup(self, names: np.ndarray) -> np.ndarray:
+        """Gold row of each name, -1 where it is not in the gold."""
+        self.sorted_stems  # noqa: B018 - fills the cache
+        stems, order = self._sorted
+        if stems.size == 0:
+            return np.full(len(names), -1, dtype=np.int64)
+        pos = np.searchsorted(stems, names)
+        pos_c = np.minimum(pos, stems.size - 1)
+        hit = stems[pos_c] == names
+        return np.where(hit, order[pos_c], -1).astype(np.int64)
+
+
+@dataclass
+class SemanticGold:
+    set: str
+    gold_file: str
+    pairs_file: str
+    gold: Table
+    pairs: Table
+    stems: dict[str, np.ndarray]   # type -> filenames of that type (gold order)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Dataset:
+    name: str
+    benchmark: BenchmarkSpec
+    golds: dict[tuple[str, str], PairGold | SemanticGold]
+    label: str = ""
+
+    def gold(self, task: str, set_: str) -> PairGold | SemanticGold:
+        try:
+            return self.golds[(task, set_)]
+        except KeyError:
+            raise DatasetError(
+                f"dataset {self.name!r} has no gold for {task} {set_}"
+            ) from None
+
+    @property
+    def available(self) -> list[tuple[str, str]]:
+        return sorted(self.golds)
+
+
+def _read_table(tree: FileTree, name: str, required: tuple[str, ...]) -> Table:
+    try:
+        return read_csv(tree.read(name), file=name, required=required)
+    except TableError as exc:
+        raise DatasetError(exc.message, exc.file, exc.line) from None
+    except UnicodeDecodeError:
+        raise DatasetError("not UTF-8 text", name) from None
+
+
+def _check_unique(values: np.ndarray, file: str, what: str) -> None:
+    u, idx, counts = np.unique(values, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = u[counts > 1][0]
+        first = np.flatnonzero(values == dup)
+        raise DatasetError(f"{what} '{dup}' appears {len(first)} times (rows {', '.join(str(i + 2) for i in first[:5])})", file)
+
+
+def load_pair_gold(tree: FileTree, task: TaskSpec, set_: str) -> PairGold:
+    name = task.gold_path(set_)
+    layout = PAIR_LAYOUTS[task.subset]
+    table = _read_table(tree, name, layout.required)
+    stems = as_key(table["filename"])
+    _check_unique(stems, name, "filename")
+    correct = table["correct"]
+    if correct.dtype.kind not in "iuf" or not np.isin(correct, (0, 1)).all():
+        bad = np.flatnonzero(~np.isin(correct, (0, 1))) if correct.dtype.kind in "iuf" else [0]
+        raise DatasetError("column 'correct' must be 0 or 1", name, int(bad[0]) + 2)
+    code = key_codes(table, layout.pair_key)
+    good_rows = np.flatnonzero(correct == 1)
+    bad_rows = np.flatnonzero(correct == 0)
+    for rows, what in ((good_rows, "correct"), (bad_rows, "incorrect")):
+        u, counts = np.unique(code[rows], return_counts=True)
+        if (counts > 1).any():
+            row = rows[np.flatnonzero(code[rows] == u[counts > 1][0])[1]]
+            raise DatasetError(
+                f"two {what} items share the pair key ({', '.join(layout.pair_key)})", name, int(row) + 2
+            )
+    order = np.argsort(code[bad_rows], kind="stable")
+    sorted_bad = code[bad_rows][order]
+    pos = np.minimum(np.searchsorted(sorted_bad, code[good_rows]), max(sorted_bad.size - 1, 0))
+    matched = sorted_bad.size > 0
+    hit = (sorted_bad[pos] == code[good_rows]) if matched else np.zeros(good_rows.size, bool)
+    good = good_rows[hit]
+    bad = bad_rows[order[pos[hit]]] if matched else np.empty(0, np.int64)
+    notes = []
+    n_unpaired = (good_rows.size - good.size) + (bad_rows.size - bad.size)
+    if n_unpaired:
+        notes.append(f"{name}: {n_unpaired} item(s) have no twin with the same "
+                     f"({', '.join(layout.pair_key)}) and are not scored")
+    return PairGold(task, set_, name, table, layout, stems, good, bad, notes)
+
+
+def load_semantic_gold(tree: FileTree, set_: str) -> SemanticGold:
+    gname = f"semantic/{set_}/gold.csv"
+    pname = f"semantic/{set_}/pairs.csv"
+    gold = _read_table(tree, gname, SEMANTIC_GOLD_COLUMNS)
+    pairs = _read_table(tree, pname, SEMANTIC_PAIRS_COLUMNS)
+    types = as_key(gold["type"])
+    bad = np.flatnonzero(~np.isin(types, SEMANTIC_TYPES))
+    if bad.size:
+        raise DatasetError(f"type must be synthetic or librispeech, found '{types[bad[0]]}'", gname, int(bad[0]) + 2)
+    ptypes = as_key(pairs["type"])
+    bad = np.flatnonzero(~np.isin(ptypes, SEMANTIC_TYPES))
+    if bad.size:
+        raise DatasetError(f"type must be synthetic or librispeech, found '{ptypes[bad[0]]}'", pname, int(bad[0]) + 2)
+    stems = {}
+    words = as_key(gold["word"])
+    notes = []
+    for t in SEMANTIC_TYPES:
+        sel = types == t
+        stems[t] = as_key(gold["filename"])[sel]
+        _check_unique(stems[t], gname, f"{t} filename")
+        tw = words[sel]
+        pw = np.concatenate([as_key(pairs["word_1"])[ptypes == t], as_key(pairs["word_2"])[ptypes == t]])
+        missing = np.setdiff1d(pw, tw)
+        if missing.size:
+            raise DatasetError(f"{missing.size} {t} pair word(s) have no token in gold.csv, e.g. '{missing[0]}'", pname)
+        if t == "librispeech" and tw.size:
+            u, counts = np.unique(tw, return_counts=True)
+            if counts.max() > MAX_LIBRISPEECH_TOKENS:
+                raise DatasetError(
+                    f"librispeech word '{u[counts.argmax()]}' has {counts.max()} tokens "
+                    f"(at most {MAX_LIBRISPEECH_TOKENS})", gname)
+        if t == "synthetic" and tw.size:
+            voices = as_key(gold["voice"])[sel]
+            wv = np.unique(np.char.add(np.char.add(tw, "\x00"), voices))
+            if wv.size != tw.size:
+                raise DatasetError("a synthetic (word, voice) has more than one token", gname)
+    _check_synthetic_voices(gold, pairs, types, ptypes, pname)
+    return SemanticGold(set_, gname, pname, gold, pairs, stems, notes)
+
+
+def _check_synthetic_voices(gold: Table, pairs: Table, types: np.ndarray, ptypes: np.ndarray, pname: str) -> None:
+    """A synthetic pair needs one voice saying both words (the reference divides by zero otherwise)."""
+    sel = types == "synthetic"
+    if not sel.any() or not (ptypes == "synthetic").any():
+        return
+    words = as_key(gold["word"])[sel]
+    voices = as_key(gold["voice"])[sel]
+    wu, winv = np.unique(words, return_inverse=True)
+    vu, vinv = np.unique(voices, return_inverse=True)
+    has = np.zeros((wu.size, vu.size), dtype=bool)
+    has[winv, vinv] = True
+    psel = ptypes == "synthetic"
+    w1 = np.searchsorted(wu, as_key(pairs["word_1"])[psel])
+    w2 = np.searchsorted(wu, as_key(pairs["word_2"])[psel])
+    shared = (has[w1] & has[w2]).any(axis=1)
+    if not shared.all():
+        row = np.flatnonzero(psel)[np.flatnonzero(~shared)[0]]
+        raise DatasetError("synthetic pair has no voice in common between its two words", pname, int(row) + 2)
+
+
+def detect_benchmark(tree: FileTree) -> tuple[BenchmarkSpec, FileTree]:
+    """Which benchmark a dataset tree belongs to, and the tree re-rooted at its top."""
+    for bench in (BENCHMARKS["sLM21"], BENCHMARKS["prosAudit"]):
+        markers = [t.gold_path(s) for t in bench.tasks for s in SETS]
+        try:
+            return bench, rooted(tree, markers)
+        except SourceError:
+            continue
+    raise DatasetError(
+        "not an sLM21 or ProsAudit dataset: expected lexical/dev/gold.csv, syntactic/..., "
+        "semantic/{dev,test}/{gold,pairs}.csv or english/{dev,test}/gold.csv", tree.label)
+
+
+def load_dataset(source: str | FileTree, name: str | None = None) -> Dataset:
+    """Load a dataset folder or zip (or an already opened tree)."""
+    tree = open_tree(source) if not isinstance(source, FileTree) else source
+    bench, root = detect_benchmark(tree)
+    golds: dict[tuple[str, str], PairGold | SemanticGold] = {}
+    for task in bench.tasks:
+        for set_ in SETS:
+            if task.kind == "semantic":
+                if root.exists(f"semantic/{set_}/gold.csv") or root.exists(f"semantic/{set_}/pairs.csv"):
+                    golds[(task.name, set_)] = load_semantic_gold(root, set_)
+            elif root.exists(task.gold_path(set_)):
+                golds[(task.name, set_)] = load_pair_gold(root, task, set_)
+    if not golds:
+        raise DatasetError("no gold files found", tree.label)
+    return Dataset(name or bench.dataset, bench, golds, label=tree.label)
+
+
+def gold_files(source: str | FileTree) -> tuple[BenchmarkSpec, dict[str, bytes]]:
+    """The files of a dataset that evaluation needs (gold/pairs CSVs, index.json), for import."""
+    tree = open_tree(source) if not isinstance(source, FileTree) else source
+    bench, root = detect_benchmark(tree)
+    keep = {}
+    for n in root.names():
+        if n.endswith("gold.csv") or n.endswith("pairs.csv") or n == "index.json":
+            keep[n] = root.read(n)
+    return bench, keep

@@ -1,0 +1,122 @@
+"""Vectorised group statistics and paired distances shared by every scorer."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy.spatial.distance as ssd
+import scipy.stats
+
+
+def group_stats(codes: np.ndarray, values: np.ndarray, ngroups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """count / mean / std (ddof=1, as pandas) of ``values`` per group code in ``[0, ngroups)``."""
+    n = np.bincount(codes, minlength=ngroups)
+    s = np.bincount(codes, weights=values, minlength=ngroups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s / n
+        dev = values - mean[codes]
+        ss = np.bincount(codes, weights=dev * dev, minlength=ngroups)
+        std = np.sqrt(ss / (n - 1))
+    std[n < 2] = np.nan
+    return n, mean, std
+
+
+def pair_score(good: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """1 if the correct item scores higher, 0.5 on a tie, 0 otherwise (NaN loses)."""
+    return 0.5 * (good == bad) + (good > bad)
+
+
+def _diff(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return x - y
+
+
+def _cos(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    dot = np.einsum("ij,ij->i", x, y)
+    nx = np.einsum("ij,ij->i", x, x)
+    ny = np.einsum("ij,ij->i", y, y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.maximum(1.0 - dot / np.sqrt(nx * ny), 0.0)
+
+
+def _paired_impl(metric: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """Row-wise d(x_i, y_i) for metrics that depend only on the two vectors, as scipy computes them."""
+    if metric in ("euclidean", "minkowski"):  # minkowski defaults to p=2 in cdist
+        return lambda x, y: np.sqrt(np.einsum("ij,ij->i", _diff(x, y), _diff(x, y)))
+    if metric == "sqeuclidean":
+        return lambda x, y: np.einsum("ij,ij->i", _diff(x, y), _diff(x, y))
+    if metric == "cityblock":
+        return lambda x, y: np.abs(x - y).sum(axis=1)
+    if metric == "chebyshev":
+        return lambda x, y: np.abs(x - y).max(axis=1)
+    if metric == "cosine":
+        return _cos
+    if metric == "correlation":
+        return lambda x, y: _cos(x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True))
+    if metric == "braycurtis":
+        def bc(x, y):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.abs(x - y).sum(axis=1) / np.abs(x + y).sum(axis=1)
+        return bc
+    if metric == "canberra":
+        def cb(x, y):
+            num = np.abs(x - y)
+            den = np.abs(x) + np.abs(y)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                q = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+            return q.sum(axis=1)
+        return cb
+    return None
+
+
+VECTORISED_METRICS = frozenset(
+    ("euclidean", "minkowski", "sqeuclidean", "cityblock", "chebyshev", "cosine", "correlation",
+     "braycurtis", "canberra")
+)
+
+# Rows per block when expanding token pairs: bounds temporary memory at ~64 MB for 1024-d features.
+_BLOCK = 4096
+
+
+def paired_distances(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarray, metric: str) -> np.ndarray:
+    """d(x[ia[k]], y[ib[k]]) for every k, in blocks."""
+    fn = _paired_impl(metric)
+    out = np.empty(ia.size)
+    for start in range(0, ia.size, _BLOCK):
+        sl = slice(start, start + _BLOCK)
+        a, b = x[ia[sl]], y[ib[sl]]
+        if fn is not None:
+            out[sl] = fn(a, b)
+        else:
+            out[sl] = [_cdist1(a[k], b[k], metric) for k in range(a.shape[0])]
+    return out
+
+
+def _cdist1(a: np.ndarray, b: np.ndarray, metric: str) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(ssd.cdist(a[None, :], b[None, :], metric=metric)[0, 0])
+        except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+            return float("nan")
+
+
+def cdist_mean(x: np.ndarray, y: np.ndarray, metric: str) -> float:
+    """``cdist(x, y, metric).mean()``: the reference's librispeech distance, for metrics whose
+    value depends on the whole token sets (seuclidean, mahalanobis)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(ssd.cdist(x, y, metric=metric).mean())
+        except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
+            return float("nan")
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho as ``scipy.stats.spearmanr(a, b)[0]`` (NaN in, NaN out)."""
+    if a.size < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(scipy.stats.spearmanr(a, b)[0])

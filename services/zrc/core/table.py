@@ -1,0 +1,195 @@
+"""Column tables with the CSV semantics the reference toolkit gets from pandas.
+
+The reference reads gold/pairs files with ``pd.read_csv`` and writes every score
+file with ``to_csv(index=False, float_format='%.4f')``. Published numbers are
+compared byte for byte, so this module reproduces the parts of that behaviour
+that show in the output, without pandas:
+
+* type inference per column: all-integer -> int64, numeric (possibly with NA)
+  -> float64, anything else -> object (``None`` for NA cells);
+* pandas' default NA tokens (``''``, ``'nan'``, ``'NULL'``...);
+* writing: ints as integers, floats as ``%.4f`` (NaN as an empty cell), strings
+  with minimal csv quoting, ``\\n`` line ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# pandas.io.parsers default na_values (pandas 2.x, STR_NA_VALUES)
+NA_VALUES = frozenset(
+    {
+        "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+        "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    }
+)
+
+
+class TableError(ValueError):
+    """A CSV file that cannot be read as a table; carries file and line for the user."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+def infer_column(values: list[str]) -> np.ndarray:
+    """Infer a column's type the way ``pd.read_csv`` does for the cases that matter.
+
+    Returns int64 (no NA, all integers), float64 (numbers with or without NA) or an
+    object array of ``str | None``.
+    """
+    arr = np.asarray(values, dtype=object)
+    if arr.size == 0:
+        return np.empty(0, dtype=object)
+    na = np.fromiter((v in NA_VALUES for v in values), dtype=bool, count=len(values))
+    if na.all():
+        return np.full(arr.size, np.nan)
+    present = np.asarray([v for v, m in zip(values, na, strict=True) if not m], dtype=str)
+    if (np.char.find(present, "_") >= 0).any():
+        # Python/numpy accept '1_000' as a number, pandas does not ('10_7_2723' is a ProsAudit stem)
+        out = arr.copy()
+        out[na] = None
+        return out
+    if not na.any():
+        try:
+            return present.astype(np.int64)
+        except (ValueError, OverflowError):
+            pass
+    try:
+        nums = np.char.strip(present).astype(np.float64)
+    except ValueError:
+        out = arr.copy()
+        out[na] = None
+        return out
+    out_f = np.full(arr.size, np.nan)
+    out_f[~na] = nums
+    return out_f
+
+
+@dataclass
+class Table:
+    """An ordered mapping of column name -> 1-D numpy array, all the same length."""
+
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lengths = {len(v) for v in self.columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of unequal length: {lengths}")
+
+    @property
+    def nrows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def take(self, index: np.ndarray) -> Table:
+        return Table({k: v[index] for k, v in self.columns.items()})
+
+    def with_column(self, name: str, values: np.ndarray) -> Table:
+        cols = dict(self.columns)
+        cols[name] = values
+        return Table(cols)
+
+
+def read_csv(data: bytes | str, *, file: str | None = None, required: Iterable[str] = ()) -> Table:
+    """Read a headed CSV into a typed :class:`Table`; columns are addressed by name."""
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise TableError(f"not a valid CSV file ({exc})", file=file) from None
+    if not rows:
+        raise TableError("empty file, expected a header line", file=file, line=1)
+    header = [h.strip() for h in rows[0]]
+    body = rows[1:]
+    while body and not body[-1]:
+        body.pop()
+    width = len(header)
+    if len(set(header)) != width:
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise TableError(f"duplicate column name(s) {', '.join(dup)}", file=file, line=1)
+    for lineno, row in enumerate(body, start=2):
+        if len(row) != width:
+            raise TableError(f"expected {width} fields ({','.join(header)}), found {len(row)}", file=file, line=lineno)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise TableError(
+            f"missing column(s) {', '.join(missing)}; header is {','.join(header)}", file=file, line=1
+        )
+    if body:
+        cols = [list(c) for c in zip(*body, strict=True)]
+    else:
+        cols = [[] for _ in header]
+    return Table({h: infer_column(c) for h, c in zip(header, cols, strict=True)})
+
+
+def _cell(v: object, kind: str) -> str:
+    if kind == "f":
+        f = float(v)  # type: ignore[arg-type]
+        if f != f:
+            return ""
+        if f in (np.inf, -np.inf):
+            return "inf" if f > 0 else "-inf"
+        return f"{f:.4f}"
+    if kind == "i":
+        return str(int(v))  # type: ignore[call-overload]
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return str(v)
+
+
+def _kind(values: np.ndarray) -> str:
+    if values.dtype.kind == "f":
+        return "f"
+    if values.dtype.kind in "iu":
+        return "i"
+    return "o"
+
+
+def write_csv(table: Table | Mapping[str, np.ndarray]) -> bytes:
+    """Render like ``DataFrame.to_csv(index=False, float_format='%.4f')``."""
+    cols = table.columns if isinstance(table, Table) else dict(table)
+    names = list(cols)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    rendered = []
+    for name in names:
+        values = cols[name]
+        kind = _kind(values)
+        if kind == "f":
+            # vectorised %.4f: np.char.mod is C-level; blank NaN afterwards
+            strs = np.char.mod("%.4f", values.astype(np.float64)).astype(object)
+            strs[np.isnan(values)] = ""
+            strs[np.isposinf(values)] = "inf"
+            strs[np.isneginf(values)] = "-inf"
+            rendered.append(strs.tolist())
+        elif kind == "i":
+            rendered.append(values.astype(str).tolist())
+        else:
+            rendered.append([_cell(v, "o") for v in values])
+    writer.writerows(zip(*rendered, strict=True))
+    return buf.getvalue().encode("utf-8")

@@ -1,0 +1,195 @@
+"""Validation of a submission against a dataset: every rule of the reference, and what it misses.
+
+All problems are collected in one pass as :class:`~zrc.core.findings.Finding`
+objects; nothing here raises for bad input. Rules (codes in brackets):
+
+* score text files: missing file [missing_file], undecodable [encoding], malformed
+  line [bad_line], non-numeric score [bad_score], NaN score [nan_score],
+  duplicate name [duplicate_name], name not in the gold [extra_name], gold name
+  absent [missing_name] (extra and missing are reported together);
+* embeddings: unexpected/missing files [extra_file, missing_file], the other
+  extension only [wrong_extension], same stem twice [duplicate_file], unreadable
+  [npy_format, txt_format], pickled/object arrays [npy_object], non-float dtype
+  [array_dtype], not 2-D [array_ndim], empty [array_empty], NaN/inf
+  [array_nonfinite], too few frames for the pooling [array_frames], feature
+  dimension differing across files of a set [array_dim];
+* params.yaml and meta.yaml rules (see :mod:`params`, :mod:`meta`).
+
+float16/float32 arrays are accepted (the reference rejects them) and scored in float64.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .benchmarks import BenchmarkSpec, TaskSpec
+from .dataset import Dataset, DatasetError, PairGold, SemanticGold
+from .findings import Findings
+from .meta import META_FILE, check_meta, load_meta
+from .params import PARAMS_FILE, Params, parse_params
+from .scoring import PooledSet, pool
+from .sources import FileTree
+from .submission import ArrayError, ScoreFile, check_array, load_array, parse_score_file
+
+SEMANTIC_TYPES = ("synthetic", "librispeech")
+
+
+@dataclass
+class Report:
+    """What validation learned: findings, the parsed params, and reusable parsed content."""
+
+    findings: Findings
+    params: Params
+    meta: dict | None = None
+    score_files: dict[tuple[str, str], ScoreFile] = field(default_factory=dict)
+    pooled: dict[tuple[str, str], PooledSet] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.findings.ok
+
+
+def read_params(tree: FileTree, benchmark: str) -> tuple[Params, Findings]:
+    text = tree.read(PARAMS_FILE) if tree.exists(PARAMS_FILE) else None
+    return parse_params(text, benchmark)
+
+
+def _examples(names) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
+                     findings: Findings) -> ScoreFile | None:
+    path = task.submission_path(set_)
+    if not tree.exists(path):
+        findings.error("missing_file", f"{path} not found: expected one '<filename> <score>' line per "
+                       f"{task.name} {set_} item ({gold.stems.size} lines)", path)
+        return None
+    sf = parse_score_file(tree.read(path), path, findings)
+    # duplicates
+    order = np.argsort(sf.names, kind="stable")
+    sn = sf.names[order]
+    dup = np.flatnonzero(sn[1:] == sn[:-1]) + 1
+    for k in dup:
+        first_line = sf.lines[order[k - 1]]
+        findings.error("duplicate_name", f"'{sn[k]}' appears again (first on line {first_line})", path,
+                       int(sf.lines[order[k]]))
+    nan = np.flatnonzero(np.isnan(sf.scores))
+    for k in nan:
+        findings.error("nan_score", f"score of '{sf.names[k]}' is NaN", path, int(sf.lines[k]))
+    rows = gold.lookup(sf.names)
+    for k in np.flatnonzero(rows < 0):
+        findings.error("extra_name", f"'{sf.names[k]}' is not a {task.name} {set_} item", path, int(sf.lines[k]))
+    seen = np.zeros(gold.stems.size, bool)
+    seen[rows[rows >= 0]] = True
+    missing = np.flatnonzero(~seen)
+    if missing.size:
+        findings.error("missing_name", f"{missing.size} of {gold.stems.size} {task.name} {set_} items have no "
+                       f"score, e.g. {_examples(gold.stems[missing[:3]])}", path)
+    return sf
+
+
+def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: Findings) -> dict[str, PooledSet]:
+    """Validate and pool every embedding file of one set, reading each file once."""
+    ext = params.score_files_type
+    pooling = params.semantic.pooling
+    min_frames = 2 if pooling == "lastlast" else 1
+    other = ".txt" if ext == ".npy" else ".npy"
+    enabled = [t for t, on in (("synthetic", params.semantic.synthetic),
+                               ("librispeech", params.semantic.librispeech)) if on]
+    out: dict[str, PooledSet] = {}
+    dim: int | None = None
+    dim_file = ""
+    for t in enabled:
+        folder = f"semantic/{gold.set}/{t}"
+        expected = gold.stems[t]
+        order = np.argsort(expected)
+        sorted_stems = expected[order]
+        files = [n for n in tree.under(folder) if n.endswith(ext)]
+        if not files:
+            if [n for n in tree.under(folder) if n.endswith(other)]:
+                findings.error("wrong_extension", f"found {other} files but params.yaml expects {ext} "
+                               f"(set syntactic.score_files_type: {other} to use them)", folder)
+            elif expected.size:
+                findings.error("missing_file", f"no {ext} files: expected {expected.size} "
+                               f"(one per {t} wav of the {gold.set} set)", folder)
+            vectors = np.full((expected.size, 1), np.nan)
+            out[t] = PooledSet(vectors, np.zeros(expected.size, bool))
+            continue
+        stems = np.asarray([posixpath.basename(n)[: -len(ext)] for n in files], dtype=str)
+        pos = np.minimum(np.searchsorted(sorted_stems, stems), max(sorted_stems.size - 1, 0))
+        hit = (sorted_stems[pos] == stems) if sorted_stems.size else np.zeros(stems.size, bool)
+        rows = np.where(hit, order[pos] if sorted_stems.size else 0, -1)
+        pooled: list[tuple[int, np.ndarray]] = []
+        taken = np.zeros(expected.size, bool)
+        for name, row in zip(files, rows, strict=True):
+            if row < 0:
+                findings.error("extra_file", f"{posixpath.basename(name)} is not a {t} {gold.set} item", name)
+                continue
+            if taken[row]:
+                findings.error("duplicate_file", f"a second file for '{expected[row]}'", name)
+                continue
+            taken[row] = True
+            try:
+                arr = load_array(tree.read(name), ext)
+            except ArrayError as exc:
+                findings.error(exc.code, exc.message, name)
+                continue
+            problem = check_array(arr)
+            if problem is None and arr.shape[0] < min_frames:
+                problem = ("array_frames", f"pooling {pooling!r} needs at least {min_frames} frames, found {arr.shape[0]}")
+            if problem is not None:
+                findings.error(problem[0], problem[1], name)
+                continue
+            if dim is None:
+                dim, dim_file = arr.shape[1], name
+            elif arr.shape[1] != dim:
+                findings.error("array_dim", f"feature dimension {arr.shape[1]} differs from {dim} "
+                               f"({posixpath.basename(dim_file)})", name)
+                continue
+            pooled.append((int(row), pool(arr, pooling)))
+        missing = np.flatnonzero(~taken)
+        if missing.size:
+            findings.error("missing_file", f"{missing.size} of {expected.size} {t} files missing, e.g. "
+                           f"{', '.join(s + ext for s in expected[missing[:3]])}", folder)
+        vectors = np.full((expected.size, dim or 1), np.nan)
+        present = np.zeros(expected.size, bool)
+        for row, vec in pooled:
+            if vec.shape[0] == vectors.shape[1]:
+                vectors[row] = vec
+                present[row] = True
+        out[t] = PooledSet(vectors, present)
+    return out
+
+
+def validate(dataset: Dataset, tree: FileTree, bench: BenchmarkSpec, sets: list[str], tasks: list[str],
+             *, meta_strict: bool = False, params: Params | None = None) -> Report:
+    """Validate the selected (task, set) parts of a submission; never raises for bad input."""
+    findings = Findings()
+    if params is None:
+        params, pf = read_params(tree, bench.name)
+        findings.extend(pf)
+    meta_text = tree.read(META_FILE) if tree.exists(META_FILE) else None
+    meta, mf = load_meta(meta_text)
+    findings.extend(mf)
+    if meta is not None or meta_strict:
+        findings.extend(check_meta(meta, benchmark=bench.name, strict=meta_strict))
+    report = Report(findings, params, meta)
+    for task_name in tasks:
+        task = bench.task(task_name)
+        for set_ in sets:
+            try:
+                gold = dataset.gold(task.name, set_)
+            except DatasetError as exc:
+                findings.error("dataset", exc.message)
+                continue
+            if isinstance(gold, SemanticGold):
+                report.pooled[(task.name, set_)] = scan_semantic(gold, tree, params, findings)
+            else:
+                sf = check_score_file(gold, tree, task, set_, findings)
+                if sf is not None:
+                    report.score_files[(task.name, set_)] = sf
+    return report

@@ -1,0 +1,34 @@
+"""Shared fixtures: small generated cases, built once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from zrc.core.generate import GenOptions, generate
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture(scope="session")
+def slm21_case(tmp_path_factory) -> tuple[Path, Path]:
+    """A small sLM21 dataset + valid submission (read-only: copy before mutating)."""
+    out = tmp_path_factory.mktemp("slm21")
+    return generate(out, "sLM21", GenOptions(scale=0.005, seed=3, dim=6, frames=(2, 6)))
+
+
+@pytest.fixture(scope="session")
+def prosaudit_case(tmp_path_factory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("prosaudit")
+    return generate(out, "prosAudit", GenOptions(scale=0.02, seed=4))
+
+
+@pytest.fixture()
+def slm21_copy(slm21_case, tmp_path) -> tuple[Path, Path]:
+    """A private copy of the sLM21 submission that a test may corrupt."""
+    dataset, sub = slm21_case
+    dest = tmp_path / "submission"
+    shutil.copytree(sub, dest)
+    return dataset, dest
