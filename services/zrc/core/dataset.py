@@ -86,7 +86,7 @@ def key_codes(table: Table, columns: tuple[str, ...]) -> np.ndarray:
 
 def as_key(values: np.ndarray) -> np.ndarray:
     """A sortable array for a column: numbers as they are, text with NA as ''."""
-    if values.dtype.kind in "iuf":
+    if values.dtype.kind in "iufU":
         return values
     return np.asarray(["" if v is None else str(v) for v in values], dtype=str)
 
@@ -137,24 +137,44 @@ class SemanticGold:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
 class Dataset:
-    name: str
-    benchmark: BenchmarkSpec
-    golds: dict[tuple[str, str], PairGold | SemanticGold]
-    label: str = ""
+    """A dataset whose gold files are parsed on first use (a lexical-only run never reads semantic gold)."""
+
+    def __init__(self, name: str, benchmark: BenchmarkSpec, root: FileTree,
+                 parts: dict[tuple[str, str], TaskSpec], label: str = ""):
+        self.name = name
+        self.benchmark = benchmark
+        self.root = root
+        self.parts = parts
+        self.label = label
+        self._golds: dict[tuple[str, str], PairGold | SemanticGold] = {}
 
     def gold(self, task: str, set_: str) -> PairGold | SemanticGold:
-        try:
-            return self.golds[(task, set_)]
-        except KeyError:
-            raise DatasetError(
-                f"dataset {self.name!r} has no gold for {task} {set_}"
-            ) from None
+        key = (task, set_)
+        if key not in self._golds:
+            spec = self.parts.get(key)
+            if spec is None:
+                raise DatasetError(f"dataset {self.name!r} has no gold for {task} {set_}")
+            self._golds[key] = (load_semantic_gold(self.root, set_) if spec.kind == "semantic"
+                                else load_pair_gold(self.root, spec, set_))
+        return self._golds[key]
+
+    def get(self, task: str, set_: str) -> PairGold | SemanticGold | None:
+        return self.gold(task, set_) if (task, set_) in self.parts else None
+
+    def load_all(self) -> Dataset:
+        """Parse and check every gold file now (dataset import does this)."""
+        for task, set_ in self.parts:
+            self.gold(task, set_)
+        return self
 
     @property
     def available(self) -> list[tuple[str, str]]:
-        return sorted(self.golds)
+        return sorted(self.parts)
+
+    @property
+    def notes(self) -> list[str]:
+        return [n for g in self._golds.values() for n in g.notes]
 
 
 def _read_table(tree: FileTree, name: str, required: tuple[str, ...]) -> Table:
@@ -283,20 +303,20 @@ def detect_benchmark(tree: FileTree) -> tuple[BenchmarkSpec, FileTree]:
 
 
 def load_dataset(source: str | FileTree, name: str | None = None) -> Dataset:
-    """Load a dataset folder or zip (or an already opened tree)."""
+    """Open a dataset folder or zip (or an already opened tree); gold files are parsed lazily."""
     tree = open_tree(source) if not isinstance(source, FileTree) else source
     bench, root = detect_benchmark(tree)
-    golds: dict[tuple[str, str], PairGold | SemanticGold] = {}
+    parts: dict[tuple[str, str], TaskSpec] = {}
     for task in bench.tasks:
         for set_ in SETS:
             if task.kind == "semantic":
                 if root.exists(f"semantic/{set_}/gold.csv") or root.exists(f"semantic/{set_}/pairs.csv"):
-                    golds[(task.name, set_)] = load_semantic_gold(root, set_)
+                    parts[(task.name, set_)] = task
             elif root.exists(task.gold_path(set_)):
-                golds[(task.name, set_)] = load_pair_gold(root, task, set_)
-    if not golds:
+                parts[(task.name, set_)] = task
+    if not parts:
         raise DatasetError("no gold files found", tree.label)
-    return Dataset(name or bench.dataset, bench, golds, label=tree.label)
+    return Dataset(name or bench.dataset, bench, root, parts, label=tree.label)
 
 
 def gold_files(source: str | FileTree) -> tuple[BenchmarkSpec, dict[str, bytes]]:

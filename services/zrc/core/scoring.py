@@ -59,7 +59,7 @@ def _na(values: np.ndarray) -> np.ndarray:
         return np.isnan(values)
     if values.dtype.kind in "iu":
         return np.zeros(values.size, bool)
-    return np.fromiter((v is None for v in values), bool, values.size)
+    return as_key(values) == ""
 
 
 def _by_group(codes: np.ndarray, values: np.ndarray, labels: np.ndarray, label_name: str,

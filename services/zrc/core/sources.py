@@ -51,8 +51,8 @@ class FileTree(ABC):
         for n in names:
             yield n, self.read(n)
 
-    def close(self) -> None:  # pragma: no cover - trivial
-        pass
+    def close(self) -> None:  # noqa: B027 - optional hook: only archives hold a handle
+        """Release the underlying handle, if any."""
 
 
 class DirTree(FileTree):

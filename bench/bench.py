@@ -1,0 +1,124 @@
+"""Benchmark: wall time and peak RSS per task on a generated full-size case.
+
+    make bench                      # scale 1.0: real set sizes, ~40k semantic files, 32-dim features
+    BENCH_SCALE=0.1 make bench      # quick look
+
+Each task runs in a fresh process (so its peak RSS is its own), validation
+included, score files rendered; then the whole benchmark runs in one process.
+The semantic figure is compared with a plain ``np.load`` of every embedding file.
+Reference toolkit on the same full-size case (measured on this machine):
+lexical 23.8 s, syntactic 25.9 s, semantic 386 s, ProsAudit 3.2 s; 439 s in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REFERENCE_SECONDS = {"lexical": 23.8, "syntactic": 25.9, "semantic": 386.0, "english": 3.2}
+
+
+def case_dirs(scale: float, seed: int) -> tuple[Path, Path]:
+    base = Path(os.environ.get("ZRC_BENCH_DIR", "/tmp/zrc-bench")) / f"scale{scale}-seed{seed}"
+    return base / "slm21", base / "prosaudit"
+
+
+def ensure_case(scale: float, seed: int) -> None:
+    from zrc.core.generate import GenOptions, generate
+
+    slm, pros = case_dirs(scale, seed)
+    for out, bench in ((slm, "sLM21"), (pros, "prosAudit")):
+        done = out / ".complete"
+        if done.exists():
+            continue
+        t = time.perf_counter()
+        generate(out, bench, GenOptions(scale=scale, seed=seed, dim=32))
+        done.write_text("ok")
+        print(f"generated {bench} case in {time.perf_counter() - t:.1f} s -> {out}", file=sys.stderr)
+
+
+def run_one(root: Path, benchmark: str, tasks: list[str] | None) -> dict:
+    from zrc.core.dataset import load_dataset
+    from zrc.core.pipeline import evaluate
+    from zrc.core.sources import open_tree
+
+    t0 = time.perf_counter()
+    ds_dir = root / ("prosaudit-dataset" if benchmark == "prosAudit" else "sLM21-dataset")
+    dataset = load_dataset(str(ds_dir))
+    t1 = time.perf_counter()
+    ev = evaluate(dataset, open_tree(root / "submission"), benchmark, tasks=tasks)
+    files = ev.files()
+    t2 = time.perf_counter()
+    assert ev.ok, [str(f) for f in ev.findings[:5]]
+    return {"seconds": t2 - t0, "load_gold": t1 - t0, "files": len(files),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def np_load_all(root: Path) -> dict:
+    t0 = time.perf_counter()
+    n = 0
+    for p in sorted((root / "submission" / "semantic").rglob("*.npy")):
+        np.load(p)
+        n += 1
+    return {"seconds": time.perf_counter() - t0, "files": n,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def child(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--child", nargs="+")
+    a = ap.parse_args()
+    slm, pros = case_dirs(a.scale, a.seed)
+    if a.child:
+        kind = a.child[0]
+        if kind == "npload":
+            print(json.dumps(np_load_all(slm)))
+        else:
+            root = pros if kind == "prosAudit" else slm
+            tasks = a.child[1:] or None
+            print(json.dumps(run_one(root, "prosAudit" if kind == "prosAudit" else "sLM21", tasks)))
+        return
+    ensure_case(a.scale, a.seed)
+    child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "npload"])  # warm the page cache once
+    rows = []
+    for label, args in (("lexical", ["sLM21", "lexical"]), ("syntactic", ["sLM21", "syntactic"]),
+                        ("semantic", ["sLM21", "semantic"]), ("english", ["prosAudit"])):
+        r = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", *args])
+        rows.append((label, r))
+    npl = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "npload"])
+    whole = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "sLM21"])
+    whole_p = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "prosAudit"])
+    total = sum(r["seconds"] for _, r in rows)
+    print(f"\nzrc-service benchmark, scale {a.scale} (1.0 = real set sizes), seed {a.seed}")
+    print(f"{'task':<12}{'wall s':>9}{'peak RSS MB':>13}{'reference s':>13}{'speed-up':>10}")
+    for label, r in rows:
+        ref = REFERENCE_SECONDS[label] * (a.scale if a.scale != 1.0 else 1.0)
+        print(f"{label:<12}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}{ref:>13.1f}{ref / r['seconds']:>9.0f}x")
+    ref_total = sum(REFERENCE_SECONDS.values()) * (a.scale if a.scale != 1.0 else 1.0)
+    print(f"{'total':<12}{total:>9.2f}{max(r['peak_rss_mb'] for _, r in rows):>13.0f}{ref_total:>13.1f}"
+          f"{ref_total / total:>9.0f}x")
+    print(f"one process, sLM21 all tasks: {whole['seconds']:.2f} s, peak RSS {whole['peak_rss_mb']:.0f} MB; "
+          f"prosAudit: {whole_p['seconds']:.2f} s")
+    sem = dict(rows)["semantic"]["seconds"]
+    print(f"semantic vs np.load of its {npl['files']} files ({npl['seconds']:.2f} s): {sem / npl['seconds']:.2f}x")
+    if a.scale != 1.0:
+        print("(reference seconds scaled linearly from the full-size measurement; only scale 1.0 is comparable)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""``zrc``: the command names of the reference toolkit, working offline and fast.
+
+Exit codes: 0 success, 1 invalid submission (findings printed), 2 usage or setup
+error (unknown benchmark, missing folder, dataset not imported...). A user
+mistake never produces a traceback.
+
+This first version evaluates in-process on the pure core; the gRPC stack will
+sit behind the same commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from zrc import __version__
+from zrc.core.benchmarks import BENCHMARKS, get_benchmark
+from zrc.core.dataset import DatasetError
+from zrc.core.findings import Finding
+from zrc.core.leaderboard import build_entry
+from zrc.core.meta import META_FILE, load_meta, template_yaml
+from zrc.core.params import PARAMS_FILE, default_params, parse_params
+from zrc.core.pipeline import SelectionError, evaluate, select
+from zrc.core.sources import DirTree, SourceError
+from zrc.core.validation import validate
+
+from . import home, output
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called or set up: exit 2 with one sentence."""
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+def _submission_dir(path: str) -> DirTree:
+    p = Path(path)
+    if not p.is_dir():
+        raise UsageError(f"submission folder {path} does not exist (create one with `zrc submission:init`)")
+    return DirTree(p)
+
+
+def _benchmark_of(tree: DirTree, given: str | None) -> str:
+    if given:
+        return _bench(given)
+    meta, _ = load_meta(tree.read(META_FILE) if tree.exists(META_FILE) else None)
+    name = (meta or {}).get("benchmark_name")
+    if not name:
+        raise UsageError(f"{tree.label}/{META_FILE} does not name the benchmark (benchmark_name); "
+                         "pass --benchmark sLM21 or --benchmark prosAudit")
+    return _bench(str(name))
+
+
+def _bench(name: str) -> str:
+    try:
+        return get_benchmark(name).name
+    except KeyError:
+        raise UsageError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}") from None
+
+
+def _dataset(bench: str, name: str | None):
+    ds_name = name or get_benchmark(bench).dataset
+    try:
+        ds = home.open_dataset(ds_name)
+    except (DatasetError, SourceError) as exc:
+        raise UsageError(f"dataset {ds_name} in {home.datasets_dir()} is unreadable ({exc}); import it again") from None
+    if ds is None:
+        raise UsageError(f"dataset {ds_name} is not imported: run `zrc datasets:import /path/to/{ds_name}` "
+                         f"(folder or zip; the store is {home.datasets_dir()})")
+    if ds.benchmark.name != bench:
+        raise UsageError(f"dataset {ds_name} is a {ds.benchmark.name} dataset, not {bench}")
+    return ds
+
+
+def _write_scores(files: dict[str, bytes], out: Path) -> None:
+    """Write score files atomically (temp file + rename each)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, out / name)
+
+
+def _findings_json(findings: Sequence[Finding]) -> list[dict]:
+    return [f.to_dict() for f in findings]
+
+
+# --------------------------------------------------------------------------------------------- commands
+
+def cmd_benchmarks(a) -> int:
+    rows = [{"name": b.name, "tasks": list(b.task_names), "dataset": b.dataset, "url": b.url}
+            for b in BENCHMARKS.values()]
+    if a.json:
+        output.print_json(rows)
+    else:
+        output.table("Benchmarks", ["name", "tasks", "dataset", "documentation"],
+                     [[r["name"], ", ".join(r["tasks"]), r["dataset"], r["url"]] for r in rows])
+    return 0
+
+
+def cmd_benchmarks_info(a) -> int:
+    b = get_benchmark(_bench(a.name))
+    if a.json:
+        output.print_json({"name": b.name, "description": b.description, "tasks": list(b.task_names),
+                           "sets": ["dev", "test"], "dataset": b.dataset, "url": b.url})
+    else:
+        output.say(f"{b.name}: {b.description}\ntasks: {', '.join(b.task_names)}; sets: dev, test\n"
+                   f"dataset: {b.dataset}\ndocumentation: {b.url}")
+    return 0
+
+
+def cmd_run(a) -> int:
+    bench = _bench(a.name)
+    tree = _submission_dir(a.submission)
+    spec = get_benchmark(bench)
+    try:
+        sets, tasks = select(spec, a.sets, a.tasks)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    dataset = _dataset(bench, a.dataset)
+    quiet = a.quiet or a.json
+    with output.progress(quiet) as prog:
+        ev = evaluate(dataset, tree, bench, sets=sets, tasks=tasks, skip_validation=a.skip_validation,
+                      progress=prog)
+    if not ev.ok:
+        if a.json:
+            output.print_json({"ok": False, "findings": _findings_json(ev.findings)})
+        else:
+            output.findings(ev.findings, quiet=a.quiet)
+            output.error(f"{a.submission} is not a valid {bench} submission: nothing was scored")
+        return 1
+    out = Path(a.output) if a.output else Path(a.submission) / "scores"
+    files = ev.files()
+    _write_scores(files, out)
+    entry = build_entry(dataset, ev.results, ev.report.params, ev.report.meta, submission_id="local")
+    if a.json:
+        output.print_json({"ok": True, "output": str(out), "files": sorted(files),
+                           "findings": _findings_json(ev.findings), "scores": entry["scores"]})
+        return 0
+    output.findings(ev.findings, quiet=a.quiet)
+    if not a.quiet:
+        output.summary(bench, entry)
+        output.say(f"{len(files)} score files written to {out}")
+    return 0
+
+
+def cmd_init(a) -> int:
+    bench = _bench(a.name)
+    loc = Path(a.location)
+    if loc.exists():
+        raise UsageError(f"{loc} already exists; choose a new folder (nothing was changed)")
+    loc.mkdir(parents=True)
+    if bench == "sLM21":
+        for d in ("lexical", "syntactic", "scores"):
+            (loc / d).mkdir()
+        for s in ("dev", "test"):  # the reference forgets semantic/test (formats.md §8.5)
+            for t in ("synthetic", "librispeech"):
+                (loc / "semantic" / s / t).mkdir(parents=True)
+    else:
+        (loc / "scores").mkdir()
+        (loc / "english_dev.txt").touch()
+        (loc / "english_test.txt").touch()
+    (loc / PARAMS_FILE).write_text(default_params(bench).to_yaml())
+    (loc / META_FILE).write_text(template_yaml(bench))
+    output.say(f"created a {bench} submission template in {loc}: fill meta.yaml and add your files")
+    return 0
+
+
+def cmd_verify(a) -> int:
+    tree = _submission_dir(a.location)
+    bench = _benchmark_of(tree, a.benchmark)
+    spec = get_benchmark(bench)
+    try:
+        sets, tasks = select(spec, a.sets, a.tasks)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    dataset = _dataset(bench, a.dataset)
+    report = validate(dataset, tree, spec, sets, tasks)
+    if a.json:
+        output.print_json({"ok": report.ok, "benchmark": bench, "findings": _findings_json(report.findings.items)})
+    else:
+        output.findings(report.findings.items, quiet=a.quiet)
+        if report.ok:
+            output.say(f"{a.location} is a valid {bench} submission ({', '.join(tasks)}; {', '.join(sets)})")
+        else:
+            output.error(f"{a.location} is not a valid {bench} submission")
+    return 0 if report.ok else 1
+
+
+def cmd_params(a) -> int:
+    tree = _submission_dir(a.location)
+    bench = _benchmark_of(tree, a.benchmark)
+    path = Path(a.location) / PARAMS_FILE
+    if a.reset:
+        path.write_text(default_params(bench).to_yaml())
+    params, findings = parse_params(path.read_bytes() if path.is_file() else None, bench)
+    if a.json:
+        output.print_json({"ok": findings.ok, "params": params.export(), "findings": _findings_json(findings.items)})
+    else:
+        output.findings(findings.items)
+        output.say(f"# {path}{' (reset to defaults)' if a.reset else '' if path.is_file() else ' (absent: defaults)'}")
+        output.say(yaml.safe_dump(params.export()).rstrip())
+    return 0 if findings.ok else 1
+
+
+def cmd_datasets(a) -> int:
+    rows = home.list_datasets()
+    if a.json:
+        output.print_json([r.__dict__ for r in rows])
+    elif not rows:
+        output.say(f"no dataset imported in {home.datasets_dir()}; use `zrc datasets:import PATH`")
+    else:
+        output.table("Datasets", ["name", "benchmark", "gold parts", "size", "imported from"],
+                     [[r.name, r.benchmark, ", ".join(r.parts), output.human_bytes(r.bytes), r.source] for r in rows])
+    return 0
+
+
+def cmd_import(a) -> int:
+    if not Path(a.path).exists():
+        raise UsageError(f"{a.path} does not exist: give the official dataset folder or its zip")
+    try:
+        info, notes = home.import_dataset(a.path, a.name)
+    except (DatasetError, SourceError) as exc:
+        if a.json:
+            output.print_json({"ok": False, "error": str(exc)})
+        else:
+            output.error(f"cannot import {a.path}: {exc}")
+        return 1
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if a.json:
+        output.print_json({"ok": True, **info.__dict__, "notes": notes})
+    else:
+        for n in notes:
+            output.warn(n)
+        output.say(f"imported {info.benchmark} dataset {info.name} ({', '.join(info.parts)}) into {home.datasets_dir()}")
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from zrc.core.generate import GenOptions, generate
+
+    work = Path(a.dir) if a.dir else home.home() / "demo"
+    output.say(f"generating a small sLM21 dataset and submission in {work} ...")
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
+    root, sub = generate(work, "sLM21", GenOptions(scale=a.scale, seed=a.seed))
+    home.import_dataset(root, "sLM21-demo")
+    ns = argparse.Namespace(name="sLM21", submission=str(sub), output=None, skip_validation=False, sets=None,
+                            tasks=None, quiet=a.quiet, json=a.json, dataset="sLM21-demo")
+    output.say(f"$ zrc benchmarks:run sLM21 {sub} --dataset sLM21-demo")
+    return cmd_run(ns)
+
+
+# ----------------------------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zrc", description="ZeroSpeech sLM21 / ProsAudit evaluation (zrc as a service)")
+    p.add_argument("--version", action="version", version=f"zrc-service {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, fn, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        return sp
+
+    add("benchmarks", cmd_benchmarks, "list the benchmarks")
+    sp = add("benchmarks:info", cmd_benchmarks_info, "describe one benchmark")
+    sp.add_argument("name")
+    sp = add("benchmarks:run", cmd_run, "validate and score a submission folder")
+    sp.add_argument("name", help="sLM21 or prosAudit")
+    sp.add_argument("submission", help="the submission folder")
+    sp.add_argument("-o", "--output", help="where to write score files (default SUBMISSION/scores)")
+    sp.add_argument("--skip-validation", action="store_true", help="score even if validation finds errors")
+    sp.add_argument("-s", "--sets", nargs="+", metavar="SET", help="dev and/or test (default both)")
+    sp.add_argument("-t", "--tasks", nargs="+", metavar="TASK", help="tasks to run (default all)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    sp.add_argument("--dataset", help="imported dataset name (default: the benchmark's)")
+    sp = add("submission:init", cmd_init, "create a submission template folder")
+    sp.add_argument("name")
+    sp.add_argument("location")
+    sp = add("submission:verify", cmd_verify, "validate a submission without scoring it")
+    sp.add_argument("location")
+    sp.add_argument("--benchmark", help="default: benchmark_name in meta.yaml")
+    sp.add_argument("-s", "--sets", nargs="+", metavar="SET")
+    sp.add_argument("-t", "--tasks", nargs="+", metavar="TASK")
+    sp.add_argument("-q", "--quiet", action="store_true")
+    sp.add_argument("--dataset")
+    sp = add("submission:params", cmd_params, "show (or reset) a submission's params.yaml")
+    sp.add_argument("location")
+    sp.add_argument("-r", "--reset", action="store_true", help="rewrite params.yaml with the defaults")
+    sp.add_argument("--benchmark", help="default: benchmark_name in meta.yaml")
+    add("datasets", cmd_datasets, "list imported datasets")
+    sp = add("datasets:import", cmd_import, "import an official dataset folder or zip")
+    sp.add_argument("path")
+    sp.add_argument("--name", help="dataset name (default: the folder/zip basename)")
+    sp = add("demo", cmd_demo, "generate a small dataset + submission and evaluate it")
+    sp.add_argument("--dir", help="where to generate (default ZRC_HOME/demo)")
+    sp.add_argument("--scale", type=float, default=0.01)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if not getattr(a, "fn", None):
+        parser.print_help()
+        return 2
+    try:
+        return a.fn(a)
+    except UsageError as exc:
+        output.error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return 130
+    except (SourceError, DatasetError) as exc:
+        output.error(str(exc))
+        return 2
+    except OSError as exc:
+        output.error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        return 2
+
+
+def run() -> None:  # pragma: no cover - console entry
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

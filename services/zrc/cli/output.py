@@ -1,0 +1,104 @@
+"""Terminal output: rich when stdout is a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from itertools import groupby
+
+from rich.console import Console
+from rich.table import Table
+
+from zrc.core.findings import Finding
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(text: str) -> None:
+    out.print(text, markup=False)
+
+
+def warn(text: str) -> None:
+    err.print(f"warning: {text}", style="yellow", markup=False)
+
+
+def error(text: str) -> None:
+    err.print(f"error: {text}", style="bold red", markup=False)
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False, default=str) + "\n")
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    t = Table(title=title)
+    for h in headers:
+        t.add_column(h)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    out.print(t)
+
+
+def findings(items: Sequence[Finding], quiet: bool = False) -> None:
+    """One line per finding, grouped by file, errors first within a file."""
+    shown = [f for f in items if not (quiet and f.severity == "warning")]
+    ordered = sorted(shown, key=lambda f: (f.file or "", f.severity != "error", f.line or 0))
+    for file, group in groupby(ordered, key=lambda f: f.file or ""):
+        err.print(file or "(submission)", style="bold", markup=False)
+        for f in group:
+            line = f"  line {f.line}: " if f.line is not None else "  "
+            style = "red" if f.severity == "error" else "yellow"
+            err.print(f"{line}{f.severity}: {f.message} [{f.code}]", style=style, markup=False)
+
+
+def _fmt(v) -> str:
+    return "" if v is None else f"{v:.4f}"
+
+
+def summary(benchmark: str, entry: dict) -> None:
+    """The score table: lexical all / in-vocab, syntactic, semantic normal / weighted, ProsAudit per type."""
+    s = entry["scores"]
+    t = Table(title=f"{benchmark} scores")
+    t.add_column("score")
+    t.add_column("dev", justify="right")
+    t.add_column("test", justify="right")
+    if benchmark == "prosAudit":
+        for typ in ("lexical", "protosyntax"):
+            t.add_row(f"{typ} (accuracy)", _fmt(s[typ]["dev"]["score"]), _fmt(s[typ]["test"]["score"]))
+    else:
+        rows = [("lexical all", s["lexical"]["all"]), ("lexical in-vocab", s["lexical"]["in_vocab"]),
+                ("syntactic", s["syntactic"])]
+        for kind in ("normal", "weighted"):
+            for sub in ("synthetic", "librispeech"):
+                rows.append((f"semantic {kind} {sub}", s["semantic"][kind][sub]))
+        for label, v in rows:
+            if v["dev"] is None and v["test"] is None:
+                continue
+            t.add_row(label, _fmt(v["dev"]), _fmt(v["test"]))
+    out.print(t)
+
+
+@contextlib.contextmanager
+def progress(quiet: bool) -> Iterator:
+    """A callback(task, set, state) that shows per-task progress on a terminal."""
+    if quiet or not out.is_terminal:
+        yield None
+        return
+    with out.status("validating...") as status:
+        def cb(task: str, set_: str, state: str) -> None:
+            if state == "scoring":
+                status.update(f"scoring {task} {set_}...")
+            else:
+                out.print(f"[green]✔[/] {task} {set_}")
+        yield cb
