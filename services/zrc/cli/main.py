@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -169,7 +170,10 @@ def cmd_init(a) -> int:
         (loc / "english_test.txt").touch()
     (loc / PARAMS_FILE).write_text(default_params(bench).to_yaml())
     (loc / META_FILE).write_text(template_yaml(bench))
-    output.say(f"created a {bench} submission template in {loc}: fill meta.yaml and add your files")
+    if a.json:
+        output.print_json({"ok": True, "benchmark": bench, "location": str(loc)})
+    else:
+        output.say(f"created a {bench} submission template in {loc}: fill meta.yaml and add your files")
     return 0
 
 
@@ -248,14 +252,13 @@ def cmd_demo(a) -> int:
     from zrc.core.generate import GenOptions, generate
 
     work = Path(a.dir) if a.dir else home.home() / "demo"
-    output.say(f"generating a small sLM21 dataset and submission in {work} ...")
-    import shutil
+    output.note(f"generating a small sLM21 dataset and submission in {work} ...")
     shutil.rmtree(work, ignore_errors=True)
     root, sub = generate(work, "sLM21", GenOptions(scale=a.scale, seed=a.seed))
     home.import_dataset(root, "sLM21-demo")
     ns = argparse.Namespace(name="sLM21", submission=str(sub), output=None, skip_validation=False, sets=None,
                             tasks=None, quiet=a.quiet, json=a.json, dataset="sLM21-demo")
-    output.say(f"$ zrc benchmarks:run sLM21 {sub} --dataset sLM21-demo")
+    output.note(f"$ zrc benchmarks:run sLM21 {sub} --dataset sLM21-demo")
     return cmd_run(ns)
 
 

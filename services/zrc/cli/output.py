@@ -21,6 +21,11 @@ def say(text: str) -> None:
     out.print(text, markup=False)
 
 
+def note(text: str) -> None:
+    """Progress chatter: stderr, so that stdout stays parseable with --json."""
+    err.print(text, style="dim", markup=False)
+
+
 def warn(text: str) -> None:
     err.print(f"warning: {text}", style="yellow", markup=False)
 

@@ -1,0 +1,193 @@
+"""End-to-end tests of the zrc CLI: every command, its exit codes and error paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zrc.cli.main import main
+from zrc.core.dataset import load_dataset
+from zrc.core.pipeline import evaluate
+from zrc.core.sources import DirTree
+
+
+@pytest.fixture()
+def zhome(tmp_path, monkeypatch):
+    h = tmp_path / "zrc-home"
+    monkeypatch.setenv("ZRC_HOME", str(h))
+    return h
+
+
+@pytest.fixture()
+def imported(zhome, slm21_case):
+    dataset_dir, sub = slm21_case
+    assert main(["datasets:import", str(dataset_dir)]) == 0
+    return dataset_dir, sub
+
+
+def _json(capsys) -> object:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_benchmarks_and_info(capsys):
+    assert main(["benchmarks", "--json"]) == 0
+    names = [b["name"] for b in _json(capsys)]
+    assert names == ["sLM21", "prosAudit"]
+    assert main(["benchmarks:info", "sLM21", "--json"]) == 0
+    assert _json(capsys)["tasks"] == ["lexical", "syntactic", "semantic"]
+    assert main(["benchmarks:info", "nope"]) == 2
+    assert "unknown benchmark 'nope'" in capsys.readouterr().err
+
+
+def test_import_and_list(imported, capsys, zhome):
+    assert main(["datasets", "--json"]) == 0
+    (ds,) = _json(capsys)
+    assert ds["name"] == "sLM21-dataset" and ds["benchmark"] == "sLM21"
+    # only gold files are copied
+    assert not list((zhome / "datasets").rglob("*.wav"))
+
+
+def test_import_zip_with_name(zhome, tmp_path, prosaudit_case, capsys):
+    dataset_dir, _ = prosaudit_case
+    archive = shutil.make_archive(str(tmp_path / "prosaudit-dataset"), "zip", dataset_dir.parent, dataset_dir.name)
+    assert main(["datasets:import", archive, "--name", "pa", "--json"]) == 0
+    assert _json(capsys)["name"] == "pa"
+
+
+def test_import_errors(zhome, tmp_path, capsys):
+    assert main(["datasets:import", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "notads").mkdir()
+    (tmp_path / "notads" / "readme.txt").write_text("hi")
+    assert main(["datasets:import", str(tmp_path / "notads")]) == 1
+    assert "not an sLM21 or ProsAudit dataset" in capsys.readouterr().err
+    bad = tmp_path / "bad" / "lexical" / "dev"
+    bad.mkdir(parents=True)
+    (bad / "gold.csv").write_text("filename,id\nx,1\n")
+    assert main(["datasets:import", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err
+    assert "lexical/dev/gold.csv:1" in err and "missing column" in err
+
+
+def test_run_writes_the_cores_files(imported, tmp_path, capsys):
+    dataset_dir, sub = imported
+    out = tmp_path / "scores"
+    assert main(["benchmarks:run", "sLM21", str(sub), "-o", str(out), "-q"]) == 0
+    core = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), "sLM21").files()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == core
+
+
+def test_run_selection_and_json(imported, tmp_path, capsys):
+    _, sub = imported
+    out = tmp_path / "o"
+    assert main(["benchmarks:run", "sLM21", str(sub), "-o", str(out), "-s", "dev", "-t", "syntactic", "--json"]) == 0
+    res = _json(capsys)
+    assert res["ok"] and res["files"] == ["score_syntactic_dev_by_pair.csv", "score_syntactic_dev_by_type.csv"]
+    assert res["scores"]["syntactic"]["test"] is None
+
+
+def test_run_default_output_is_submission_scores(imported, tmp_path):
+    _, sub = imported
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    assert main(["benchmarks:run", "sLM21", str(mine), "-q", "-t", "lexical"]) == 0
+    assert (mine / "scores" / "score_lexical_dev_by_pair.csv").is_file()
+
+
+def test_run_invalid_submission_exit_1_with_findings(imported, tmp_path, capsys):
+    _, sub = imported
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    lines = (mine / "lexical/dev.txt").read_text().splitlines()
+    lines[2] = lines[2].split()[0] + " abc"
+    (mine / "lexical/dev.txt").write_text("\n".join(lines) + "\n")
+    assert main(["benchmarks:run", "sLM21", str(mine), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "lexical/dev.txt" in err and "line 3:" in err and "[bad_score]" in err
+    assert not (tmp_path / "o").exists(), "nothing is written for an invalid submission"
+    assert main(["benchmarks:run", "sLM21", str(mine), "--json"]) == 1
+    res = _json(capsys)
+    assert not res["ok"] and res["findings"][0]["line"] == 3
+
+
+def test_run_usage_errors(zhome, slm21_case, tmp_path, capsys):
+    _, sub = slm21_case
+    assert main(["benchmarks:run", "sLM21", str(sub)]) == 2
+    assert "is not imported: run `zrc datasets:import" in capsys.readouterr().err
+    assert main(["benchmarks:run", "sLM99", str(sub)]) == 2
+    assert main(["benchmarks:run", "sLM21", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["benchmarks:run"])
+    assert exc.value.code == 2
+
+
+def test_run_bad_task_or_set(imported, capsys):
+    _, sub = imported
+    assert main(["benchmarks:run", "sLM21", str(sub), "-t", "phonetic"]) == 2
+    assert "unknown task 'phonetic'" in capsys.readouterr().err
+    assert main(["benchmarks:run", "sLM21", str(sub), "-s", "train"]) == 2
+
+
+def test_init_templates(tmp_path, capsys):
+    loc = tmp_path / "s"
+    assert main(["submission:init", "sLM21", str(loc)]) == 0
+    for d in ("lexical", "syntactic", "semantic/dev/synthetic", "semantic/dev/librispeech",
+              "semantic/test/synthetic", "semantic/test/librispeech", "scores"):
+        assert (loc / d).is_dir(), d
+    assert "benchmark_name: sLM21" in (loc / "meta.yaml").read_text()
+    assert main(["submission:init", "sLM21", str(loc)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    p = tmp_path / "p"
+    assert main(["submission:init", "prosAudit", str(p)]) == 0
+    assert (p / "english_dev.txt").is_file() and (p / "english_test.txt").is_file()
+
+
+def test_verify(imported, tmp_path, capsys):
+    _, sub = imported
+    assert main(["submission:verify", str(sub)]) == 0
+    assert "is a valid sLM21 submission" in capsys.readouterr().out
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    (mine / "syntactic/test.txt").unlink()
+    assert main(["submission:verify", str(mine), "--json"]) == 1
+    assert any(f["code"] == "missing_file" for f in _json(capsys)["findings"])
+    (mine / "meta.yaml").unlink()
+    assert main(["submission:verify", str(mine)]) == 2
+    assert "--benchmark" in capsys.readouterr().err
+
+
+def test_params_show_and_reset(tmp_path, capsys):
+    loc = tmp_path / "s"
+    assert main(["submission:init", "sLM21", str(loc), "--json"]) == 0
+    assert _json(capsys)["location"] == str(loc)
+    (loc / "params.yaml").write_text("semantic:\n  metric: cosine\n  pooling: max\n")
+    assert main(["submission:params", str(loc), "--json"]) == 0
+    assert _json(capsys)["params"]["semantic"]["metric"] == "cosine"
+    assert main(["submission:params", str(loc), "--reset", "--json"]) == 0
+    assert _json(capsys)["params"]["semantic"]["metric"] == "euclidean"
+    (loc / "params.yaml").write_text("semantic:\n  metric: nope\n")
+    assert main(["submission:params", str(loc)]) == 1
+    assert "params_metric" in capsys.readouterr().err
+
+
+def test_demo(zhome, tmp_path, capsys):
+    assert main(["demo", "--dir", str(tmp_path / "demo"), "--json"]) == 0
+    res = _json(capsys)
+    assert res["ok"] and len(res["files"]) == 14
+
+
+def test_console_script_never_tracebacks(tmp_path):
+    env = dict(os.environ, ZRC_HOME=str(tmp_path / "h"))
+    exe = Path(sys.executable).parent / "zrc"
+    for args in (["benchmarks:run", "sLM21", str(tmp_path)], ["datasets:import", "/nonexistent"],
+                 ["submission:verify", str(tmp_path)]):
+        p = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env)
+        assert p.returncode == 2, p.stderr
+        assert "Traceback" not in p.stderr and p.stderr.startswith("error: ")
