@@ -33,3 +33,38 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info
+
+# ---------------------------------------------------------------- protos
+# Generated code is committed (services/zrc/<svc>/v1/*_pb2*.py); proto-check fails when it is stale.
+PROTOS = $(wildcard protos/zrc/*/v1/*.proto)
+BUF    = .tools/node_modules/.bin/buf
+
+.PHONY: proto proto-check proto-lint
+## proto: regenerate Python code from protos/
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=services --grpc_python_out=services --pyi_out=services $(PROTOS)
+
+## proto-check: fail if the committed generated code differs from what protos/ generates
+proto-check: $(STAMP)
+	@tmp=$$(mktemp -d); \
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$$tmp --grpc_python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
+	status=0; for f in $$(cd $$tmp && find . -name '*.py' -o -name '*.pyi'); do \
+	  cmp -s $$tmp/$$f services/$$f || { echo "stale generated code: services/$$f (run make proto)"; status=1; }; \
+	done; rm -rf $$tmp; exit $$status
+
+$(BUF):
+	mkdir -p .tools && cd .tools && npm install --silent --no-audit --no-fund @bufbuild/buf@1.75.0
+
+## proto-lint: buf lint (STANDARD rules)
+proto-lint: $(BUF)
+	cd protos && ../$(BUF) lint
+
+# ---------------------------------------------------------------- local multi-process stack
+.PHONY: stack-up stack-down
+## stack-up: S3 server (SeaweedFS) + every service as separate processes on 127.0.0.1; writes .stack/env
+stack-up: $(STAMP)
+	$(BIN)/python -m zrc.stack up --dir .stack
+
+## stack-down: stop everything stack-up started
+stack-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m zrc.stack down --dir .stack; fi

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .dataset import Dataset, SemanticGold, as_key, key_codes
+from .dataset import Dataset, as_key, key_codes
 from .params import Params
 from .scoring import FREQ_LABELS, TaskResult, score_file_names
 from .table import Table
@@ -37,13 +37,61 @@ def _f(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _results(results: list[TaskResult]) -> dict[tuple[str, str], TaskResult]:
-    return {(r.task, r.set): r for r in results}
+def _col(values: np.ndarray) -> list:
+    if values.dtype.kind == "f":
+        return [_f(v) for v in values.tolist()]
+    if values.dtype.kind in "iu":
+        return [int(v) for v in values.tolist()]
+    return ["" if v is None else str(v) for v in values.tolist()]
 
 
-def _table(res: dict[tuple[str, str], TaskResult], task: str, set_: str, kind: str) -> Table | None:
-    r = res.get((task, set_))
-    return None if r is None else r.tables.get(score_file_names(task, set_)[kind])
+def _table_json(t: Table) -> dict[str, list]:
+    return {k: _col(v) for k, v in t.columns.items()}
+
+
+def _json_table(d: dict[str, list] | None) -> Table | None:
+    if d is None:
+        return None
+    cols = {}
+    for k, v in d.items():
+        if k in ("n",):
+            cols[k] = np.asarray(v, dtype=np.int64)
+        elif k in ("score", "std", "correlation"):
+            cols[k] = np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)
+        else:
+            cols[k] = np.asarray(v, dtype=object if v and not isinstance(v[0], int) else np.int64)
+    return Table(cols)
+
+
+def summarize(result: TaskResult, dataset: Dataset) -> dict:
+    """Full-precision aggregates of one (task, set), JSON-safe: what leaderboards are built from.
+
+    Scorers return this next to the score files, so entries never depend on 4-decimal CSVs.
+    """
+    names = score_file_names(result.task, result.set)
+    t = result.tables
+    out: dict[str, Any] = {"task": result.task, "set": result.set}
+    if result.task in ("lexical", "syntactic"):
+        bp = t.get(names["by_pair"])
+        out["all"] = _mean(bp)
+    for kind in ("by_frequency", "by_length", "by_type", "correlation"):
+        if kind in names and names[kind] in t:
+            out[kind] = _table_json(t[names[kind]])
+    if result.task == "semantic":
+        pairs = dataset.gold("semantic", result.set).pairs
+        codes = key_codes(pairs, ("type", "dataset"))
+        _, first, counts = np.unique(codes, return_index=True, return_counts=True)
+        out["sizes"] = {f"{pairs['type'][i]}|{pairs['dataset'][i]}": int(c)
+                        for i, c in zip(first, counts, strict=True)}
+    return out
+
+
+Summaries = dict[tuple[str, str], dict]
+
+
+def _table(sm: Summaries, task: str, set_: str, kind: str) -> Table | None:
+    s = sm.get((task, set_))
+    return None if s is None else _json_table(s.get(kind))
 
 
 def _mean(t: Table | None, col: str = "score") -> float | None:
@@ -64,16 +112,12 @@ def _in_vocab(t: Table | None) -> float | None:
     return _f(np.sum(s[keep] * n[keep]) / n[keep].sum()) if keep.any() else None
 
 
-def _weighted(corr: Table | None, gold: SemanticGold | None, type_: str) -> float | None:
-    if corr is None or gold is None:
+def _weighted(corr: Table | None, sizes: dict[str, int] | None, type_: str) -> float | None:
+    if corr is None or not sizes:
         return None
-    pairs = gold.pairs
-    codes = key_codes(pairs, ("type", "dataset"))
-    _, first, counts = np.unique(codes, return_index=True, return_counts=True)
-    size = {(str(pairs["type"][i]), str(pairs["dataset"][i])): c for i, c in zip(first, counts, strict=True)}
     sel = as_key(corr["type"]) == type_
     c = corr["correlation"][sel]
-    w = np.array([size.get((type_, str(d)), 0) for d in corr["dataset"][sel]], dtype=np.float64)
+    w = np.array([sizes.get(f"{type_}|{d}", 0) for d in corr["dataset"][sel]], dtype=np.float64)
     ok = ~np.isnan(c) & (w > 0)
     return _f(np.sum(c[ok] * w[ok]) / w[ok].sum()) if ok.any() else None
 
@@ -135,18 +179,18 @@ def _header(meta: dict | None, submission_id: str | None, when: _dt.datetime | N
     }
 
 
-def slm21_entry(dataset: Dataset, results: list[TaskResult], params: Params, meta: dict | None, *,
+def slm21_entry(res: Summaries, params: Params, meta: dict | None, *,
                 submission_id: str | None = None, when: _dt.datetime | None = None) -> dict:
-    res = _results(results)
     sets = ("dev", "test")
 
     def tup(fn) -> dict:
         return {s: fn(s) for s in sets}
 
-    sem_gold = {s: dataset.get("semantic", s) for s in sets}
-
     def corr(s: str) -> Table | None:
         return _table(res, "semantic", s, "correlation")
+
+    def sizes(s: str) -> dict | None:
+        return (res.get(("semantic", s)) or {}).get("sizes")
 
     def normal(type_: str, s: str) -> float | None:
         c = corr(s)
@@ -174,12 +218,12 @@ def slm21_entry(dataset: Dataset, results: list[TaskResult], params: Params, met
     entry["scores"] = {
         "lexical": {
             "in_vocab": tup(lambda s: _in_vocab(_table(res, "lexical", s, "by_frequency"))),
-            "all": tup(lambda s: _mean(_table(res, "lexical", s, "by_pair"))),
+            "all": tup(lambda s: (res.get(("lexical", s)) or {}).get("all")),
         },
-        "syntactic": tup(lambda s: _mean(_table(res, "syntactic", s, "by_pair"))),
+        "syntactic": tup(lambda s: (res.get(("syntactic", s)) or {}).get("all")),
         "semantic": {
             "normal": {t: tup(lambda s, t=t: normal(t, s)) for t in ("synthetic", "librispeech")},
-            "weighted": {t: tup(lambda s, t=t: _weighted(corr(s), sem_gold[s], t))
+            "weighted": {t: tup(lambda s, t=t: _weighted(corr(s), sizes(s), t))
                          for t in ("synthetic", "librispeech")},
         },
     }
@@ -197,9 +241,8 @@ def slm21_entry(dataset: Dataset, results: list[TaskResult], params: Params, met
     return entry
 
 
-def prosaudit_entry(results: list[TaskResult], meta: dict | None, *, submission_id: str | None = None,
+def prosaudit_entry(res: Summaries, meta: dict | None, *, submission_id: str | None = None,
                     when: _dt.datetime | None = None) -> dict:
-    res = _results(results)
     mi = (meta or {}).get("model_info") or {}
     entry = _header(meta, submission_id, when)
     entry["index"] = None
@@ -223,10 +266,17 @@ def prosaudit_entry(results: list[TaskResult], meta: dict | None, *, submission_
     return entry
 
 
+def entry_from_summaries(benchmark: str, summaries: list[dict], params: Params, meta: dict | None, **kw) -> dict:
+    """The leaderboard entry of a submission from the summaries of its scored (task, set) parts."""
+    res = {(s["task"], s["set"]): s for s in summaries}
+    if benchmark == "prosAudit":
+        return prosaudit_entry(res, meta, **kw)
+    return slm21_entry(res, params, meta, **kw)
+
+
 def build_entry(dataset: Dataset, results: list[TaskResult], params: Params, meta: dict | None, **kw) -> dict:
-    if dataset.benchmark.name == "prosAudit":
-        return prosaudit_entry(results, meta, **kw)
-    return slm21_entry(dataset, results, params, meta, **kw)
+    """In-process convenience: summarise then build (the services do the two steps apart)."""
+    return entry_from_summaries(dataset.benchmark.name, [summarize(r, dataset) for r in results], params, meta, **kw)
 
 
 def dumps(entry: dict) -> str:

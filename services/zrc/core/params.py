@@ -81,6 +81,19 @@ class Params:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.export())
 
+    def to_json(self) -> str:
+        """Lossless JSON (services pass effective params between processes)."""
+        import json
+        from dataclasses import asdict
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Params:
+        import json
+        d = json.loads(text)
+        return cls(benchmark=d["benchmark"], quiet=d["quiet"], semantic=SemanticParams(**d["semantic"]),
+                   lexical=LexicalParams(**d["lexical"]), score_files_type=d["score_files_type"])
+
     def cache_key(self) -> dict[str, Any]:
         """Everything that can change a score (used to key cached results)."""
         if self.benchmark == "prosAudit":

@@ -13,6 +13,7 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 
 class SourceError(ValueError):
@@ -87,12 +88,12 @@ class DirTree(FileTree):
 class ZipTree(FileTree):
     """A zip archive, optionally rooted at a folder inside it."""
 
-    def __init__(self, path: str | os.PathLike, prefix: str = ""):
+    def __init__(self, path: str | os.PathLike | BinaryIO, prefix: str = "", label: str | None = None):
         try:
             self._zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise SourceError(f"{path}: not a readable zip archive ({exc})") from None
-        self.label = str(path)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise SourceError(f"{label or path}: not a readable zip archive ({exc})") from None
+        self.label = label or str(path)
         self.prefix = prefix
         names = []
         for info in self._zip.infolist():
@@ -116,6 +117,8 @@ class ZipTree(FileTree):
             return self._zip.read(self.prefix + name)
         except KeyError:
             raise FileNotFoundError(name) from None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            raise SourceError(f"{self.label}: {name} cannot be extracted ({exc})") from None
 
     def close(self) -> None:
         self._zip.close()

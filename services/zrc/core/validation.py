@@ -31,7 +31,7 @@ from .findings import Findings
 from .meta import META_FILE, check_meta, load_meta
 from .params import PARAMS_FILE, Params, parse_params
 from .scoring import PooledSet, pool
-from .sources import FileTree
+from .sources import FileTree, SourceError
 from .submission import ArrayError, ScoreFile, check_array, load_array, parse_score_file
 
 SEMANTIC_TYPES = ("synthetic", "librispeech")
@@ -68,7 +68,12 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
         findings.error("missing_file", f"{path} not found: expected one '<filename> <score>' line per "
                        f"{task.name} {set_} item ({gold.stems.size} lines)", path)
         return None
-    sf = parse_score_file(tree.read(path), path, findings)
+    try:
+        data = tree.read(path)
+    except SourceError as exc:
+        findings.error("unreadable", str(exc), path)
+        return None
+    sf = parse_score_file(data, path, findings)
     # duplicates
     order = np.argsort(sf.names, kind="stable")
     sn = sf.names[order]
@@ -137,6 +142,9 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
                 arr = load_array(tree.read(name), ext)
             except ArrayError as exc:
                 findings.error(exc.code, exc.message, name)
+                continue
+            except SourceError as exc:
+                findings.error("unreadable", str(exc), name)
                 continue
             problem = check_array(arr)
             if problem is None and arr.shape[0] < min_frames:

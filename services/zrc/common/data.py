@@ -1,0 +1,97 @@
+"""Service-side access to stored datasets and submissions, and proto <-> core conversions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+
+from zrc.common.v1 import common_pb2
+from zrc.core.dataset import Dataset, load_dataset
+from zrc.core.findings import Finding
+from zrc.core.sources import ZipTree
+from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, StorageTree
+
+
+class BadRequest(ValueError):
+    """A malformed request field (mapped to INVALID_ARGUMENT)."""
+
+
+_SEVERITY = {"error": common_pb2.SEVERITY_ERROR, "warning": common_pb2.SEVERITY_WARNING}
+_SEVERITY_BACK = {v: k for k, v in _SEVERITY.items()}
+
+
+def archive_key(digest: str) -> str:
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise BadRequest(f"not a sha256 digest: {digest!r}")
+    return f"archives/{digest}.zip"
+
+
+def dataset_manifest_key(name: str) -> str:
+    if not name or "/" in name or name.startswith(".") or len(name) > 100:
+        raise BadRequest(f"invalid dataset name {name!r}")
+    return f"{name}/manifest.json"
+
+
+def finding_to_pb(f: Finding | dict) -> common_pb2.Finding:
+    d = f if isinstance(f, dict) else f.to_dict()
+    return common_pb2.Finding(severity=_SEVERITY[d["severity"]], code=d["code"], message=d["message"],
+                              file=d.get("file") or "", line=d.get("line") or 0)
+
+
+def finding_from_pb(p: common_pb2.Finding) -> dict:
+    return {"severity": _SEVERITY_BACK.get(p.severity, "error"), "code": p.code, "message": p.message,
+            "file": p.file or None, "line": p.line or None}
+
+
+def selection_to_dict(sel: common_pb2.Selection) -> dict:
+    return {"submission_digest": sel.submission_digest, "benchmark": sel.benchmark, "dataset": sel.dataset,
+            "sets": list(sel.sets), "tasks": list(sel.tasks)}
+
+
+def selection_from_dict(d: dict) -> common_pb2.Selection:
+    return common_pb2.Selection(submission_digest=d["submission_digest"], benchmark=d["benchmark"],
+                                dataset=d.get("dataset", ""), sets=d.get("sets", []), tasks=d.get("tasks", []))
+
+
+def result_key(submission: str, dataset_digest: str, benchmark: str, task: str, set_: str, params_key: dict,
+               scorer_version: str) -> str:
+    """Results are cached by everything that can change them."""
+    blob = json.dumps([submission, dataset_digest, benchmark, task, set_, params_key, scorer_version], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class DatasetCache:
+    """Datasets loaded from storage, kept in memory per content digest (gold parsing is the slow part)."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[str, Dataset]] = {}
+
+    def manifest(self, name: str) -> dict:
+        try:
+            return self.storage.get_json(DATASETS, dataset_manifest_key(name))
+        except NotFound:
+            raise NotFound(f"dataset {name} is not imported") from None
+
+    def get(self, name: str) -> tuple[Dataset, str]:
+        man = self.manifest(name)
+        digest = man["digest"]
+        with self._lock:
+            hit = self._cache.get(name)
+            if hit and hit[0] == digest:
+                return hit[1], digest
+        ds = load_dataset(StorageTree(self.storage, DATASETS, f"{name}/files"), name=name)
+        with self._lock:
+            self._cache[name] = (digest, ds)
+        return ds, digest
+
+
+def open_submission(storage: Storage, digest: str) -> ZipTree:
+    key = archive_key(digest)
+    try:
+        reader = storage.open(SUBMISSIONS, key)
+    except NotFound:
+        raise NotFound(f"submission {digest[:12]} was not uploaded") from None
+    return ZipTree(reader, label=f"submission {digest[:12]}")

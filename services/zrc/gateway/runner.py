@@ -1,0 +1,267 @@
+"""The gateway's job runner: durable, resumable evaluation jobs.
+
+Jobs live in the results service (object storage). A runner thread takes a job
+by writing a lease (owner + expiry) and renews it with heartbeats while it
+works; a reaper re-queues unfinished jobs whose lease has expired, so a
+restarted gateway (or another replica) resumes them. Each step is idempotent:
+validation is recomputed, scored parts are cached by key and skipped, so
+re-running a step after a crash is harmless.
+
+Calls to validation/scoring/results retry with exponential backoff on
+UNAVAILABLE (a scorer being restarted, storage paused) up to a time budget; a
+job then ends FAILED with the reason, never stuck in a running state.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+import structlog
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from zrc.common import runtime
+from zrc.common.data import finding_from_pb, result_key, selection_from_dict
+from zrc.core import jobs
+from zrc.core.benchmarks import get_benchmark
+from zrc.core.leaderboard import dumps, entry_from_summaries
+from zrc.core.params import Params
+from zrc.core.pipeline import select
+from zrc.results.v1 import results_pb2, results_pb2_grpc
+from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
+
+log = structlog.get_logger("zrc.gateway.runner")
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+@dataclass
+class RunnerSettings:
+    lease_seconds: float = 30.0
+    retry_budget: float = 180.0       # how long a call keeps being retried on UNAVAILABLE
+    call_timeout: float = 900.0       # deadline of one validation/scoring call
+    quick_timeout: float = 30.0       # deadline of one results/describe call
+    workers: int = 2
+    reap_every: float = 5.0
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, grpc.RpcError) and exc.code() in RETRYABLE
+
+
+class Clients:
+    """Stubs of the internal services; every call has a deadline and retries on UNAVAILABLE."""
+
+    def __init__(self, validation: str, results: str, scorers: dict[str, str], settings: RunnerSettings):
+        self.s = settings
+        self._channels = [runtime.channel(a) for a in (validation, results, *scorers.values())]
+        self.validation = validation_pb2_grpc.ValidationServiceStub(self._channels[0])
+        self.results = results_pb2_grpc.ResultsServiceStub(self._channels[1])
+        self.scorers = {task: scoring_pb2_grpc.ScoringServiceStub(ch)
+                        for task, ch in zip(scorers, self._channels[2:], strict=True)}
+
+    def call(self, fn: Callable, request, timeout: float | None = None, budget: float | None = None):
+        for attempt in Retrying(retry=retry_if_exception(_retryable), reraise=True,
+                                stop=stop_after_delay(self.s.retry_budget if budget is None else budget),
+                                wait=wait_exponential_jitter(initial=0.2, max=5.0)):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    log.info("retrying", method=getattr(fn, "_method", b"?"), attempt=attempt.retry_state.attempt_number)
+                return fn(request, timeout=timeout or self.s.quick_timeout)
+        raise RetryError(None)  # pragma: no cover - Retrying re-raises
+
+    # job records -----------------------------------------------------------------------------------
+    def put_job(self, job: jobs.Job) -> None:
+        self.call(self.results.PutJob, results_pb2.PutJobRequest(job_json=json.dumps(job.to_dict())))
+
+    def get_job(self, job_id: str) -> jobs.Job:
+        r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id))
+        return jobs.Job.from_dict(json.loads(r.job_json))
+
+    def unfinished(self) -> list[jobs.Job]:
+        r = self.call(self.results.ListJobs, results_pb2.ListJobsRequest(unfinished_only=True), budget=5.0)
+        return [jobs.Job.from_dict(json.loads(j)) for j in r.job_json]
+
+    def close(self) -> None:
+        for ch in self._channels:
+            ch.close()
+
+
+class Runner:
+    def __init__(self, clients: Clients, settings: RunnerSettings, owner: str | None = None):
+        self.c = clients
+        self.s = settings
+        self.owner = owner or uuid.uuid4().hex[:12]
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.stop = threading.Event()
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i in range(self.s.workers):
+            t = threading.Thread(target=self._work, name=f"job-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        t = threading.Thread(target=self._reap, name="job-reaper", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def shutdown(self) -> None:
+        self.stop.set()
+
+    def submit(self, job_id: str) -> None:
+        self.queue.put(job_id)
+
+    # ---------------------------------------------------------------------------------------------
+    def _reap(self) -> None:
+        """Re-queue unfinished jobs nobody holds (startup: resume what a dead gateway left)."""
+        while not self.stop.is_set():
+            try:
+                for job in self.c.unfinished():
+                    with self._lock:
+                        busy = job.job_id in self._active
+                    if not busy and job.lease_free(self.owner, time.time()):
+                        self.queue.put(job.job_id)
+            except Exception as exc:  # noqa: BLE001 - storage may be down; try again next tick
+                log.warning("reaper_failed", error=str(exc)[:200])
+            self.stop.wait(self.s.reap_every)
+
+    def _work(self) -> None:
+        while not self.stop.is_set():
+            try:
+                job_id = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            with self._lock:
+                if job_id in self._active:
+                    continue
+                self._active.add(job_id)
+            try:
+                structlog.contextvars.bind_contextvars(job_id=job_id)
+                self.run(job_id)
+            except Exception as exc:  # noqa: BLE001 - logged; the lease expires and the reaper retries
+                log.error("job_crashed", exc_info=exc)
+            finally:
+                structlog.contextvars.unbind_contextvars("job_id")
+                with self._lock:
+                    self._active.discard(job_id)
+
+    def run(self, job_id: str) -> None:
+        job = self.c.get_job(job_id)
+        if job.final or not job.lease_free(self.owner, time.time()):
+            return
+        job.take_lease(self.owner, time.time(), self.s.lease_seconds)
+        self.c.put_job(job)
+        beat = threading.Event()
+        lock = threading.Lock()   # the job object is shared with the heartbeat thread
+
+        def heartbeat() -> None:
+            while not beat.wait(self.s.lease_seconds / 3):
+                with lock:
+                    if job.final:
+                        return
+                    job.take_lease(self.owner, time.time(), self.s.lease_seconds)
+                    try:
+                        self.c.put_job(job)
+                    except Exception as exc:  # noqa: BLE001
+                        log.warning("heartbeat_failed", error=str(exc)[:200])
+
+        hb = threading.Thread(target=heartbeat, daemon=True)
+        hb.start()
+        try:
+            self._steps(job, lock)
+        except grpc.RpcError as exc:
+            reason = f"{exc.code().name}: {exc.details()}"
+            if exc.code() in RETRYABLE:
+                reason = f"a service stayed unavailable for {self.s.retry_budget:.0f} s ({reason})"
+            with lock:
+                self._fail(job, reason)
+        except Exception as exc:  # noqa: BLE001 - never leave a job running
+            log.error("job_failed", exc_info=exc)
+            with lock:
+                self._fail(job, f"internal error: {type(exc).__name__}")
+        finally:
+            beat.set()
+
+    def _fail(self, job: jobs.Job, reason: str) -> None:
+        if job.final:
+            return
+        job.failure_reason = reason
+        job.move(jobs.FAILED, reason)
+        job.lease_owner = ""
+        self.c.put_job(job)
+        log.warning("job_failed", reason=reason)
+
+    def _save(self, job: jobs.Job, lock: threading.Lock, change: Callable[[], None]) -> None:
+        with lock:
+            change()
+            self.c.put_job(job)
+
+    def _steps(self, job: jobs.Job, lock: threading.Lock) -> None:
+        sel = selection_from_dict(job.selection)
+        if job.state == jobs.QUEUED:
+            self._save(job, lock, lambda: job.move(jobs.VALIDATING, "validating the submission"))
+        if job.state == jobs.VALIDATING:
+            v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel),
+                            timeout=self.s.call_timeout)
+            findings = [finding_from_pb(f) for f in v.findings]
+            if not v.ok and not job.skip_validation:
+                n = sum(1 for f in findings if f["severity"] == "error")
+
+                def invalid() -> None:
+                    job.findings = findings
+                    job.move(jobs.INVALID, f"the submission is invalid: {n} error(s)")
+                    job.lease_owner = ""
+                self._save(job, lock, invalid)
+                return
+            bench = get_benchmark(sel.benchmark)
+            sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
+
+            def scoring() -> None:
+                job.findings = findings
+                job.params_json, job.meta_json, job.dataset_digest = v.params_json, v.meta_json, v.dataset_digest
+                job.parts = [[t, s] for t in tasks for s in sets]
+                job.move(jobs.SCORING, f"scoring {len(job.parts)} part(s)")
+            self._save(job, lock, scoring)
+        params = Params.from_json(job.params_json)
+        summaries = []
+        for task, set_ in job.parts:
+            scorer_name = "prosaudit" if task == "english" else task
+            stub = self.c.scorers[scorer_name]
+            version = self.c.call(stub.Describe, scoring_pb2.DescribeRequest()).scorer_version
+            key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, task, set_,
+                             params.cache_key(), version)
+            try:
+                cached = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                cached = None
+            if cached is None:
+                part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
+                r = self.c.call(stub.Score, scoring_pb2.ScoreRequest(selection=part_sel,
+                                                                     skip_validation=job.skip_validation),
+                                timeout=self.s.call_timeout)
+                result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
+                                                summary_json=r.summary_json, scorer_version=r.scorer_version)
+                self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
+                summaries.append(json.loads(r.summary_json))
+            else:
+                summaries.append(json.loads(cached.summary_json))
+            if f"{task} {set_}" not in job.done:
+                self._save(job, lock, lambda t=task, s_=set_, k=key, c=cached: job.part_done(t, s_, k, c is not None))
+        meta = json.loads(job.meta_json or "null")
+        entry = entry_from_summaries(sel.benchmark, summaries, params, meta, submission_id=job.job_id)
+        self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry_json=dumps(entry)))
+        def succeeded() -> None:
+            job.move(jobs.SUCCEEDED, "all parts scored")
+            job.lease_owner = ""
+        self._save(job, lock, succeeded)
+        log.info("job_succeeded", parts=len(job.parts))

@@ -1,0 +1,212 @@
+from zrc.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
+    JOB_STATE_QUEUED: _ClassVar[JobState]
+    JOB_STATE_VALIDATING: _ClassVar[JobState]
+    JOB_STATE_SCORING: _ClassVar[JobState]
+    JOB_STATE_SUCCEEDED: _ClassVar[JobState]
+    JOB_STATE_INVALID: _ClassVar[JobState]
+    JOB_STATE_FAILED: _ClassVar[JobState]
+JOB_STATE_UNSPECIFIED: JobState
+JOB_STATE_QUEUED: JobState
+JOB_STATE_VALIDATING: JobState
+JOB_STATE_SCORING: JobState
+JOB_STATE_SUCCEEDED: JobState
+JOB_STATE_INVALID: JobState
+JOB_STATE_FAILED: JobState
+
+class UploadMetadata(_message.Message):
+    __slots__ = ("sha256", "size", "filename")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    size: int
+    filename: str
+    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., filename: _Optional[str] = ...) -> None: ...
+
+class UploadSubmissionRequest(_message.Message):
+    __slots__ = ("metadata", "chunk")
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    metadata: UploadMetadata
+    chunk: bytes
+    def __init__(self, metadata: _Optional[_Union[UploadMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class UploadSubmissionResponse(_message.Message):
+    __slots__ = ("digest", "size", "created")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    size: int
+    created: bool
+    def __init__(self, digest: _Optional[str] = ..., size: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class DatasetMetadata(_message.Message):
+    __slots__ = ("name", "sha256", "size")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sha256: str
+    size: int
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class ImportDatasetRequest(_message.Message):
+    __slots__ = ("metadata", "chunk")
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    metadata: DatasetMetadata
+    chunk: bytes
+    def __init__(self, metadata: _Optional[_Union[DatasetMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class DatasetInfo(_message.Message):
+    __slots__ = ("name", "benchmark", "parts", "digest", "size")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BENCHMARK_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    benchmark: str
+    parts: _containers.RepeatedScalarFieldContainer[str]
+    digest: str
+    size: int
+    def __init__(self, name: _Optional[str] = ..., benchmark: _Optional[str] = ..., parts: _Optional[_Iterable[str]] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class ImportDatasetResponse(_message.Message):
+    __slots__ = ("dataset", "notes")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    dataset: DatasetInfo
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListDatasetsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListDatasetsResponse(_message.Message):
+    __slots__ = ("datasets",)
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    datasets: _containers.RepeatedCompositeFieldContainer[DatasetInfo]
+    def __init__(self, datasets: _Optional[_Iterable[_Union[DatasetInfo, _Mapping]]] = ...) -> None: ...
+
+class EvaluateRequest(_message.Message):
+    __slots__ = ("selection", "skip_validation")
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    SKIP_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    selection: _common_pb2.Selection
+    skip_validation: bool
+    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ...) -> None: ...
+
+class EvaluateResponse(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("job_id", "state", "selection", "skip_validation", "findings", "failure_reason", "parts_done", "parts_total", "created_at", "updated_at")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    SKIP_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    PARTS_DONE_FIELD_NUMBER: _ClassVar[int]
+    PARTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    state: JobState
+    selection: _common_pb2.Selection
+    skip_validation: bool
+    findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
+    failure_reason: str
+    parts_done: int
+    parts_total: int
+    created_at: str
+    updated_at: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., parts_done: _Optional[int] = ..., parts_total: _Optional[int] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+
+class JobEvent(_message.Message):
+    __slots__ = ("seq", "state", "message", "task", "set", "at")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    state: JobState
+    message: str
+    task: str
+    set: str
+    at: str
+    def __init__(self, seq: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., task: _Optional[str] = ..., set: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("job_id", "after_seq")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    after_seq: int
+    def __init__(self, job_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class WatchJobResponse(_message.Message):
+    __slots__ = ("event", "job")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    event: JobEvent
+    job: Job
+    def __init__(self, event: _Optional[_Union[JobEvent, _Mapping]] = ..., job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+
+class GetScoresRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetScoresResponse(_message.Message):
+    __slots__ = ("files", "leaderboard_json", "job")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    LEADERBOARD_JSON_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[_common_pb2.File]
+    leaderboard_json: str
+    job: Job
+    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.File, _Mapping]]] = ..., leaderboard_json: _Optional[str] = ..., job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,101 @@
+"""Results service: cached task results, leaderboard entries and job records in the results bucket.
+
+Keys: ``results/<key>.json``, ``entries/<job_id>.json``, ``jobs/<job_id>.json`` and
+``open/<job_id>`` markers for unfinished jobs (so listing them does not scan history).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import structlog
+
+from zrc.common import runtime
+from zrc.common.v1 import common_pb2
+from zrc.core.jobs import Job
+from zrc.results.v1 import results_pb2, results_pb2_grpc
+from zrc.storage import RESULTS, NotFound, Storage, from_env
+
+log = structlog.get_logger("zrc.results")
+_ID = re.compile(r"^[0-9a-f]{16,64}$")
+
+
+def _id(value: str, what: str) -> str:
+    from zrc.common.data import BadRequest
+    if not _ID.match(value):
+        raise BadRequest(f"invalid {what} {value!r}")
+    return value
+
+
+class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def GetResult(self, request, context):
+        d = self.storage.get_json(RESULTS, f"results/{_id(request.key, 'key')}.json")
+        return results_pb2.GetResultResponse(result=results_pb2.TaskResult(
+            key=d["key"], task=d["task"], set=d["set"], summary_json=d["summary_json"],
+            scorer_version=d["scorer_version"],
+            files=[common_pb2.File(name=n, content=c.encode()) for n, c in d["files"].items()]))
+
+    def PutResult(self, request, context):
+        r = request.result
+        d = {"key": _id(r.key, "key"), "task": r.task, "set": r.set, "summary_json": r.summary_json,
+             "scorer_version": r.scorer_version, "files": {f.name: f.content.decode() for f in r.files}}
+        self.storage.put_json(RESULTS, f"results/{r.key}.json", d)
+        return results_pb2.PutResultResponse()
+
+    def PutJob(self, request, context):
+        job = Job.from_dict(json.loads(request.job_json))
+        jid = _id(job.job_id, "job id")
+        structlog.contextvars.bind_contextvars(job_id=jid)
+        self.storage.put_bytes(RESULTS, f"jobs/{jid}.json", request.job_json.encode())
+        if job.final:
+            self.storage.delete(RESULTS, f"open/{jid}")
+        else:
+            self.storage.put_bytes(RESULTS, f"open/{jid}", b"")
+        return results_pb2.PutJobResponse()
+
+    def GetJob(self, request, context):
+        try:
+            data = self.storage.get_bytes(RESULTS, f"jobs/{_id(request.job_id, 'job id')}.json")
+        except NotFound:
+            raise NotFound(f"job {request.job_id}") from None
+        return results_pb2.GetJobResponse(job_json=data.decode())
+
+    def ListJobs(self, request, context):
+        prefix = "open/" if request.unfinished_only else "jobs/"
+        out = []
+        for key in self.storage.list(RESULTS, prefix):
+            jid = key[len(prefix):].removesuffix(".json")
+            try:
+                out.append(self.storage.get_bytes(RESULTS, f"jobs/{jid}.json").decode())
+            except NotFound:
+                continue
+        return results_pb2.ListJobsResponse(job_json=out)
+
+    def PutEntry(self, request, context):
+        json.loads(request.entry_json)  # refuse garbage early
+        self.storage.put_bytes(RESULTS, f"entries/{_id(request.job_id, 'job id')}.json", request.entry_json.encode())
+        return results_pb2.PutEntryResponse()
+
+    def GetEntry(self, request, context):
+        data = self.storage.get_bytes(RESULTS, f"entries/{_id(request.job_id, 'job id')}.json")
+        return results_pb2.GetEntryResponse(entry_json=data.decode())
+
+
+def register(storage: Storage):
+    def reg(server) -> list[str]:
+        results_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(storage), server)
+        return [results_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name]
+    return reg
+
+
+def main(env: dict[str, str] | None = None) -> None:
+    env = dict(os.environ if env is None else env)
+    runtime.configure_logging("results")
+    base = runtime.BaseSettings.base(env)
+    storage = from_env(env)
+    runtime.serve("results", register(storage), base["listen"], base["grace"], base["workers"], storage)

@@ -1,0 +1,104 @@
+from zrc.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TaskResult(_message.Message):
+    __slots__ = ("key", "task", "set", "files", "summary_json", "scorer_version")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
+    SCORER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    task: str
+    set: str
+    files: _containers.RepeatedCompositeFieldContainer[_common_pb2.File]
+    summary_json: str
+    scorer_version: str
+    def __init__(self, key: _Optional[str] = ..., task: _Optional[str] = ..., set: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_common_pb2.File, _Mapping]]] = ..., summary_json: _Optional[str] = ..., scorer_version: _Optional[str] = ...) -> None: ...
+
+class GetResultRequest(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...
+
+class GetResultResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: TaskResult
+    def __init__(self, result: _Optional[_Union[TaskResult, _Mapping]] = ...) -> None: ...
+
+class PutResultRequest(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: TaskResult
+    def __init__(self, result: _Optional[_Union[TaskResult, _Mapping]] = ...) -> None: ...
+
+class PutResultResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PutJobRequest(_message.Message):
+    __slots__ = ("job_json",)
+    JOB_JSON_FIELD_NUMBER: _ClassVar[int]
+    job_json: str
+    def __init__(self, job_json: _Optional[str] = ...) -> None: ...
+
+class PutJobResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetJobResponse(_message.Message):
+    __slots__ = ("job_json",)
+    JOB_JSON_FIELD_NUMBER: _ClassVar[int]
+    job_json: str
+    def __init__(self, job_json: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("unfinished_only",)
+    UNFINISHED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    unfinished_only: bool
+    def __init__(self, unfinished_only: _Optional[bool] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("job_json",)
+    JOB_JSON_FIELD_NUMBER: _ClassVar[int]
+    job_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_json: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PutEntryRequest(_message.Message):
+    __slots__ = ("job_id", "entry_json")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_JSON_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    entry_json: str
+    def __init__(self, job_id: _Optional[str] = ..., entry_json: _Optional[str] = ...) -> None: ...
+
+class PutEntryResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetEntryRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetEntryResponse(_message.Message):
+    __slots__ = ("entry_json",)
+    ENTRY_JSON_FIELD_NUMBER: _ClassVar[int]
+    entry_json: str
+    def __init__(self, entry_json: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,76 @@
+"""Scoring service: one definition, deployed once per task (ZRC_SCORER_TASK = lexical, syntactic,
+semantic or prosaudit). Scores one (task, set) of a stored submission per call."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import grpc
+import structlog
+
+from zrc.common import runtime
+from zrc.common.data import DatasetCache, finding_to_pb, open_submission
+from zrc.common.v1 import common_pb2
+from zrc.core import SCORER_VERSION
+from zrc.core.leaderboard import summarize
+from zrc.core.pipeline import evaluate
+from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from zrc.storage import Storage, from_env
+from zrc.validation.server import resolve
+
+log = structlog.get_logger("zrc.scoring")
+SCORERS = {"lexical": "lexical", "syntactic": "syntactic", "semantic": "semantic", "prosaudit": "english"}
+
+
+class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
+    def __init__(self, storage: Storage, scorer: str):
+        self.storage = storage
+        self.task = SCORERS[scorer]
+        self.datasets = DatasetCache(storage)
+
+    def Describe(self, request, context):
+        return scoring_pb2.DescribeResponse(tasks=[self.task], scorer_version=SCORER_VERSION)
+
+    def Score(self, request, context):
+        sel = request.selection
+        structlog.contextvars.bind_contextvars(submission=sel.submission_digest[:12])
+        if list(sel.tasks) != [self.task] or len(sel.sets) != 1:
+            raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"this scorer scores exactly one set of task {self.task!r}")
+        bench, dataset, _, sets, tasks = resolve(sel, self.datasets)
+        tree = open_submission(self.storage, sel.submission_digest)
+        try:
+            ev = evaluate(dataset, tree, bench.name, sets=sets, tasks=tasks, skip_validation=request.skip_validation)
+        finally:
+            tree.close()
+        if not ev.ok:
+            first = next((f for f in ev.findings if f.severity == "error"), None)
+            raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"submission invalid for {self.task} {sets[0]}: {first or 'nothing to score'}")
+        (result,) = ev.results
+        log.info("scored", task=self.task, set=sets[0])
+        return scoring_pb2.ScoreResponse(
+            files=[common_pb2.File(name=n, content=c) for n, c in result.files().items()],
+            summary_json=json.dumps(summarize(result, dataset), allow_nan=False),
+            scorer_version=SCORER_VERSION, findings=[finding_to_pb(f) for f in ev.findings])
+
+
+def register(storage: Storage, scorer: str):
+    def reg(server) -> list[str]:
+        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(storage, scorer), server)
+        return [scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name]
+    return reg
+
+
+def main(env: dict[str, str] | None = None) -> None:
+    env = dict(os.environ if env is None else env)
+    runtime.configure_logging("scoring")
+    base = runtime.BaseSettings.base(env)
+    scorer = runtime.env_str(env, "ZRC_SCORER_TASK")
+    if scorer not in SCORERS:
+        raise runtime.ConfigError(f"ZRC_SCORER_TASK must be one of {', '.join(SCORERS)}, got {scorer!r}")
+    storage = from_env(env)
+    structlog.contextvars.bind_contextvars(scorer=scorer)
+    runtime.serve(f"scoring-{scorer}", register(storage, scorer), base["listen"], base["grace"], base["workers"],
+                  storage)

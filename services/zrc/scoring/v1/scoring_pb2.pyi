@@ -1,0 +1,40 @@
+from zrc.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ScoreRequest(_message.Message):
+    __slots__ = ("selection", "skip_validation")
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    SKIP_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    selection: _common_pb2.Selection
+    skip_validation: bool
+    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ...) -> None: ...
+
+class ScoreResponse(_message.Message):
+    __slots__ = ("files", "summary_json", "scorer_version", "findings")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
+    SCORER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[_common_pb2.File]
+    summary_json: str
+    scorer_version: str
+    findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
+    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.File, _Mapping]]] = ..., summary_json: _Optional[str] = ..., scorer_version: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ...) -> None: ...
+
+class DescribeRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DescribeResponse(_message.Message):
+    __slots__ = ("tasks", "scorer_version")
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    SCORER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedScalarFieldContainer[str]
+    scorer_version: str
+    def __init__(self, tasks: _Optional[_Iterable[str]] = ..., scorer_version: _Optional[str] = ...) -> None: ...

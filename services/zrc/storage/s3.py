@@ -1,0 +1,102 @@
+"""MinIO / S3 backend (the ``minio`` client).
+
+Single PUTs are atomic in S3; large files go through multipart uploads that only
+become visible when completed. Connection problems and 5xx answers surface as
+:class:`StorageUnavailable`; every request has a timeout so that a paused
+server cannot hang a caller forever.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+import urllib3
+from minio import Minio
+from minio.error import S3Error, ServerError
+
+from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, Storage, StorageUnavailable
+
+PART_SIZE = 16 << 20
+_MISSING = ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket")
+
+
+def _wrap(fn):
+    def inner(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except S3Error as exc:
+            if exc.code in _MISSING:
+                raise NotFound(f"{exc.bucket_name}/{exc.object_name}") from None
+            raise
+        except (ServerError, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageUnavailable(f"object storage unavailable: {type(exc).__name__}: {exc}"[:300]) from None
+    inner.__name__ = fn.__name__
+    inner.__doc__ = fn.__doc__
+    return inner
+
+
+class S3Storage(Storage):
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, *, secure: bool = False,
+                 region: str = "us-east-1", bucket_prefix: str = "zrc-", timeout: float = 20.0):
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5.0, read=timeout), maxsize=16,
+            retries=urllib3.Retry(total=2, backoff_factor=0.3, status_forcelist=(500, 502, 503, 504)),
+        )
+        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
+                            region=region, http_client=http)
+        self.region = region
+        self.buckets = {b: f"{bucket_prefix}{b}" for b in (DATASETS, SUBMISSIONS, RESULTS)}
+
+    @_wrap
+    def ensure_buckets(self) -> None:
+        for b in self.buckets.values():
+            if not self.client.bucket_exists(b):
+                try:
+                    self.client.make_bucket(b, location=self.region)
+                except S3Error as exc:  # another replica created it first
+                    if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
+
+    @_wrap
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        self.client.put_object(self.buckets[bucket], key, io.BytesIO(data), len(data))
+
+    @_wrap
+    def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
+        self.client.put_object(self.buckets[bucket], key, fileobj, size, part_size=PART_SIZE)
+
+    @_wrap
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        resp = self.client.get_object(self.buckets[bucket], key)
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    @_wrap
+    def read_range(self, bucket: str, key: str, offset: int, length: int) -> bytes:
+        resp = self.client.get_object(self.buckets[bucket], key, offset=offset, length=length)
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    @_wrap
+    def size(self, bucket: str, key: str) -> int:
+        return int(self.client.stat_object(self.buckets[bucket], key).size)
+
+    @_wrap
+    def list(self, bucket: str, prefix: str = "") -> list[str]:
+        return sorted(o.object_name for o in self.client.list_objects(self.buckets[bucket], prefix=prefix,
+                                                                      recursive=True))
+
+    @_wrap
+    def delete(self, bucket: str, key: str) -> None:
+        self.client.remove_object(self.buckets[bucket], key)
+
+    @_wrap
+    def ping(self) -> None:
+        self.client.bucket_exists(self.buckets[RESULTS])

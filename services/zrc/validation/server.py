@@ -1,0 +1,67 @@
+"""Validation service: the core's findings for a stored submission against a stored dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import structlog
+
+from zrc.common import runtime
+from zrc.common.data import DatasetCache, finding_to_pb, open_submission
+from zrc.core.benchmarks import get_benchmark
+from zrc.core.pipeline import SelectionError, select
+from zrc.core.validation import validate
+from zrc.storage import Storage, from_env
+from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
+
+log = structlog.get_logger("zrc.validation")
+
+
+def resolve(selection, datasets: DatasetCache):
+    """Benchmark, dataset (+digest), sets and tasks of a Selection; bad values -> SelectionError."""
+    try:
+        bench = get_benchmark(selection.benchmark)
+    except KeyError as exc:
+        raise SelectionError(str(exc.args[0])) from None
+    sets, tasks = select(bench, list(selection.sets) or None, list(selection.tasks) or None)
+    dataset, digest = datasets.get(selection.dataset or bench.dataset)
+    if dataset.benchmark.name != bench.name:
+        raise SelectionError(f"dataset {dataset.name} is a {dataset.benchmark.name} dataset, not {bench.name}")
+    return bench, dataset, digest, sets, tasks
+
+
+class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self.datasets = DatasetCache(storage)
+
+    def Validate(self, request, context):
+        sel = request.selection
+        structlog.contextvars.bind_contextvars(submission=sel.submission_digest[:12])
+        bench, dataset, digest, sets, tasks = resolve(sel, self.datasets)
+        tree = open_submission(self.storage, sel.submission_digest)
+        try:
+            report = validate(dataset, tree, bench, sets, tasks)
+        finally:
+            tree.close()
+        log.info("validated", ok=report.ok, findings=len(report.findings))
+        return validation_pb2.ValidateResponse(
+            ok=report.ok, findings=[finding_to_pb(f) for f in report.findings.items],
+            params_json=report.params.to_json(), meta_json=json.dumps(report.meta, default=str),
+            dataset_digest=digest)
+
+
+def register(storage: Storage):
+    def reg(server) -> list[str]:
+        validation_pb2_grpc.add_ValidationServiceServicer_to_server(ValidationServicer(storage), server)
+        return [validation_pb2.DESCRIPTOR.services_by_name["ValidationService"].full_name]
+    return reg
+
+
+def main(env: dict[str, str] | None = None) -> None:
+    env = dict(os.environ if env is None else env)
+    runtime.configure_logging("validation")
+    base = runtime.BaseSettings.base(env)
+    storage = from_env(env)
+    runtime.serve("validation", register(storage), base["listen"], base["grace"], base["workers"], storage)

@@ -1,0 +1,28 @@
+from zrc.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ValidateRequest(_message.Message):
+    __slots__ = ("selection",)
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    selection: _common_pb2.Selection
+    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
+
+class ValidateResponse(_message.Message):
+    __slots__ = ("ok", "findings", "params_json", "meta_json", "dataset_digest")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    META_JSON_FIELD_NUMBER: _ClassVar[int]
+    DATASET_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
+    params_json: str
+    meta_json: str
+    dataset_digest: str
+    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., params_json: _Optional[str] = ..., meta_json: _Optional[str] = ..., dataset_digest: _Optional[str] = ...) -> None: ...
