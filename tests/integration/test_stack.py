@@ -1,0 +1,214 @@
+"""Integration: every service as its own process, a real S3 server (SeaweedFS), real gRPC.
+
+Checks the acceptance of the services issue: same score files as the core for
+sLM21 and ProsAudit, invalid submissions answered with findings and
+INVALID_ARGUMENT-class errors, a scorer killed mid-job, a gateway killed and
+restarted, the S3 server paused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from zrc.client import Client
+from zrc.core.dataset import load_dataset
+from zrc.core.pipeline import evaluate
+from zrc.core.sources import DirTree
+from zrc.gateway.v1 import gateway_pb2
+from zrc.stack import Stack
+
+pytestmark = pytest.mark.timeout(300)
+SUCCEEDED = gateway_pb2.JOB_STATE_SUCCEEDED
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, slm21_case, prosaudit_case):
+    st = Stack(tmp_path_factory.mktemp("stack"),
+               extra_env={"ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1", "ZRC_RETRY_BUDGET_SECONDS": "90"})
+    try:
+        st.up()
+        with Client(st.addrs["gateway"]) as c:
+            c.import_dataset(slm21_case[0], "sLM21-dataset")
+            c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
+        yield st
+    finally:
+        st.down()
+        for name, proc in st.procs.items():
+            assert proc.poll() is not None, f"{name} still running"
+
+
+@pytest.fixture()
+def client(stack):
+    with Client(stack.addrs["gateway"]) as c:
+        yield c
+
+
+def fresh(sub, tmp_path):
+    """A copy of a submission with a different digest, so that nothing comes from the results cache."""
+    dest = tmp_path / f"fresh-{time.monotonic_ns()}"
+    shutil.copytree(sub, dest)
+    (dest / "notes.md").write_text(f"run {time.time_ns()}\n")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def big_case(stack, tmp_path_factory):
+    """Large enough that scoring semantic takes a while (to kill a scorer while it works)."""
+    from zrc.core.generate import GenOptions, generate
+    ds, sub = generate(tmp_path_factory.mktemp("big"), "sLM21",
+                       GenOptions(scale=0.05, seed=9, dim=256, sets=("test",)))
+    with Client(stack.addrs["gateway"]) as c:
+        c.import_dataset(ds, "sLM21-big")
+    return ds, sub
+
+
+def core_files(case, bench, **selection):
+    dataset_dir, sub = case
+    ev = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), bench, **selection)
+    assert ev.ok, [str(f) for f in ev.findings]
+    return ev.files()
+
+
+def scores(client, job_id):
+    return {f.name: f.content for f in client.get_scores(job_id).files}
+
+
+@pytest.mark.parametrize("case,bench", [("slm21_case", "sLM21"), ("prosaudit_case", "prosAudit")])
+def test_stack_scores_equal_core(request, client, case, bench):
+    c = request.getfixturevalue(case)
+    up = client.upload_folder(c[1])
+    job_id = client.evaluate(up.digest, bench)
+    states = [m.event.state for m in client.watch(job_id) if m.HasField("event")]
+    assert states[0] == gateway_pb2.JOB_STATE_QUEUED and states[-1] == SUCCEEDED
+    assert states == sorted(states), "job states never go backwards"
+    assert scores(client, job_id) == core_files(c, bench)
+
+
+def test_upload_is_deduplicated_and_results_cached(client, slm21_case):
+    a = client.upload_folder(slm21_case[1])
+    b = client.upload_folder(slm21_case[1])
+    assert a.digest == b.digest and not b.created
+    first = client.evaluate(a.digest, "sLM21", sets=["dev"], tasks=["lexical"])
+    assert client.wait(first).state == SUCCEEDED
+    again = client.evaluate(a.digest, "sLM21", sets=["dev"], tasks=["lexical"])
+    events = [m.event.message for m in client.watch(again) if m.HasField("event")]
+    assert any("(cached)" in e for e in events)
+
+
+def test_invalid_submission_yields_findings(client, slm21_case, tmp_path):
+    sub = tmp_path / "sub"
+    shutil.copytree(slm21_case[1], sub)
+    lines = (sub / "lexical/dev.txt").read_text().splitlines()
+    lines[4] = lines[4].split()[0] + " notanumber"
+    (sub / "lexical/dev.txt").write_text("\n".join(lines) + "\n")
+    up = client.upload_folder(sub)
+    job = client.wait(client.evaluate(up.digest, "sLM21"))
+    assert job.state == gateway_pb2.JOB_STATE_INVALID
+    f = next(f for f in job.findings if f.code == "bad_score")
+    assert f.file == "lexical/dev.txt" and f.line == 5
+    with pytest.raises(grpc.RpcError) as exc:
+        client.get_scores(job.job_id)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(exc.value)
+    detail = error_details_pb2.BadRequest()
+    status.details[0].Unpack(detail)
+    assert any(v.field == "lexical/dev.txt:5" for v in detail.field_violations)
+
+
+def test_bad_requests_get_canonical_codes(client, slm21_case, tmp_path):
+    up = client.upload_folder(slm21_case[1])
+    cases = [
+        (lambda: client.evaluate(up.digest, "nope"), grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda: client.evaluate(up.digest, "sLM21", tasks=["phonetic"]), grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda: client.evaluate(up.digest, "sLM21", dataset="missing-ds"), grpc.StatusCode.NOT_FOUND),
+        (lambda: client.evaluate("0" * 64, "sLM21"), grpc.StatusCode.NOT_FOUND),
+        (lambda: client.evaluate("xyz", "sLM21"), grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda: client.get_job("f" * 32), grpc.StatusCode.NOT_FOUND),
+        (lambda: client.evaluate(up.digest, "prosAudit", dataset="sLM21-dataset"), grpc.StatusCode.INVALID_ARGUMENT),
+    ]
+    for call, code in cases:
+        with pytest.raises(grpc.RpcError) as exc:
+            call()
+        assert exc.value.code() == code, exc.value.details()
+    # a corrupted upload is refused and nothing becomes visible
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK" + os.urandom(1000))
+    with pytest.raises(grpc.RpcError) as exc:
+        client.upload_archive(bad)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as exc:
+        client.stub.UploadSubmission(iter([gateway_pb2.UploadSubmissionRequest(
+            metadata=gateway_pb2.UploadMetadata(sha256="0" * 64, size=10)),
+            gateway_pb2.UploadSubmissionRequest(chunk=b"12345")]), timeout=30)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "incomplete" in exc.value.details()
+
+
+def test_scorer_killed_mid_job_then_restarted(stack, client, big_case, tmp_path):
+    up = client.upload_folder(fresh(big_case[1], tmp_path))
+    job_id = client.evaluate(up.digest, "sLM21", dataset="sLM21-big", sets=["test"], tasks=["semantic"])
+    for msg in client.watch(job_id):
+        if msg.event.state == gateway_pb2.JOB_STATE_SCORING:
+            time.sleep(0.2)  # the Score call is in flight: the archive is being read and pooled
+            stack.stop("scoring-semantic", signal.SIGKILL)
+            break
+    time.sleep(2)
+    job = client.get_job(job_id)
+    assert job.state == gateway_pb2.JOB_STATE_SCORING, "the job waits for the scorer instead of failing"
+    stack.start_service("scoring-semantic")
+    job = client.wait(job_id)
+    assert job.state == SUCCEEDED, job.failure_reason
+    assert scores(client, job_id) == {k: v for k, v in core_files(big_case, "sLM21", sets=["test"], tasks=["semantic"]).items()}
+
+
+def test_gateway_killed_and_restarted_resumes_jobs(stack, slm21_case, tmp_path):
+    stack.stop("scoring-lexical", signal.SIGKILL)  # the job will wait on it, holding its lease
+    with Client(stack.addrs["gateway"]) as c:
+        up = c.upload_folder(fresh(slm21_case[1], tmp_path))
+        job_id = c.evaluate(up.digest, "sLM21", sets=["test"], tasks=["lexical"], skip_validation=True)
+        for msg in c.watch(job_id):
+            if msg.event.state == gateway_pb2.JOB_STATE_SCORING:
+                break
+    stack.stop("gateway", signal.SIGKILL)
+    stack.start_service("scoring-lexical")
+    stack.start_service("gateway")
+    with Client(stack.addrs["gateway"]) as c:
+        job = c.wait(job_id, timeout=120)
+        assert job.state == SUCCEEDED, job.failure_reason
+        want = {k: v for k, v in core_files(slm21_case, "sLM21").items() if k.startswith("score_lexical_test")}
+        assert scores(c, job_id) == want
+
+
+def test_s3_paused_loses_nothing(stack, client, prosaudit_case, slm21_case, tmp_path):
+    up = client.upload_folder(prosaudit_case[1])
+    before = client.evaluate(up.digest, "prosAudit")
+    assert client.wait(before).state == SUCCEEDED
+    kept = scores(client, before)
+    up2 = client.upload_folder(fresh(slm21_case[1], tmp_path))
+    job_id = client.evaluate(up2.digest, "sLM21", tasks=["syntactic"], sets=["dev"], skip_validation=True)
+    s3 = stack.procs["s3"]
+    os.killpg(s3.pid, signal.SIGSTOP)
+    timer = threading.Timer(4.0, lambda: os.killpg(s3.pid, signal.SIGCONT))
+    timer.start()
+    try:
+        job = client.wait(job_id, timeout=180)
+    finally:
+        timer.join()
+        os.killpg(s3.pid, signal.SIGCONT)
+    assert job.state == SUCCEEDED, job.failure_reason
+    want = {k: v for k, v in core_files(slm21_case, "sLM21").items() if k.startswith("score_syntactic_dev")}
+    assert scores(client, job_id) == want
+    assert scores(client, before) == kept
+    # and the stack is healthy again
+    from zrc.common.runtime import wait_serving
+    for name in stack.addrs:
+        wait_serving(stack.addrs[name], timeout=30)
