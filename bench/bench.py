@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -72,6 +73,52 @@ def np_load_all(root: Path) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def vm_hwm_mb(pid: int) -> float:
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def run_stack(scale: float, seed: int) -> dict:
+    """The same case through the multi-process stack (real S3, real gRPC): end-to-end wall time."""
+    from zrc.client import Client
+    from zrc.stack import Stack
+
+    slm, _ = case_dirs(scale, seed)
+    root = Path(os.environ.get("ZRC_BENCH_DIR", "/tmp/zrc-bench")) / f"stack-{os.getpid()}"
+    stack = Stack(root)
+    out: dict = {}
+    try:
+        stack.up()
+        with Client(stack.addrs["gateway"]) as c:
+            t = time.perf_counter()
+            c.import_dataset(slm / "sLM21-dataset", "sLM21-dataset")
+            out["import_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            up = c.upload_folder(slm / "submission")
+            out["upload_s"] = time.perf_counter() - t
+            out["archive_mb"] = up.size / 2**20
+            t = time.perf_counter()
+            job = c.wait(c.evaluate(up.digest, "sLM21"))
+            out["evaluate_s"] = time.perf_counter() - t
+            assert job.state == 4, job.failure_reason
+            files = {f.name: f.content for f in c.get_scores(job.job_id).files}
+            out["files"] = len(files)
+            t = time.perf_counter()
+            c.wait(c.evaluate(up.digest, "sLM21"))
+            out["cached_rerun_s"] = time.perf_counter() - t
+        out["rss_mb"] = {n: vm_hwm_mb(p.pid) for n, p in stack.procs.items()}
+        out["files_equal_core"] = files
+    finally:
+        stack.down()
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def child(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -82,6 +129,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--child", nargs="+")
+    ap.add_argument("--no-stack", action="store_true", help="skip the multi-process stack measurement")
     a = ap.parse_args()
     slm, pros = case_dirs(a.scale, a.seed)
     if a.child:
@@ -118,6 +166,20 @@ def main() -> None:
     print(f"semantic vs np.load of its {npl['files']} files ({npl['seconds']:.2f} s): {sem / npl['seconds']:.2f}x")
     if a.scale != 1.0:
         print("(reference seconds scaled linearly from the full-size measurement; only scale 1.0 is comparable)")
+    if a.no_stack:
+        return
+    st = run_stack(a.scale, a.seed)
+    from zrc.core.dataset import load_dataset
+    from zrc.core.pipeline import evaluate
+    from zrc.core.sources import open_tree
+    core = evaluate(load_dataset(str(slm / "sLM21-dataset")), open_tree(slm / "submission"), "sLM21").files()
+    same = st.pop("files_equal_core") == core
+    e2e = st["upload_s"] + st["evaluate_s"]
+    print(f"\nmulti-process stack (SeaweedFS S3 + 7 services), sLM21 all tasks:")
+    print(f"  upload {st['archive_mb']:.0f} MB archive: {st['upload_s']:.2f} s; evaluate: {st['evaluate_s']:.2f} s; "
+          f"end to end {e2e:.2f} s (in-process: {whole['seconds']:.2f} s); cached re-run {st['cached_rerun_s']:.2f} s")
+    print(f"  score files identical to the in-process core: {same}")
+    print("  peak RSS per process (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in st["rss_mb"].items()))
 
 
 if __name__ == "__main__":

@@ -20,15 +20,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
 import structlog
+from google.protobuf import json_format
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from zrc.common import runtime
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
-from zrc.core import jobs
+from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.leaderboard import dumps, entry_from_summaries
 from zrc.core.params import Params
@@ -199,6 +201,25 @@ class Runner:
         self.c.put_job(job)
         log.warning("job_failed", reason=reason)
 
+    def _validate(self, job: jobs.Job, sel) -> validation_pb2.ValidateResponse:
+        """Validation is deterministic too: cached like task results (a re-run does not re-read the archive)."""
+        key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, "validation",
+                         " ".join(sel.sets) + "|" + " ".join(sel.tasks), {}, SCORER_VERSION)
+        if job.dataset_digest:
+            try:
+                hit = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
+                return json_format.Parse(hit.summary_json, validation_pb2.ValidateResponse())
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+        v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel),
+                        timeout=self.s.call_timeout)
+        if v.dataset_digest == job.dataset_digest:
+            self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=results_pb2.TaskResult(
+                key=key, task="validation", set="", summary_json=json_format.MessageToJson(v),
+                scorer_version=SCORER_VERSION)))
+        return v
+
     def _save(self, job: jobs.Job, lock: threading.Lock, change: Callable[[], None]) -> None:
         with lock:
             change()
@@ -209,8 +230,7 @@ class Runner:
         if job.state == jobs.QUEUED:
             self._save(job, lock, lambda: job.move(jobs.VALIDATING, "validating the submission"))
         if job.state == jobs.VALIDATING:
-            v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel),
-                            timeout=self.s.call_timeout)
+            v = self._validate(job, sel)
             findings = [finding_from_pb(f) for f in v.findings]
             if not v.ok and not job.skip_validation:
                 n = sum(1 for f in findings if f["severity"] == "error")
@@ -231,20 +251,19 @@ class Runner:
                 job.move(jobs.SCORING, f"scoring {len(job.parts)} part(s)")
             self._save(job, lock, scoring)
         params = Params.from_json(job.params_json)
-        summaries = []
-        for task, set_ in job.parts:
-            scorer_name = "prosaudit" if task == "english" else task
-            stub = self.c.scorers[scorer_name]
+        def score_part(part: list[str]) -> dict:
+            task, set_ = part
+            stub = self.c.scorers["prosaudit" if task == "english" else task]
             version = self.c.call(stub.Describe, scoring_pb2.DescribeRequest()).scorer_version
             key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, task, set_,
                              params.cache_key(), version)
             try:
                 cached = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
+                summary = cached.summary_json
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
                 cached = None
-            if cached is None:
                 part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
                 r = self.c.call(stub.Score, scoring_pb2.ScoreRequest(selection=part_sel,
                                                                      skip_validation=job.skip_validation),
@@ -252,11 +271,18 @@ class Runner:
                 result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
                                                 summary_json=r.summary_json, scorer_version=r.scorer_version)
                 self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
-                summaries.append(json.loads(r.summary_json))
-            else:
-                summaries.append(json.loads(cached.summary_json))
+                summary = r.summary_json
             if f"{task} {set_}" not in job.done:
-                self._save(job, lock, lambda t=task, s_=set_, k=key, c=cached: job.part_done(t, s_, k, c is not None))
+                self._save(job, lock, lambda: job.part_done(task, set_, key, cached is not None))
+            return json.loads(summary)
+
+        # Parts go to different scorer deployments: run them concurrently, at most one per scorer.
+        by_scorer: dict[str, list[list[str]]] = {}
+        for part in job.parts:
+            by_scorer.setdefault(part[0], []).append(part)
+        with ThreadPoolExecutor(max_workers=max(1, len(by_scorer)), thread_name_prefix="part") as pool:
+            futs = [pool.submit(lambda ps=ps: [score_part(p) for p in ps]) for ps in by_scorer.values()]
+            summaries = [sm for f in futs for sm in f.result()]
         meta = json.loads(job.meta_json or "null")
         entry = entry_from_summaries(sel.benchmark, summaries, params, meta, submission_id=job.job_id)
         self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry_json=dumps(entry)))

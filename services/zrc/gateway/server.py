@@ -173,6 +173,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         selection = selection_to_dict(sel)
         selection.update(benchmark=bench.name, dataset=ds_name, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation)
+        job.dataset_digest = man["digest"]
         structlog.contextvars.bind_contextvars(job_id=job.job_id, submission=sel.submission_digest[:12])
         self.c.put_job(job)
         self.runner.submit(job.job_id)
