@@ -175,7 +175,7 @@ def main() -> None:
     core = evaluate(load_dataset(str(slm / "sLM21-dataset")), open_tree(slm / "submission"), "sLM21").files()
     same = st.pop("files_equal_core") == core
     e2e = st["upload_s"] + st["evaluate_s"]
-    print(f"\nmulti-process stack (SeaweedFS S3 + 7 services), sLM21 all tasks:")
+    print("\nmulti-process stack (SeaweedFS S3 + 7 services), sLM21 all tasks:")
     print(f"  upload {st['archive_mb']:.0f} MB archive: {st['upload_s']:.2f} s; evaluate: {st['evaluate_s']:.2f} s; "
           f"end to end {e2e:.2f} s (in-process: {whole['seconds']:.2f} s); cached re-run {st['cached_rerun_s']:.2f} s")
     print(f"  score files identical to the in-process core: {same}")

@@ -49,8 +49,9 @@ def test_import_and_list(imported, capsys, zhome):
     assert main(["datasets", "--json"]) == 0
     (ds,) = _json(capsys)
     assert ds["name"] == "sLM21-dataset" and ds["benchmark"] == "sLM21"
-    # only gold files are copied
-    assert not list((zhome / "datasets").rglob("*.wav"))
+    # only gold files are stored
+    stored = [p.name for p in (zhome / "store").rglob("*") if p.is_file()]
+    assert "gold.csv" in stored and not [n for n in stored if n.endswith(".wav")]
 
 
 def test_import_zip_with_name(zhome, tmp_path, prosaudit_case, capsys):
@@ -119,7 +120,8 @@ def test_run_invalid_submission_exit_1_with_findings(imported, tmp_path, capsys)
 def test_run_usage_errors(zhome, slm21_case, tmp_path, capsys):
     _, sub = slm21_case
     assert main(["benchmarks:run", "sLM21", str(sub)]) == 2
-    assert "is not imported: run `zrc datasets:import" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "dataset sLM21-dataset is not imported" in err and "zrc datasets:import" in err
     assert main(["benchmarks:run", "sLM99", str(sub)]) == 2
     assert main(["benchmarks:run", "sLM21", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -181,6 +183,13 @@ def test_demo(zhome, tmp_path, capsys):
     assert main(["demo", "--dir", str(tmp_path / "demo"), "--json"]) == 0
     res = _json(capsys)
     assert res["ok"] and len(res["files"]) == 14
+
+
+def test_unreachable_server_is_one_sentence(zhome, slm21_case, monkeypatch, capsys):
+    monkeypatch.setenv("ZRC_SERVER", "127.0.0.1:1")
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot reach the zrc server at 127.0.0.1:1") and err.count("\n") == 0
 
 
 def test_console_script_never_tracebacks(tmp_path):

@@ -212,3 +212,17 @@ def test_s3_paused_loses_nothing(stack, client, prosaudit_case, slm21_case, tmp_
     from zrc.common.runtime import wait_serving
     for name in stack.addrs:
         wait_serving(stack.addrs[name], timeout=30)
+
+
+def test_cli_against_stack_equals_embedded_and_core(stack, slm21_case, tmp_path, monkeypatch, capsys):
+    from zrc.cli.main import main
+
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ZRC_SERVER", raising=False)
+    assert main(["datasets:import", str(slm21_case[0])]) == 0
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "embedded"), "-q"]) == 0
+    monkeypatch.setenv("ZRC_SERVER", stack.addrs["gateway"])
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "server"), "-q"]) == 0
+    embedded = {p.name: p.read_bytes() for p in (tmp_path / "embedded").iterdir()}
+    server = {p.name: p.read_bytes() for p in (tmp_path / "server").iterdir()}
+    assert embedded == server == core_files(slm21_case, "sLM21")

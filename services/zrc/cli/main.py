@@ -4,32 +4,39 @@ Exit codes: 0 success, 1 invalid submission (findings printed), 2 usage or setup
 error (unknown benchmark, missing folder, dataset not imported...). A user
 mistake never produces a traceback.
 
-This first version evaluates in-process on the pure core; the gRPC stack will
-sit behind the same commands.
+Every command that touches datasets or scores is a gRPC client of the gateway:
+``ZRC_SERVER`` names a server; unset, the whole stack starts in-process
+(:mod:`zrc.embedded`) over local storage under ``ZRC_HOME``. The CLI never
+scores by itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import grpc
 import yaml
 
 from zrc import __version__
+from zrc.client import Client
+from zrc.common.data import finding_from_pb
+from zrc.common.v1 import common_pb2
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import DatasetError
 from zrc.core.findings import Finding
-from zrc.core.leaderboard import build_entry
 from zrc.core.meta import META_FILE, load_meta, template_yaml
 from zrc.core.params import PARAMS_FILE, default_params, parse_params
-from zrc.core.pipeline import SelectionError, evaluate, select
+from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import DirTree, SourceError
-from zrc.core.validation import validate
+from zrc.gateway.v1 import gateway_pb2
 
 from . import home, output
 
@@ -65,18 +72,58 @@ def _bench(name: str) -> str:
         raise UsageError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}") from None
 
 
-def _dataset(bench: str, name: str | None):
-    ds_name = name or get_benchmark(bench).dataset
+@contextlib.contextmanager
+def session() -> Iterator[Client]:
+    """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset."""
+    server = os.environ.get("ZRC_SERVER", "").strip()
+    token = os.environ.get("ZRC_TOKEN") or None
+    embedded = None
+    if not server:
+        from zrc.embedded import start_embedded
+        embedded = start_embedded(home.home())
+        server = embedded.address
+    client = Client(server, token=token)
     try:
-        ds = home.open_dataset(ds_name)
-    except (DatasetError, SourceError) as exc:
-        raise UsageError(f"dataset {ds_name} in {home.datasets_dir()} is unreadable ({exc}); import it again") from None
-    if ds is None:
-        raise UsageError(f"dataset {ds_name} is not imported: run `zrc datasets:import /path/to/{ds_name}` "
-                         f"(folder or zip; the store is {home.datasets_dir()})")
-    if ds.benchmark.name != bench:
-        raise UsageError(f"dataset {ds_name} is a {ds.benchmark.name} dataset, not {bench}")
-    return ds
+        yield client
+    except grpc.RpcError as exc:
+        raise UsageError(_rpc_sentence(exc, server, embedded is None)) from None
+    finally:
+        client.close()
+        if embedded is not None:
+            embedded.close()
+
+
+def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
+    code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE and remote:
+        return f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to evaluate locally"
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return f"the server at {server} refused the token: run `zrc user:login` or set ZRC_TOKEN"
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return f"permission denied: {details}"
+    if code == grpc.StatusCode.NOT_FOUND and "dataset" in details:
+        return f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"the server at {server} did not answer in time; try again"
+    return f"{details} ({code.name.lower()})"
+
+
+def _selection_args(a, spec) -> tuple[list[str], list[str]]:
+    try:
+        return select(spec, a.sets, a.tasks)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _upload(client: Client, folder: str, quiet: bool) -> str:
+    with output.upload_progress(quiet) as on_bytes:
+        return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir())).digest
+
+
+def _tmpdir() -> Path:
+    d = home.home() / "tmp"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 def _write_scores(files: dict[str, bytes], out: Path) -> None:
@@ -119,33 +166,43 @@ def cmd_benchmarks_info(a) -> int:
 
 def cmd_run(a) -> int:
     bench = _bench(a.name)
-    tree = _submission_dir(a.submission)
+    _submission_dir(a.submission)
     spec = get_benchmark(bench)
-    try:
-        sets, tasks = select(spec, a.sets, a.tasks)
-    except SelectionError as exc:
-        raise UsageError(str(exc)) from None
-    dataset = _dataset(bench, a.dataset)
+    sets, tasks = _selection_args(a, spec)
     quiet = a.quiet or a.json
-    with output.progress(quiet) as prog:
-        ev = evaluate(dataset, tree, bench, sets=sets, tasks=tasks, skip_validation=a.skip_validation,
-                      progress=prog)
-    if not ev.ok:
-        if a.json:
-            output.print_json({"ok": False, "findings": _findings_json(ev.findings)})
-        else:
-            output.findings(ev.findings, quiet=a.quiet)
-            output.error(f"{a.submission} is not a valid {bench} submission: nothing was scored")
-        return 1
+    with session() as client:
+        digest = _upload(client, a.submission, quiet)
+        job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
+                                 skip_validation=a.skip_validation)
+        with output.job_progress(quiet) as on_event:
+            job = None
+            for msg in client.watch(job_id):
+                if msg.HasField("event") and on_event:
+                    on_event(msg.event)
+                if msg.HasField("job"):
+                    job = msg.job
+        job = job or client.get_job(job_id)
+        findings = [Finding(**finding_from_pb(f)) for f in job.findings]
+        if job.state == gateway_pb2.JOB_STATE_INVALID:
+            if a.json:
+                output.print_json({"ok": False, "job_id": job_id, "findings": _findings_json(findings)})
+            else:
+                output.findings(findings, quiet=a.quiet)
+                output.error(f"{a.submission} is not a valid {bench} submission: nothing was scored")
+            return 1
+        if job.state != gateway_pb2.JOB_STATE_SUCCEEDED:
+            output.error(f"evaluation failed: {job.failure_reason or 'unknown reason'} (job {job_id})")
+            return 1
+        res = client.get_scores(job_id)
     out = Path(a.output) if a.output else Path(a.submission) / "scores"
-    files = ev.files()
+    files = {f.name: f.content for f in res.files}
     _write_scores(files, out)
-    entry = build_entry(dataset, ev.results, ev.report.params, ev.report.meta, submission_id="local")
+    entry = json.loads(res.leaderboard_json)
     if a.json:
-        output.print_json({"ok": True, "output": str(out), "files": sorted(files),
-                           "findings": _findings_json(ev.findings), "scores": entry["scores"]})
+        output.print_json({"ok": True, "job_id": job_id, "output": str(out), "files": sorted(files),
+                           "findings": _findings_json(findings), "scores": entry["scores"]})
         return 0
-    output.findings(ev.findings, quiet=a.quiet)
+    output.findings(findings, quiet=a.quiet)
     if not a.quiet:
         output.summary(bench, entry)
         output.say(f"{len(files)} score files written to {out}")
@@ -180,22 +237,24 @@ def cmd_init(a) -> int:
 def cmd_verify(a) -> int:
     tree = _submission_dir(a.location)
     bench = _benchmark_of(tree, a.benchmark)
-    spec = get_benchmark(bench)
-    try:
-        sets, tasks = select(spec, a.sets, a.tasks)
-    except SelectionError as exc:
-        raise UsageError(str(exc)) from None
-    dataset = _dataset(bench, a.dataset)
-    report = validate(dataset, tree, spec, sets, tasks)
+    sets, tasks = _selection_args(a, get_benchmark(bench))
+    quiet = a.quiet or a.json
+    with session() as client:
+        digest = _upload(client, a.location, quiet)
+        sel = common_pb2.Selection(submission_digest=digest, benchmark=bench, dataset=a.dataset or "",
+                                   sets=sets, tasks=tasks)
+        r = client.stub.ValidateSubmission(gateway_pb2.ValidateSubmissionRequest(selection=sel), timeout=3600,
+                                           metadata=client.metadata)
+    findings = [Finding(**finding_from_pb(f)) for f in r.findings]
     if a.json:
-        output.print_json({"ok": report.ok, "benchmark": bench, "findings": _findings_json(report.findings.items)})
+        output.print_json({"ok": r.ok, "benchmark": bench, "findings": _findings_json(findings)})
     else:
-        output.findings(report.findings.items, quiet=a.quiet)
-        if report.ok:
+        output.findings(findings, quiet=a.quiet)
+        if r.ok:
             output.say(f"{a.location} is a valid {bench} submission ({', '.join(tasks)}; {', '.join(sets)})")
         else:
             output.error(f"{a.location} is not a valid {bench} submission")
-    return 0 if report.ok else 1
+    return 0 if r.ok else 1
 
 
 def cmd_params(a) -> int:
@@ -215,37 +274,51 @@ def cmd_params(a) -> int:
 
 
 def cmd_datasets(a) -> int:
-    rows = home.list_datasets()
+    with session() as client:
+        rows = list(client.list_datasets())
     if a.json:
-        output.print_json([r.__dict__ for r in rows])
+        output.print_json([{"name": r.name, "benchmark": r.benchmark, "parts": list(r.parts), "digest": r.digest,
+                            "size": r.size} for r in rows])
     elif not rows:
-        output.say(f"no dataset imported in {home.datasets_dir()}; use `zrc datasets:import PATH`")
+        output.say("no dataset imported; use `zrc datasets:import PATH`")
     else:
-        output.table("Datasets", ["name", "benchmark", "gold parts", "size", "imported from"],
-                     [[r.name, r.benchmark, ", ".join(r.parts), output.human_bytes(r.bytes), r.source] for r in rows])
+        output.table("Datasets", ["name", "benchmark", "gold parts", "size"],
+                     [[r.name, r.benchmark, ", ".join(r.parts), output.human_bytes(r.size)] for r in rows])
     return 0
 
 
 def cmd_import(a) -> int:
-    if not Path(a.path).exists():
+    src = Path(a.path)
+    if not src.exists():
         raise UsageError(f"{a.path} does not exist: give the official dataset folder or its zip")
+    name = a.name or src.name.removesuffix(".zip")
     try:
-        info, notes = home.import_dataset(a.path, a.name)
+        with session() as client:
+            r = client.import_dataset(src, name)
     except (DatasetError, SourceError) as exc:
-        if a.json:
-            output.print_json({"ok": False, "error": str(exc)})
-        else:
-            output.error(f"cannot import {a.path}: {exc}")
-        return 1
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        return _import_failed(a, str(exc))
+    except UsageError as exc:
+        if "invalid_argument" in str(exc):
+            return _import_failed(a, str(exc).removesuffix(" (invalid_argument)"))
+        raise
+    info = r.dataset
     if a.json:
-        output.print_json({"ok": True, **info.__dict__, "notes": notes})
+        output.print_json({"ok": True, "name": info.name, "benchmark": info.benchmark, "parts": list(info.parts),
+                           "digest": info.digest, "size": info.size, "notes": list(r.notes)})
     else:
-        for n in notes:
+        for n in r.notes:
             output.warn(n)
-        output.say(f"imported {info.benchmark} dataset {info.name} ({', '.join(info.parts)}) into {home.datasets_dir()}")
+        (output.note if getattr(a, "quiet", False) else output.say)(
+            f"imported {info.benchmark} dataset {info.name} ({', '.join(info.parts)})")
     return 0
+
+
+def _import_failed(a, message: str) -> int:
+    if a.json:
+        output.print_json({"ok": False, "error": message})
+    else:
+        output.error(f"cannot import {a.path}: {message}")
+    return 1
 
 
 def cmd_demo(a) -> int:
@@ -255,10 +328,13 @@ def cmd_demo(a) -> int:
     output.note(f"generating a small sLM21 dataset and submission in {work} ...")
     shutil.rmtree(work, ignore_errors=True)
     root, sub = generate(work, "sLM21", GenOptions(scale=a.scale, seed=a.seed))
-    home.import_dataset(root, "sLM21-demo")
+    output.note(f"$ zrc datasets:import {root} --name sLM21-demo")
+    rc = cmd_import(argparse.Namespace(path=str(root), name="sLM21-demo", json=False, quiet=True))
+    if rc:
+        return rc
+    output.note(f"$ zrc benchmarks:run sLM21 {sub} --dataset sLM21-demo")
     ns = argparse.Namespace(name="sLM21", submission=str(sub), output=None, skip_validation=False, sets=None,
                             tasks=None, quiet=a.quiet, json=a.json, dataset="sLM21-demo")
-    output.note(f"$ zrc benchmarks:run sLM21 {sub} --dataset sLM21-demo")
     return cmd_run(ns)
 
 

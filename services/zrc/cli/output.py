@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from itertools import groupby
 
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from zrc.core.findings import Finding
@@ -94,16 +95,35 @@ def summary(benchmark: str, entry: dict) -> None:
     out.print(t)
 
 
+def _live(quiet: bool) -> bool:
+    return not quiet and err.is_terminal
+
+
 @contextlib.contextmanager
-def progress(quiet: bool) -> Iterator:
-    """A callback(task, set, state) that shows per-task progress on a terminal."""
-    if quiet or not out.is_terminal:
+def upload_progress(quiet: bool) -> Iterator:
+    """A callback(n_bytes) drawing an upload bar on a terminal (stderr); None otherwise."""
+    if not _live(quiet):
         yield None
         return
-    with out.status("validating...") as status:
-        def cb(task: str, set_: str, state: str) -> None:
-            if state == "scoring":
-                status.update(f"scoring {task} {set_}...")
-            else:
-                out.print(f"[green]✔[/] {task} {set_}")
+    cols = (TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*cols, console=err, transient=True) as prog:
+        task = prog.add_task("upload", total=None)
+        yield lambda n: prog.advance(task, n)
+
+
+@contextlib.contextmanager
+def job_progress(quiet: bool) -> Iterator:
+    """A callback(JobEvent) printing each step of the job as it happens (stderr)."""
+    if quiet:
+        yield None
+        return
+    live = err.is_terminal
+    status = err.status("queued...") if live else contextlib.nullcontext()
+    with status as st:
+        def cb(event) -> None:
+            if event.task:
+                err.print(f"[green]✔[/] {event.task} {event.set}" if live else f"{event.message}",
+                          markup=live, highlight=False)
+            elif live and st is not None:
+                st.update(event.message + "...")
         yield cb

@@ -71,7 +71,7 @@ class Clients:
     def call(self, fn: Callable, request, timeout: float | None = None, budget: float | None = None):
         for attempt in Retrying(retry=retry_if_exception(_retryable), reraise=True,
                                 stop=stop_after_delay(self.s.retry_budget if budget is None else budget),
-                                wait=wait_exponential_jitter(initial=0.2, max=5.0)):
+                                wait=wait_exponential_jitter(multiplier=0.2, max=5.0)):
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     log.info("retrying", method=getattr(fn, "_method", b"?"), attempt=attempt.retry_state.attempt_number)

@@ -35,12 +35,14 @@ from zrc.common.v1 import common_pb2
 from zrc.core import jobs
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.dataset import gold_files, load_dataset
+from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import ZipTree
 from zrc.gateway.runner import Clients, Runner, RunnerSettings
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.results.v1 import results_pb2
 from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, from_env
+from zrc.validation.v1 import validation_pb2
 
 log = structlog.get_logger("zrc.gateway")
 MAX_UPLOAD = 64 << 30
@@ -153,9 +155,16 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
                 out.append(gateway_pb2.DatasetInfo(**self.storage.get_json(DATASETS, key)))
         return gateway_pb2.ListDatasetsResponse(datasets=out)
 
+    def ValidateSubmission(self, request, context):
+        self._check_selection(request.selection)
+        v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
+                        timeout=self.c.s.call_timeout)
+        params = Params.from_json(v.params_json)
+        return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params_yaml=params.to_yaml())
+
     # jobs ---------------------------------------------------------------------------------------------
-    def Evaluate(self, request, context):
-        sel = request.selection
+    def _check_selection(self, sel) -> tuple[str, list[str], list[str], str, dict]:
+        """Reject a bad request now, synchronously, rather than as a failed job later."""
         try:
             bench = get_benchmark(sel.benchmark)
         except KeyError as exc:
@@ -170,14 +179,19 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             raise SelectionError(f"dataset {ds_name} is a {man['benchmark']} dataset, not {bench.name}")
         if not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
             raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
+        return bench.name, sets, tasks, ds_name, man
+
+    def Evaluate(self, request, context):
+        sel = request.selection
+        bench, sets, tasks, ds_name, man = self._check_selection(sel)
         selection = selection_to_dict(sel)
-        selection.update(benchmark=bench.name, dataset=ds_name, sets=sets, tasks=tasks)
+        selection.update(benchmark=bench, dataset=ds_name, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation)
         job.dataset_digest = man["digest"]
         structlog.contextvars.bind_contextvars(job_id=job.job_id, submission=sel.submission_digest[:12])
         self.c.put_job(job)
         self.runner.submit(job.job_id)
-        log.info("job_created", benchmark=bench.name, sets=sets, tasks=tasks)
+        log.info("job_created", benchmark=bench, sets=sets, tasks=tasks)
         return gateway_pb2.EvaluateResponse(job_id=job.job_id)
 
     def _job(self, job_id: str) -> jobs.Job:

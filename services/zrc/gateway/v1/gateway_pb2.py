@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from zrc.common.v1 import common_pb2 as zrc_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/gateway/v1/gateway.proto\x12\x0ezrc.gateway.v1\x1a\x1azrc/common/v1/common.proto\"@\n\x0eUploadMetadata\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\"i\n\x17UploadSubmissionRequest\x12\x32\n\x08metadata\x18\x01 \x01(\x0b\x32\x1e.zrc.gateway.v1.UploadMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"I\n\x18UploadSubmissionResponse\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"=\n\x0f\x44\x61tasetMetadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\"g\n\x14ImportDatasetRequest\x12\x33\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.zrc.gateway.v1.DatasetMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"[\n\x0b\x44\x61tasetInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\r\n\x05parts\x18\x03 \x03(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x03\"T\n\x15ImportDatasetResponse\x12,\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1b.zrc.gateway.v1.DatasetInfo\x12\r\n\x05notes\x18\x02 \x03(\t\"\x15\n\x13ListDatasetsRequest\"E\n\x14ListDatasetsResponse\x12-\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x1b.zrc.gateway.v1.DatasetInfo\"W\n\x0f\x45valuateRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\x12\x17\n\x0fskip_validation\x18\x02 \x01(\x08\"\"\n\x10\x45valuateResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x97\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.zrc.gateway.v1.JobState\x12+\n\tselection\x18\x03 \x01(\x0b\x32\x18.zrc.common.v1.Selection\x12\x17\n\x0fskip_validation\x18\x04 \x01(\x08\x12(\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x16\n\x0e\x66\x61ilure_reason\x18\x06 \x01(\t\x12\x12\n\nparts_done\x18\x07 \x01(\x05\x12\x13\n\x0bparts_total\x18\x08 \x01(\x05\x12\x12\n\ncreated_at\x18\t \x01(\t\x12\x12\n\nupdated_at\x18\n \x01(\t\"x\n\x08JobEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x05\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.zrc.gateway.v1.JobState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x0b\n\x03set\x18\x05 \x01(\t\x12\n\n\x02\x61t\x18\x06 \x01(\t\"4\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x05\"]\n\x10WatchJobResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.zrc.gateway.v1.JobEvent\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x13.zrc.gateway.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x0eGetJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.zrc.gateway.v1.Job\"\x11\n\x0fListJobsRequest\"5\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.zrc.gateway.v1.Job\"\"\n\x10GetScoresRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"s\n\x11GetScoresResponse\x12\"\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x18\n\x10leaderboard_json\x18\x02 \x01(\t\x12 \n\x03job\x18\x03 \x01(\x0b\x32\x13.zrc.gateway.v1.Job*\xb2\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x18\n\x14JOB_STATE_VALIDATING\x10\x02\x12\x15\n\x11JOB_STATE_SCORING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x15\n\x11JOB_STATE_INVALID\x10\x05\x12\x14\n\x10JOB_STATE_FAILED\x10\x06\x32\xbe\x05\n\x0eGatewayService\x12g\n\x10UploadSubmission\x12\'.zrc.gateway.v1.UploadSubmissionRequest\x1a(.zrc.gateway.v1.UploadSubmissionResponse(\x01\x12^\n\rImportDataset\x12$.zrc.gateway.v1.ImportDatasetRequest\x1a%.zrc.gateway.v1.ImportDatasetResponse(\x01\x12Y\n\x0cListDatasets\x12#.zrc.gateway.v1.ListDatasetsRequest\x1a$.zrc.gateway.v1.ListDatasetsResponse\x12M\n\x08\x45valuate\x12\x1f.zrc.gateway.v1.EvaluateRequest\x1a .zrc.gateway.v1.EvaluateResponse\x12O\n\x08WatchJob\x12\x1f.zrc.gateway.v1.WatchJobRequest\x1a .zrc.gateway.v1.WatchJobResponse0\x01\x12G\n\x06GetJob\x12\x1d.zrc.gateway.v1.GetJobRequest\x1a\x1e.zrc.gateway.v1.GetJobResponse\x12M\n\x08ListJobs\x12\x1f.zrc.gateway.v1.ListJobsRequest\x1a .zrc.gateway.v1.ListJobsResponse\x12P\n\tGetScores\x12 .zrc.gateway.v1.GetScoresRequest\x1a!.zrc.gateway.v1.GetScoresResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/gateway/v1/gateway.proto\x12\x0ezrc.gateway.v1\x1a\x1azrc/common/v1/common.proto\"@\n\x0eUploadMetadata\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\"i\n\x17UploadSubmissionRequest\x12\x32\n\x08metadata\x18\x01 \x01(\x0b\x32\x1e.zrc.gateway.v1.UploadMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"I\n\x18UploadSubmissionResponse\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x08\"=\n\x0f\x44\x61tasetMetadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\"g\n\x14ImportDatasetRequest\x12\x33\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.zrc.gateway.v1.DatasetMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"[\n\x0b\x44\x61tasetInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\r\n\x05parts\x18\x03 \x03(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x03\"T\n\x15ImportDatasetResponse\x12,\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1b.zrc.gateway.v1.DatasetInfo\x12\r\n\x05notes\x18\x02 \x03(\t\"\x15\n\x13ListDatasetsRequest\"E\n\x14ListDatasetsResponse\x12-\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x1b.zrc.gateway.v1.DatasetInfo\"H\n\x19ValidateSubmissionRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\"g\n\x1aValidateSubmissionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12(\n\x08\x66indings\x18\x02 \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x13\n\x0bparams_yaml\x18\x03 \x01(\t\"W\n\x0f\x45valuateRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\x12\x17\n\x0fskip_validation\x18\x02 \x01(\x08\"\"\n\x10\x45valuateResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x97\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.zrc.gateway.v1.JobState\x12+\n\tselection\x18\x03 \x01(\x0b\x32\x18.zrc.common.v1.Selection\x12\x17\n\x0fskip_validation\x18\x04 \x01(\x08\x12(\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x16\n\x0e\x66\x61ilure_reason\x18\x06 \x01(\t\x12\x12\n\nparts_done\x18\x07 \x01(\x05\x12\x13\n\x0bparts_total\x18\x08 \x01(\x05\x12\x12\n\ncreated_at\x18\t \x01(\t\x12\x12\n\nupdated_at\x18\n \x01(\t\"x\n\x08JobEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x05\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.zrc.gateway.v1.JobState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x0b\n\x03set\x18\x05 \x01(\t\x12\n\n\x02\x61t\x18\x06 \x01(\t\"4\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x05\"]\n\x10WatchJobResponse\x12\'\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.zrc.gateway.v1.JobEvent\x12 \n\x03job\x18\x02 \x01(\x0b\x32\x13.zrc.gateway.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"2\n\x0eGetJobResponse\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.zrc.gateway.v1.Job\"\x11\n\x0fListJobsRequest\"5\n\x10ListJobsResponse\x12!\n\x04jobs\x18\x01 \x03(\x0b\x32\x13.zrc.gateway.v1.Job\"\"\n\x10GetScoresRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"s\n\x11GetScoresResponse\x12\"\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x18\n\x10leaderboard_json\x18\x02 \x01(\t\x12 \n\x03job\x18\x03 \x01(\x0b\x32\x13.zrc.gateway.v1.Job*\xb2\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x18\n\x14JOB_STATE_VALIDATING\x10\x02\x12\x15\n\x11JOB_STATE_SCORING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x15\n\x11JOB_STATE_INVALID\x10\x05\x12\x14\n\x10JOB_STATE_FAILED\x10\x06\x32\xab\x06\n\x0eGatewayService\x12g\n\x10UploadSubmission\x12\'.zrc.gateway.v1.UploadSubmissionRequest\x1a(.zrc.gateway.v1.UploadSubmissionResponse(\x01\x12^\n\rImportDataset\x12$.zrc.gateway.v1.ImportDatasetRequest\x1a%.zrc.gateway.v1.ImportDatasetResponse(\x01\x12Y\n\x0cListDatasets\x12#.zrc.gateway.v1.ListDatasetsRequest\x1a$.zrc.gateway.v1.ListDatasetsResponse\x12k\n\x12ValidateSubmission\x12).zrc.gateway.v1.ValidateSubmissionRequest\x1a*.zrc.gateway.v1.ValidateSubmissionResponse\x12M\n\x08\x45valuate\x12\x1f.zrc.gateway.v1.EvaluateRequest\x1a .zrc.gateway.v1.EvaluateResponse\x12O\n\x08WatchJob\x12\x1f.zrc.gateway.v1.WatchJobRequest\x1a .zrc.gateway.v1.WatchJobResponse0\x01\x12G\n\x06GetJob\x12\x1d.zrc.gateway.v1.GetJobRequest\x1a\x1e.zrc.gateway.v1.GetJobResponse\x12M\n\x08ListJobs\x12\x1f.zrc.gateway.v1.ListJobsRequest\x1a .zrc.gateway.v1.ListJobsResponse\x12P\n\tGetScores\x12 .zrc.gateway.v1.GetScoresRequest\x1a!.zrc.gateway.v1.GetScoresResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zrc.gateway.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=1756
-  _globals['_JOBSTATE']._serialized_end=1934
+  _globals['_JOBSTATE']._serialized_start=1935
+  _globals['_JOBSTATE']._serialized_end=2113
   _globals['_UPLOADMETADATA']._serialized_start=76
   _globals['_UPLOADMETADATA']._serialized_end=140
   _globals['_UPLOADSUBMISSIONREQUEST']._serialized_start=142
@@ -52,30 +52,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDATASETSREQUEST']._serialized_end=692
   _globals['_LISTDATASETSRESPONSE']._serialized_start=694
   _globals['_LISTDATASETSRESPONSE']._serialized_end=763
-  _globals['_EVALUATEREQUEST']._serialized_start=765
-  _globals['_EVALUATEREQUEST']._serialized_end=852
-  _globals['_EVALUATERESPONSE']._serialized_start=854
-  _globals['_EVALUATERESPONSE']._serialized_end=888
-  _globals['_JOB']._serialized_start=891
-  _globals['_JOB']._serialized_end=1170
-  _globals['_JOBEVENT']._serialized_start=1172
-  _globals['_JOBEVENT']._serialized_end=1292
-  _globals['_WATCHJOBREQUEST']._serialized_start=1294
-  _globals['_WATCHJOBREQUEST']._serialized_end=1346
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1348
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1441
-  _globals['_GETJOBREQUEST']._serialized_start=1443
-  _globals['_GETJOBREQUEST']._serialized_end=1474
-  _globals['_GETJOBRESPONSE']._serialized_start=1476
-  _globals['_GETJOBRESPONSE']._serialized_end=1526
-  _globals['_LISTJOBSREQUEST']._serialized_start=1528
-  _globals['_LISTJOBSREQUEST']._serialized_end=1545
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1547
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1600
-  _globals['_GETSCORESREQUEST']._serialized_start=1602
-  _globals['_GETSCORESREQUEST']._serialized_end=1636
-  _globals['_GETSCORESRESPONSE']._serialized_start=1638
-  _globals['_GETSCORESRESPONSE']._serialized_end=1753
-  _globals['_GATEWAYSERVICE']._serialized_start=1937
-  _globals['_GATEWAYSERVICE']._serialized_end=2639
+  _globals['_VALIDATESUBMISSIONREQUEST']._serialized_start=765
+  _globals['_VALIDATESUBMISSIONREQUEST']._serialized_end=837
+  _globals['_VALIDATESUBMISSIONRESPONSE']._serialized_start=839
+  _globals['_VALIDATESUBMISSIONRESPONSE']._serialized_end=942
+  _globals['_EVALUATEREQUEST']._serialized_start=944
+  _globals['_EVALUATEREQUEST']._serialized_end=1031
+  _globals['_EVALUATERESPONSE']._serialized_start=1033
+  _globals['_EVALUATERESPONSE']._serialized_end=1067
+  _globals['_JOB']._serialized_start=1070
+  _globals['_JOB']._serialized_end=1349
+  _globals['_JOBEVENT']._serialized_start=1351
+  _globals['_JOBEVENT']._serialized_end=1471
+  _globals['_WATCHJOBREQUEST']._serialized_start=1473
+  _globals['_WATCHJOBREQUEST']._serialized_end=1525
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1527
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1620
+  _globals['_GETJOBREQUEST']._serialized_start=1622
+  _globals['_GETJOBREQUEST']._serialized_end=1653
+  _globals['_GETJOBRESPONSE']._serialized_start=1655
+  _globals['_GETJOBRESPONSE']._serialized_end=1705
+  _globals['_LISTJOBSREQUEST']._serialized_start=1707
+  _globals['_LISTJOBSREQUEST']._serialized_end=1724
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1726
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1779
+  _globals['_GETSCORESREQUEST']._serialized_start=1781
+  _globals['_GETSCORESREQUEST']._serialized_end=1815
+  _globals['_GETSCORESRESPONSE']._serialized_start=1817
+  _globals['_GETSCORESRESPONSE']._serialized_end=1932
+  _globals['_GATEWAYSERVICE']._serialized_start=2116
+  _globals['_GATEWAYSERVICE']._serialized_end=2927
 # @@protoc_insertion_point(module_scope)

@@ -103,6 +103,22 @@ class ListDatasetsResponse(_message.Message):
     datasets: _containers.RepeatedCompositeFieldContainer[DatasetInfo]
     def __init__(self, datasets: _Optional[_Iterable[_Union[DatasetInfo, _Mapping]]] = ...) -> None: ...
 
+class ValidateSubmissionRequest(_message.Message):
+    __slots__ = ("selection",)
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    selection: _common_pb2.Selection
+    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
+
+class ValidateSubmissionResponse(_message.Message):
+    __slots__ = ("ok", "findings", "params_yaml")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_YAML_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
+    params_yaml: str
+    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., params_yaml: _Optional[str] = ...) -> None: ...
+
 class EvaluateRequest(_message.Message):
     __slots__ = ("selection", "skip_validation")
     SELECTION_FIELD_NUMBER: _ClassVar[int]

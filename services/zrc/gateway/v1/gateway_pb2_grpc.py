@@ -50,6 +50,11 @@ class GatewayServiceStub:
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListDatasetsResponse.FromString,
                 _registered_method=True)
+        self.ValidateSubmission = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/ValidateSubmission',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ValidateSubmissionRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ValidateSubmissionResponse.FromString,
+                _registered_method=True)
         self.Evaluate = channel.unary_unary(
                 '/zrc.gateway.v1.GatewayService/Evaluate',
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.EvaluateRequest.SerializeToString,
@@ -97,6 +102,13 @@ class GatewayServiceServicer:
 
     def ListDatasets(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidateSubmission(self, request, context):
+        """Validates an uploaded submission synchronously (no job): every finding at once.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -151,6 +163,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.ListDatasets,
                     request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListDatasetsRequest.FromString,
                     response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'ValidateSubmission': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateSubmission,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ValidateSubmissionRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ValidateSubmissionResponse.SerializeToString,
             ),
             'Evaluate': grpc.unary_unary_rpc_method_handler(
                     servicer.Evaluate,
@@ -260,6 +277,33 @@ class GatewayService:
             '/zrc.gateway.v1.GatewayService/ListDatasets',
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListDatasetsRequest.SerializeToString,
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateSubmission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/ValidateSubmission',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ValidateSubmissionRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ValidateSubmissionResponse.FromString,
             options,
             channel_credentials,
             insecure,
