@@ -96,7 +96,8 @@ def summary(benchmark: str, entry: dict) -> None:
 
 
 def _live(quiet: bool) -> bool:
-    return not quiet and err.is_terminal
+    """Progress only for a person watching: not with -q, not when stdout is piped or redirected."""
+    return not quiet and out.is_terminal and err.is_terminal
 
 
 @contextlib.contextmanager
@@ -114,16 +115,13 @@ def upload_progress(quiet: bool) -> Iterator:
 @contextlib.contextmanager
 def job_progress(quiet: bool) -> Iterator:
     """A callback(JobEvent) printing each step of the job as it happens (stderr)."""
-    if quiet:
+    if not _live(quiet):
         yield None
         return
-    live = err.is_terminal
-    status = err.status("queued...") if live else contextlib.nullcontext()
-    with status as st:
+    with err.status("queued...") as st:
         def cb(event) -> None:
             if event.task:
-                err.print(f"[green]✔[/] {event.task} {event.set}" if live else f"{event.message}",
-                          markup=live, highlight=False)
-            elif live and st is not None:
+                err.print(f"[green]✔[/] {event.message}", highlight=False)
+            else:
                 st.update(event.message + "...")
         yield cb
