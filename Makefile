@@ -68,3 +68,19 @@ stack-up: $(STAMP)
 ## stack-down: stop everything stack-up started
 stack-down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m zrc.stack down --dir .stack; fi
+
+# ---------------------------------------------------------------- deployment
+IMAGE ?= zrc-service:0.1.0
+.PHONY: image k8s-render deploy-check
+## image: build the service image (needs a Docker engine)
+image:
+	docker build -f deploy/Dockerfile -t $(IMAGE) .
+
+## k8s-render: render every overlay into build/k8s/<overlay>.yaml
+k8s-render:
+	@mkdir -p build/k8s
+	@for o in dev prod; do kubectl kustomize deploy/k8s/overlays/$$o > build/k8s/$$o.yaml && echo "build/k8s/$$o.yaml"; done
+
+## deploy-check: schema-validate compose + k8s, lint YAML, check compose/k8s/stack agree (also part of make test)
+deploy-check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_deploy.py

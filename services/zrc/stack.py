@@ -43,8 +43,8 @@ def weed_binary() -> str:
 def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str]) -> dict[str, str]:
     """The environment of one service, as docker-compose.yml gives it."""
     env = {"ZRC_LISTEN": listen, "ZRC_STORAGE": "s3", "ZRC_S3_ENDPOINT": s3["endpoint"],
-           "ZRC_S3_ACCESS_KEY": s3["access_key"], "ZRC_S3_SECRET_KEY": s3["secret_key"],
-           "ZRC_BUCKET_PREFIX": s3["bucket_prefix"], "ZRC_LOG_LEVEL": "INFO"}
+           "ZRC_S3_ACCESS_KEY": s3["access_key"], "ZRC_S3_SECRET_KEY": s3["secret_key"], "ZRC_S3_SECURE": "false",
+           "ZRC_BUCKET_PREFIX": s3["bucket_prefix"], "ZRC_LOG_LEVEL": "INFO", "ZRC_GRACE_SECONDS": "5"}
     if name.startswith("scoring-"):
         env["ZRC_SCORER_TASK"] = name.removeprefix("scoring-")
     if name == "gateway":
@@ -52,6 +52,7 @@ def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str
         env["ZRC_RESULTS_ADDR"] = addrs["results"]
         for t in SCORERS:
             env[f"ZRC_SCORER_{t.upper()}_ADDR"] = addrs[f"scoring-{t}"]
+        env["ZRC_TMPDIR"] = s3["spool"]
     return env
 
 
@@ -88,7 +89,9 @@ class Stack:
                "-s3.port.iceberg=0", "-s3.port.lance=0",
                "-volume.max=200", "-master.volumeSizeLimitMB=256"]
         self._spawn("s3", cmd, {})
-        self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", **creds}
+        spool = self.root / "spool"
+        spool.mkdir(exist_ok=True)
+        self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", "spool": str(spool), **creds}
         self.wait_s3()
 
     def wait_s3(self, timeout: float = 60.0) -> None:

@@ -16,6 +16,7 @@ A service module provides ``register(server, settings) -> list[service names]``;
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -42,6 +43,13 @@ GRPC_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_permit_without_calls", 1),
 ]
+# Clients spread calls over every address a name resolves to (Kubernetes headless Services give one per pod).
+CLIENT_OPTIONS = [*GRPC_OPTIONS,
+                  ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
+                  ("grpc.dns_min_time_between_resolutions_ms", 10_000)]
+# Servers close connections after a while so that clients re-resolve and find new (scaled-up) pods.
+SERVER_OPTIONS = [*GRPC_OPTIONS, ("grpc.max_connection_age_ms", 300_000),
+                  ("grpc.max_connection_age_grace_ms", 3_600_000)]
 
 log = structlog.get_logger("zrc")
 
@@ -245,7 +253,7 @@ def start_server(service: str, register: Callable[[grpc.Server], list[str]], lis
                  storage: Storage | None):
     """Start (without blocking): returns (server, bound port, health servicer, stop event)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=service),
-                         interceptors=[ErrorInterceptor()], options=GRPC_OPTIONS)
+                         interceptors=[ErrorInterceptor()], options=SERVER_OPTIONS)
     names = register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -282,7 +290,7 @@ def start_server(service: str, register: Callable[[grpc.Server], list[str]], lis
 
 
 def channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=GRPC_OPTIONS)
+    return grpc.insecure_channel(address, options=CLIENT_OPTIONS)
 
 
 def wait_serving(address: str, timeout: float = 30.0, service: str = "") -> None:
