@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,13 +69,29 @@ def _sha256(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _chunks(path: Path, first, on_bytes: Callable[[int], None] | None) -> Iterator:
-    yield first
+class _Interrupted(Exception):
+    pass
+
+
+def _requests(path: Path, meta, offset: int, on_bytes, limit: int | None) -> Iterator:
+    yield meta
+    sent = 0
     with open(path, "rb") as fh:
+        fh.seek(offset)
         while chunk := fh.read(CHUNK):
-            yield chunk
+            if limit is not None and sent + len(chunk) > limit:
+                raise _Interrupted(f"stopped after {sent} bytes")
+            yield gateway_pb2.UploadSubmissionRequest(chunk=chunk)
+            sent += len(chunk)
             if on_bytes:
                 on_bytes(len(chunk))
+
+
+def _dataset_requests(path: Path, meta) -> Iterator:
+    yield meta
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            yield gateway_pb2.ImportDatasetRequest(chunk=chunk)
 
 
 class Client:
@@ -97,14 +114,37 @@ class Client:
     def _call(self, fn, request, timeout: float = 60.0):
         return fn(request, timeout=timeout, metadata=self.metadata)
 
-    def upload_archive(self, path: str | Path, on_bytes: Callable[[int], None] | None = None):
+    def get_upload(self, sha256: str):
+        return self._call(self.stub.GetUpload, gateway_pb2.GetUploadRequest(sha256=sha256))
+
+    def upload_archive(self, path: str | Path, on_bytes: Callable[[int], None] | None = None,
+                       attempts: int = 5, limit: int | None = None):
+        """Upload, resuming where the server stopped: only missing bytes are sent, nothing if it has it all.
+
+        ``limit`` (tests) stops after that many bytes, as an interrupted connection would.
+        """
         path = Path(path)
         digest, size = _sha256(path)
-        meta = gateway_pb2.UploadSubmissionRequest(
-            metadata=gateway_pb2.UploadMetadata(sha256=digest, size=size, filename=path.name))
-        reqs = (m if isinstance(m, gateway_pb2.UploadSubmissionRequest) else gateway_pb2.UploadSubmissionRequest(chunk=m)
-                for m in _chunks(path, meta, on_bytes))
-        return self.stub.UploadSubmission(reqs, timeout=self.timeout, metadata=self.metadata)
+        for attempt in range(attempts):
+            state = self.get_upload(digest)
+            if state.stored:
+                if on_bytes:
+                    on_bytes(size)
+                return gateway_pb2.UploadSubmissionResponse(digest=digest, size=size, created=False)
+            offset = state.committed
+            if on_bytes and offset:
+                on_bytes(offset)
+            meta = gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(
+                sha256=digest, size=size, filename=path.name, offset=offset))
+            try:
+                return self.stub.UploadSubmission(_requests(path, meta, offset, on_bytes, limit),
+                                                  timeout=self.timeout, metadata=self.metadata)
+            except grpc.RpcError as exc:
+                retry = exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION)
+                if limit is not None or not retry or attempt == attempts - 1:
+                    raise
+                time.sleep(min(2 ** attempt * 0.5, 5))
+        raise RuntimeError("unreachable")  # pragma: no cover
 
     def upload_folder(self, folder: str | Path, on_bytes: Callable[[int], None] | None = None,
                       tmpdir: str | None = None):
@@ -120,19 +160,44 @@ class Client:
             digest, size = _sha256(archive)
             meta = gateway_pb2.ImportDatasetRequest(
                 metadata=gateway_pb2.DatasetMetadata(name=name, sha256=digest, size=size))
-            reqs = (m if isinstance(m, gateway_pb2.ImportDatasetRequest) else gateway_pb2.ImportDatasetRequest(chunk=m)
-                    for m in _chunks(archive, meta, None))
-            return self.stub.ImportDataset(reqs, timeout=self.timeout, metadata=self.metadata)
+            return self.stub.ImportDataset(_dataset_requests(archive, meta), timeout=self.timeout,
+                                           metadata=self.metadata)
 
     def list_datasets(self):
         return self._call(self.stub.ListDatasets, gateway_pb2.ListDatasetsRequest()).datasets
 
     def evaluate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=(),
-                 skip_validation: bool = False) -> str:
+                 skip_validation: bool = False, publish: bool = False, baseline: bool = False) -> str:
         sel = common_pb2.Selection(submission_digest=digest, benchmark=benchmark, dataset=dataset,
                                    sets=list(sets or []), tasks=list(tasks or []))
-        return self._call(self.stub.Evaluate, gateway_pb2.EvaluateRequest(selection=sel,
-                                                                         skip_validation=skip_validation)).job_id
+        return self._call(self.stub.Evaluate, gateway_pb2.EvaluateRequest(
+            selection=sel, skip_validation=skip_validation, publish=publish, baseline=baseline)).job_id
+
+    def validate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=()):
+        sel = common_pb2.Selection(submission_digest=digest, benchmark=benchmark, dataset=dataset,
+                                   sets=list(sets or []), tasks=list(tasks or []))
+        return self._call(self.stub.ValidateSubmission, gateway_pb2.ValidateSubmissionRequest(selection=sel),
+                          timeout=self.timeout)
+
+    def leaderboard(self, benchmark: str) -> list[dict]:
+        import json
+        r = self._call(self.stub.GetLeaderboard, gateway_pb2.GetLeaderboardRequest(benchmark=benchmark))
+        return [json.loads(e) for e in r.entries_json]
+
+    def whoami(self):
+        return self._call(self.stub.WhoAmI, gateway_pb2.WhoAmIRequest())
+
+    def create_user(self, name: str, admin: bool = False) -> None:
+        self._call(self.stub.CreateUser, gateway_pb2.CreateUserRequest(name=name, admin=admin))
+
+    def create_token(self, user: str) -> str:
+        return self._call(self.stub.CreateToken, gateway_pb2.CreateTokenRequest(user=user)).token
+
+    def revoke_token(self, token: str) -> None:
+        self._call(self.stub.RevokeToken, gateway_pb2.RevokeTokenRequest(token=token))
+
+    def rescore(self, benchmark: str) -> list[str]:
+        return list(self._call(self.stub.Rescore, gateway_pb2.RescoreRequest(benchmark=benchmark)).job_ids)
 
     def watch(self, job_id: str, after_seq: int = -1, timeout: float | None = None) -> Iterator:
         """Events of a job until it ends; reconnects if the gateway restarts in between."""
@@ -150,7 +215,6 @@ class Client:
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
-                import time
                 time.sleep(0.5)
 
     def wait(self, job_id: str, timeout: float | None = None):

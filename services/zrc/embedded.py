@@ -67,7 +67,8 @@ class Embedded:
         env = {"ZRC_VALIDATION_ADDR": addrs["validation"], "ZRC_RESULTS_ADDR": addrs["results"],
                "ZRC_TMPDIR": str(tmp), "ZRC_REAP_SECONDS": "2", "ZRC_RETRY_BUDGET_SECONDS": "20",
                **{f"ZRC_SCORER_{t.upper()}_ADDR": addrs[t] for t in SCORERS}}
-        reg, self.runner, self._clients = build(self.storage, env)
+        env["ZRC_AUTH"] = "off"   # one local user, who is the admin; no quota
+        reg, self.runner, self._clients, _ = build(self.storage, env)
         self.runner.start()
         self.address = start("gateway", reg)
         runtime.wait_serving(self.address, timeout=30)

@@ -53,6 +53,9 @@ def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str
         for t in SCORERS:
             env[f"ZRC_SCORER_{t.upper()}_ADDR"] = addrs[f"scoring-{t}"]
         env["ZRC_TMPDIR"] = s3["spool"]
+        env["ZRC_AUTH"] = "required"
+        env["ZRC_ADMIN_TOKEN"] = s3["admin_token"]
+        env["ZRC_QUOTA_PER_DAY"] = s3.get("quota", "20")
     return env
 
 
@@ -62,6 +65,8 @@ def module_of(name: str) -> str:
 
 @dataclass
 class Stack:
+    """The processes of a local stack. ``admin_token`` authenticates as the bootstrap admin."""
+
     root: Path
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     addrs: dict[str, str] = field(default_factory=dict)
@@ -91,7 +96,8 @@ class Stack:
         self._spawn("s3", cmd, {})
         spool = self.root / "spool"
         spool.mkdir(exist_ok=True)
-        self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", "spool": str(spool), **creds}
+        self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", "spool": str(spool),
+                   "admin_token": "zrcadmin_" + secrets.token_urlsafe(24), **creds}
         self.wait_s3()
 
     def wait_s3(self, timeout: float = 60.0) -> None:
@@ -117,6 +123,10 @@ class Stack:
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, **env})
 
+    @property
+    def admin_token(self) -> str:
+        return self.s3["admin_token"]
+
     def start_service(self, name: str) -> None:
         from zrc.common.runtime import wait_serving
 
@@ -140,7 +150,8 @@ class Stack:
         return self
 
     def write_state(self) -> None:
-        lines = [f"ZRC_SERVER={self.addrs['gateway']}", f"ZRC_S3_ENDPOINT={self.s3['endpoint']}",
+        lines = [f"ZRC_SERVER={self.addrs['gateway']}", f"ZRC_ADMIN_TOKEN={self.s3['admin_token']}",
+                 f"ZRC_S3_ENDPOINT={self.s3['endpoint']}",
                  f"ZRC_S3_ACCESS_KEY={self.s3['access_key']}", f"ZRC_S3_SECRET_KEY={self.s3['secret_key']}",
                  f"ZRC_BUCKET_PREFIX={self.s3['bucket_prefix']}"]
         (self.root / "env").write_text("\n".join(lines) + "\n")

@@ -36,7 +36,7 @@ def stack(tmp_path_factory, slm21_case, prosaudit_case):
                extra_env={"ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1", "ZRC_RETRY_BUDGET_SECONDS": "90"})
     try:
         st.up()
-        with Client(st.addrs["gateway"]) as c:
+        with Client(st.addrs["gateway"], token=st.admin_token) as c:
             c.import_dataset(slm21_case[0], "sLM21-dataset")
             c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
         yield st
@@ -48,7 +48,7 @@ def stack(tmp_path_factory, slm21_case, prosaudit_case):
 
 @pytest.fixture()
 def client(stack):
-    with Client(stack.addrs["gateway"]) as c:
+    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
         yield c
 
 
@@ -66,7 +66,7 @@ def big_case(stack, tmp_path_factory):
     from zrc.core.generate import GenOptions, generate
     ds, sub = generate(tmp_path_factory.mktemp("big"), "sLM21",
                        GenOptions(scale=0.05, seed=9, dim=256, sets=("test",)))
-    with Client(stack.addrs["gateway"]) as c:
+    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
         c.import_dataset(ds, "sLM21-big")
     return ds, sub
 
@@ -148,9 +148,9 @@ def test_bad_requests_get_canonical_codes(client, slm21_case, tmp_path):
     with pytest.raises(grpc.RpcError) as exc:
         client.stub.UploadSubmission(iter([gateway_pb2.UploadSubmissionRequest(
             metadata=gateway_pb2.UploadMetadata(sha256="0" * 64, size=10)),
-            gateway_pb2.UploadSubmissionRequest(chunk=b"12345")]), timeout=30)
-    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "incomplete" in exc.value.details()
+            gateway_pb2.UploadSubmissionRequest(chunk=b"12345")]), timeout=30, metadata=client.metadata)
+    assert exc.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "incomplete" in exc.value.details() and "resume from 5" in exc.value.details()
 
 
 def test_scorer_killed_mid_job_then_restarted(stack, client, big_case, tmp_path):
@@ -172,7 +172,7 @@ def test_scorer_killed_mid_job_then_restarted(stack, client, big_case, tmp_path)
 
 def test_gateway_killed_and_restarted_resumes_jobs(stack, slm21_case, tmp_path):
     stack.stop("scoring-lexical", signal.SIGKILL)  # the job will wait on it, holding its lease
-    with Client(stack.addrs["gateway"]) as c:
+    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
         up = c.upload_folder(fresh(slm21_case[1], tmp_path))
         job_id = c.evaluate(up.digest, "sLM21", sets=["test"], tasks=["lexical"], skip_validation=True)
         for msg in c.watch(job_id):
@@ -181,7 +181,7 @@ def test_gateway_killed_and_restarted_resumes_jobs(stack, slm21_case, tmp_path):
     stack.stop("gateway", signal.SIGKILL)
     stack.start_service("scoring-lexical")
     stack.start_service("gateway")
-    with Client(stack.addrs["gateway"]) as c:
+    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
         job = c.wait(job_id, timeout=120)
         assert job.state == SUCCEEDED, job.failure_reason
         want = {k: v for k, v in core_files(slm21_case, "sLM21").items() if k.startswith("score_lexical_test")}
@@ -222,6 +222,7 @@ def test_cli_against_stack_equals_embedded_and_core(stack, slm21_case, tmp_path,
     assert main(["datasets:import", str(slm21_case[0])]) == 0
     assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "embedded"), "-q"]) == 0
     monkeypatch.setenv("ZRC_SERVER", stack.addrs["gateway"])
+    monkeypatch.setenv("ZRC_TOKEN", stack.admin_token)
     assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "server"), "-q"]) == 0
     embedded = {p.name: p.read_bytes() for p in (tmp_path / "embedded").iterdir()}
     server = {p.name: p.read_bytes() for p in (tmp_path / "server").iterdir()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import os
 import shutil
@@ -32,13 +33,14 @@ from zrc.common.v1 import common_pb2
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import DatasetError
 from zrc.core.findings import Finding
-from zrc.core.meta import META_FILE, load_meta, template_yaml
+from zrc.core.meta import META_FILE, check_meta, load_meta, template_yaml
 from zrc.core.params import PARAMS_FILE, default_params, parse_params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import DirTree, SourceError
 from zrc.gateway.v1 import gateway_pb2
 
-from . import home, output
+from . import credentials, home, output
+from .export import leaderboard_csv
 
 
 class UsageError(Exception):
@@ -76,7 +78,8 @@ def _bench(name: str) -> str:
 def session() -> Iterator[Client]:
     """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset."""
     server = os.environ.get("ZRC_SERVER", "").strip()
-    token = os.environ.get("ZRC_TOKEN") or None
+    token = os.environ.get("ZRC_TOKEN") or (credentials.load(server) if server else None) \
+        or os.environ.get("ZRC_ADMIN_TOKEN") or None
     embedded = None
     if not server:
         from zrc.embedded import start_embedded
@@ -98,11 +101,13 @@ def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
     if code == grpc.StatusCode.UNAVAILABLE and remote:
         return f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to evaluate locally"
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the server at {server} refused the token: run `zrc user:login` or set ZRC_TOKEN"
+        return f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return f"permission denied: {details}"
     if code == grpc.StatusCode.NOT_FOUND and "dataset" in details:
         return f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return details
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"the server at {server} did not answer in time; try again"
     return f"{details} ({code.name.lower()})"
@@ -338,6 +343,150 @@ def cmd_demo(a) -> int:
     return cmd_run(ns)
 
 
+def _watch(client: Client, job_id: str, quiet: bool):
+    with output.job_progress(quiet) as on_event:
+        job = None
+        for msg in client.watch(job_id):
+            if msg.HasField("event") and on_event:
+                on_event(msg.event)
+            if msg.HasField("job"):
+                job = msg.job
+    return job or client.get_job(job_id)
+
+
+def cmd_submit(a) -> int:
+    """Validate locally, upload (resumable), validate on the server, evaluate everything, publish."""
+    tree = _submission_dir(a.location)
+    bench = _benchmark_of(tree, a.benchmark)
+    quiet = a.quiet or a.json
+    meta_text = tree.read(META_FILE) if tree.exists(META_FILE) else None
+    meta, problems = load_meta(meta_text)
+    problems.extend(check_meta(meta, benchmark=bench, strict=True))
+    params_text = tree.read(PARAMS_FILE) if tree.exists(PARAMS_FILE) else None
+    problems.extend(parse_params(params_text, bench)[1])
+    if not problems.ok:
+        return _report_invalid(a, problems.items, "meta.yaml and params.yaml must be complete to publish")
+    with session() as client:
+        digest = _upload(client, a.location, quiet)
+        v = client.validate(digest, bench, dataset=a.dataset or "")
+        findings = [Finding(**finding_from_pb(f)) for f in v.findings]
+        if not v.ok:
+            return _report_invalid(a, findings, "nothing was submitted")
+        job_id = client.evaluate(digest, bench, dataset=a.dataset or "", publish=True, baseline=a.baseline)
+        job = _watch(client, job_id, quiet)
+        findings = [Finding(**finding_from_pb(f)) for f in job.findings]
+        if job.state == gateway_pb2.JOB_STATE_INVALID:
+            return _report_invalid(a, findings, "nothing was published")
+        if job.state != gateway_pb2.JOB_STATE_SUCCEEDED:
+            output.error(f"evaluation failed on the server: {job.failure_reason} (job {job_id}); "
+                         "it does not count against your quota")
+            return 1
+        entry = json.loads(client.get_scores(job_id).leaderboard_json)
+    model_id = job.model_id
+    given = str(((meta or {}).get("model_info") or {}).get("model_id") or "")
+    if model_id and given != model_id:  # as the reference: the model id is written back after the first submit
+        meta["model_info"]["model_id"] = model_id
+        (Path(a.location) / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=True))
+    if a.json:
+        output.print_json({"ok": True, "job_id": job_id, "model_id": model_id, "scores": entry["scores"]})
+        return 0
+    output.findings(findings, quiet=a.quiet)
+    if not a.quiet:
+        output.summary(bench, entry)
+    output.say(f"published to the {bench} leaderboard (entry {job_id}, model_id {model_id}); "
+               f"model_id written to {META_FILE} to link your next submissions")
+    return 0
+
+
+def _report_invalid(a, findings: Sequence[Finding], why: str) -> int:
+    if a.json:
+        output.print_json({"ok": False, "findings": _findings_json(findings)})
+    else:
+        output.findings(findings, quiet=a.quiet)
+        output.error(f"{a.location} cannot be submitted: {why}")
+    return 1
+
+
+def cmd_leaderboard(a) -> int:
+    bench = _bench(a.name)
+    with session() as client:
+        entries = client.leaderboard(bench)
+    entries.sort(key=lambda e: (e.get("zrc") or {}).get("published_at") or e.get("submission_date") or "")
+    if a.json:
+        output.print_json({"last_modified": max((e.get("submission_date") or "" for e in entries), default=None),
+                           "data": entries})
+    elif a.csv:
+        sys.stdout.write(leaderboard_csv(bench, entries))
+    else:
+        output.leaderboard(bench, entries)
+    return 0
+
+
+def cmd_login(a) -> int:
+    server = os.environ.get("ZRC_SERVER", "").strip()
+    if not server:
+        raise UsageError("no server configured: set ZRC_SERVER to the gateway address (the local mode needs no login)")
+    token = a.token or (sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("token: "))
+    if not token:
+        raise UsageError("no token given")
+    os.environ["ZRC_TOKEN"] = token
+    with session() as client:
+        me = client.whoami()
+    path = credentials.save(server, token)
+    if a.json:
+        output.print_json({"ok": True, "server": server, "user": me.user, "admin": me.admin})
+    else:
+        output.say(f"logged in to {server} as {me.user}{' (admin)' if me.admin else ''}; token saved in {path} (0600)")
+    return 0
+
+
+def cmd_whoami(a) -> int:
+    with session() as client:
+        me = client.whoami()
+    info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": me.quota_resets_at}
+    if a.json:
+        output.print_json(info)
+    else:
+        left = ", ".join(f"{b}: {'unlimited' if n < 0 else n}" for b, n in info["quota_left"].items())
+        output.say(f"{me.user}{' (admin)' if me.admin else ''}; evaluations left today: {left} "
+                   f"(resets {me.quota_resets_at})")
+    return 0
+
+
+def cmd_user_create(a) -> int:
+    with session() as client:
+        client.create_user(a.user, admin=a.admin)
+    output.note(f"user {a.user} ready{' (admin)' if a.admin else ''}")
+    return 0
+
+
+def cmd_token_create(a) -> int:
+    with session() as client:
+        token = client.create_token(a.user)
+    sys.stdout.write(token + "\n")   # stdout carries the token alone, for scripts
+    output.note(f"token for {a.user}: shown once, stored hashed on the server")
+    return 0
+
+
+def cmd_token_revoke(a) -> int:
+    with session() as client:
+        client.revoke_token(a.token)
+    output.note("token revoked")
+    return 0
+
+
+def cmd_rescore(a) -> int:
+    bench = _bench(a.name)
+    with session() as client:
+        ids = client.rescore(bench)
+    if a.json:
+        output.print_json({"jobs": ids})
+    else:
+        output.say(f"{len(ids)} {bench} entr{'y' if len(ids) == 1 else 'ies'} re-scored by the current scorers: "
+                   + (", ".join(ids) if ids else "all are up to date"))
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -381,6 +530,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("datasets:import", cmd_import, "import an official dataset folder or zip")
     sp.add_argument("path")
     sp.add_argument("--name", help="dataset name (default: the folder/zip basename)")
+    sp = add("submit", cmd_submit, "validate, upload, evaluate on the server and publish to the leaderboard")
+    sp.add_argument("location")
+    sp.add_argument("--benchmark", help="default: benchmark_name in meta.yaml")
+    sp.add_argument("--dataset")
+    sp.add_argument("--baseline", action="store_true", help="admin: flag the entry as a baseline")
+    sp.add_argument("-q", "--quiet", action="store_true")
+    sp = add("leaderboard", cmd_leaderboard, "show a benchmark's leaderboard")
+    sp.add_argument("name")
+    sp.add_argument("--csv", action="store_true", help="the reference sLM21-csv columns")
+    sp = add("user:login", cmd_login, "store a token for ZRC_SERVER (file mode 0600)")
+    sp.add_argument("--token", help="default: read from stdin / prompt")
+    add("user:whoami", cmd_whoami, "who the token belongs to, and today's quota")
+    sp = add("admin:user-create", cmd_user_create, "admin: create a user")
+    sp.add_argument("user")
+    sp.add_argument("--admin", action="store_true")
+    sp = add("admin:token-create", cmd_token_create, "admin: issue a token for USER (created if needed)")
+    sp.add_argument("user")
+    sp = add("admin:token-revoke", cmd_token_revoke, "admin: revoke a token")
+    sp.add_argument("token")
+    sp = add("admin:rescore", cmd_rescore, "admin: re-score entries made by another scorer version")
+    sp.add_argument("name")
     sp = add("demo", cmd_demo, "generate a small dataset + submission and evaluate it")
     sp.add_argument("--dir", help="where to generate (default ZRC_HOME/demo)")
     sp.add_argument("--scale", type=float, default=0.01)

@@ -125,3 +125,31 @@ def job_progress(quiet: bool) -> Iterator:
             else:
                 st.update(event.message + "...")
         yield cb
+
+
+def leaderboard(benchmark: str, entries: list[dict]) -> None:
+    """Published entries, test-set scores; baselines flagged."""
+    t = Table(title=f"{benchmark} leaderboard ({len(entries)} entries, test set)")
+    t.add_column("#", justify="right")
+    t.add_column("system")
+    t.add_column("model id")
+    if benchmark == "sLM21":
+        for c in ("lexical", "lex. in-vocab", "syntactic", "sem. synth (w)", "sem. libri (w)"):
+            t.add_column(c, justify="right")
+    else:
+        for c in ("lexical", "protosyntax"):
+            t.add_column(c, justify="right")
+    t.add_column("scorer")
+    for i, e in enumerate(entries, 1):
+        z = e.get("zrc") or {}
+        name = (e.get("publication") or {}).get("author_short") or e.get("submitted_by") or ""
+        if z.get("baseline"):
+            name += " [baseline]"
+        s = e["scores"]
+        if benchmark == "sLM21":
+            vals = [s["lexical"]["all"]["test"], s["lexical"]["in_vocab"]["test"], s["syntactic"]["test"],
+                    s["semantic"]["weighted"]["synthetic"]["test"], s["semantic"]["weighted"]["librispeech"]["test"]]
+        else:
+            vals = [s["lexical"]["test"]["score"], s["protosyntax"]["test"]["score"]]
+        t.add_row(str(i), name, e.get("model_id") or "", *(_fmt(v) for v in vals), z.get("scorer_version", ""))
+    out.print(t)

@@ -174,6 +174,23 @@ def _fail(exc: BaseException, context: grpc.ServicerContext) -> None:
     context.abort(code, msg)
 
 
+def rewrap(handler, unary, streaming):
+    """The same RPC handler with its behaviour wrapped: ``unary(fn)`` for calls answering one message,
+    ``streaming(fn)`` for calls answering a stream. Shared by every interceptor here."""
+    h = handler
+    if h.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary(h.unary_unary), h.request_deserializer,
+                                                   h.response_serializer)
+    if h.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(streaming(h.unary_stream), h.request_deserializer,
+                                                    h.response_serializer)
+    if h.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary(h.stream_unary), h.request_deserializer,
+                                                    h.response_serializer)
+    return grpc.stream_stream_rpc_method_handler(streaming(h.stream_stream), h.request_deserializer,
+                                                 h.response_serializer)
+
+
 class ErrorInterceptor(grpc.ServerInterceptor):
     """Maps exceptions to status codes in one place, and binds a request id for the logs."""
 
@@ -209,25 +226,14 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                     _fail(exc, context)
             return call
 
-        h = handler
-        if h.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(unary(h.unary_unary), h.request_deserializer,
-                                                       h.response_serializer)
-        if h.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(streaming(h.unary_stream), h.request_deserializer,
-                                                        h.response_serializer)
-        if h.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(unary(h.stream_unary), h.request_deserializer,
-                                                        h.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(streaming(h.stream_stream), h.request_deserializer,
-                                                     h.response_serializer)
+        return rewrap(handler, unary, streaming)
 
 
 def serve(service: str, register: Callable[[grpc.Server], list[str]], listen: str, grace: float, workers: int,
           storage: Storage | None, *, started: Callable[[int], None] | None = None,
-          on_stop: Callable[[], None] | None = None) -> None:
+          on_stop: Callable[[], None] | None = None, interceptors: tuple = ()) -> None:
     """Run a server until SIGTERM/SIGINT."""
-    server, port, health_servicer, stop = start_server(service, register, listen, workers, storage)
+    server, port, health_servicer, stop = start_server(service, register, listen, workers, storage, interceptors)
     log.info("serving", address=f"{listen.rpartition(':')[0]}:{port}")
     if started:
         started(port)
@@ -250,10 +256,10 @@ def serve(service: str, register: Callable[[grpc.Server], list[str]], listen: st
 
 
 def start_server(service: str, register: Callable[[grpc.Server], list[str]], listen: str, workers: int,
-                 storage: Storage | None):
+                 storage: Storage | None, interceptors: tuple = ()):
     """Start (without blocking): returns (server, bound port, health servicer, stop event)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=service),
-                         interceptors=[ErrorInterceptor()], options=SERVER_OPTIONS)
+                         interceptors=[ErrorInterceptor(), *interceptors], options=SERVER_OPTIONS)
     names = register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -38,6 +38,11 @@ class Job:
     job_id: str
     selection: dict[str, Any]             # submission_digest, benchmark, dataset, sets, tasks
     skip_validation: bool = False
+    owner: str = ""
+    publish: bool = False                 # publish the entry to the leaderboard on success
+    baseline: bool = False
+    model_id: str = ""
+    replaces_entry: str = ""              # re-scoring: the leaderboard entry to overwrite
     state: str = QUEUED
     findings: list[dict] = field(default_factory=list)
     failure_reason: str = ""
@@ -54,8 +59,8 @@ class Job:
     updated_at: str = field(default_factory=now)
 
     @classmethod
-    def new(cls, selection: dict[str, Any], skip_validation: bool) -> Job:
-        job = cls(job_id=uuid.uuid4().hex, selection=selection, skip_validation=skip_validation)
+    def new(cls, selection: dict[str, Any], skip_validation: bool, **extra: Any) -> Job:
+        job = cls(job_id=uuid.uuid4().hex, selection=selection, skip_validation=skip_validation, **extra)
         job.event(QUEUED, "job created")
         return job
 

@@ -33,6 +33,7 @@ from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.leaderboard import dumps, entry_from_summaries
+from zrc.core.meta import check_meta
 from zrc.core.params import Params
 from zrc.core.pipeline import select
 from zrc.results.v1 import results_pb2, results_pb2_grpc
@@ -232,7 +233,13 @@ class Runner:
         if job.state == jobs.VALIDATING:
             v = self._validate(job, sel)
             findings = [finding_from_pb(f) for f in v.findings]
-            if not v.ok and not job.skip_validation:
+            ok = v.ok
+            if job.publish:  # publishing needs a complete meta.yaml (MetaFile.is_valid of the reference)
+                meta_findings = check_meta(json.loads(v.meta_json or "null"), benchmark=sel.benchmark, strict=True)
+                findings = [f for f in findings if not f["code"].startswith("meta_")]
+                findings += [f.to_dict() for f in meta_findings.items]
+                ok = ok and meta_findings.ok
+            if not ok and not job.skip_validation:
                 n = sum(1 for f in findings if f["severity"] == "error")
 
                 def invalid() -> None:
@@ -274,8 +281,10 @@ class Runner:
                 summary = r.summary_json
             if f"{task} {set_}" not in job.done:
                 self._save(job, lock, lambda: job.part_done(task, set_, key, cached is not None))
+            versions[task] = version
             return json.loads(summary)
 
+        versions: dict[str, str] = {}
         # Parts go to different scorer deployments: run them concurrently, at most one per scorer.
         by_scorer: dict[str, list[list[str]]] = {}
         for part in job.parts:
@@ -284,10 +293,25 @@ class Runner:
             futs = [pool.submit(lambda ps=ps: [score_part(p) for p in ps]) for ps in by_scorer.values()]
             summaries = [sm for f in futs for sm in f.result()]
         meta = json.loads(job.meta_json or "null")
+        if job.publish and not job.model_id:
+            given = str(((meta or {}).get("model_info") or {}).get("model_id") or "")
+            job.model_id = given if given and not given.startswith("<") else uuid.uuid4().hex[:16]
+        if job.model_id and isinstance(meta, dict):
+            meta = {**meta, "model_info": {**(meta.get("model_info") or {}), "model_id": job.model_id}}
         entry = entry_from_summaries(sel.benchmark, summaries, params, meta, submission_id=job.job_id)
         self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry_json=dumps(entry)))
+        if job.publish:
+            bench = get_benchmark(sel.benchmark)
+            entry_id = job.replaces_entry or job.job_id
+            entry["zrc"] = {"entry_id": entry_id, "job_id": job.job_id, "owner": job.owner, "baseline": job.baseline,
+                            "scorer_version": ",".join(f"{t}={versions.get(t, '?')}" for t in bench.task_names),
+                            "submission_digest": sel.submission_digest, "dataset": sel.dataset,
+                            "published_at": jobs.now()}
+            self.c.call(self.c.results.PublishEntry, results_pb2.PublishEntryRequest(
+                benchmark=sel.benchmark, entry_id=entry_id, entry_json=dumps(entry)))
+
         def succeeded() -> None:
-            job.move(jobs.SUCCEEDED, "all parts scored")
+            job.move(jobs.SUCCEEDED, "published to the leaderboard" if job.publish else "all parts scored")
             job.lease_owner = ""
         self._save(job, lock, succeeded)
         log.info("job_succeeded", parts=len(job.parts))

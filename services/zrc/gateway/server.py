@@ -15,7 +15,6 @@ import json
 import os
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import grpc
@@ -33,19 +32,22 @@ from zrc.common.data import (
 )
 from zrc.common.v1 import common_pb2
 from zrc.core import jobs
-from zrc.core.benchmarks import get_benchmark
+from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_files, load_dataset
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import ZipTree
+from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
 from zrc.gateway.runner import Clients, Runner, RunnerSettings
+from zrc.gateway.uploads import Uploads
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.results.v1 import results_pb2
+from zrc.scoring.v1 import scoring_pb2
 from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, from_env
 from zrc.validation.v1 import validation_pb2
 
 log = structlog.get_logger("zrc.gateway")
-MAX_UPLOAD = 64 << 30
+MAX_UPLOAD = 1 << 30   # dataset gold archives (submissions: see uploads.py)
 _STATE = {jobs.QUEUED: gateway_pb2.JOB_STATE_QUEUED, jobs.VALIDATING: gateway_pb2.JOB_STATE_VALIDATING,
           jobs.SCORING: gateway_pb2.JOB_STATE_SCORING, jobs.SUCCEEDED: gateway_pb2.JOB_STATE_SUCCEEDED,
           jobs.INVALID: gateway_pb2.JOB_STATE_INVALID, jobs.FAILED: gateway_pb2.JOB_STATE_FAILED}
@@ -55,7 +57,8 @@ def job_to_pb(job: jobs.Job) -> gateway_pb2.Job:
     return gateway_pb2.Job(job_id=job.job_id, state=_STATE[job.state], selection=selection_from_dict(job.selection),
                            skip_validation=job.skip_validation, findings=[finding_to_pb(f) for f in job.findings],
                            failure_reason=job.failure_reason, parts_done=len(job.done), parts_total=len(job.parts),
-                           created_at=job.created_at, updated_at=job.updated_at)
+                           created_at=job.created_at, updated_at=job.updated_at, owner=job.owner,
+                           publish=job.publish, model_id=job.model_id)
 
 
 def event_to_pb(e: dict) -> gateway_pb2.JobEvent:
@@ -63,16 +66,21 @@ def event_to_pb(e: dict) -> gateway_pb2.JobEvent:
                                 set=e["set"], at=e["at"])
 
 
-def _spool(request_iterator, first_kind: str, tmpdir: str | None):
-    """Metadata message first, then chunks into a temp file; returns (metadata, path, size, sha256)."""
+def _first(request_iterator, kind: str):
+    """The metadata message that must open an upload stream, and the iterator over the rest."""
     it = iter(request_iterator)
     try:
         first = next(it)
     except StopIteration:
         raise BadRequest("empty upload: send the metadata message first") from None
     if first.WhichOneof("payload") != "metadata":
-        raise BadRequest(f"the first message must carry {first_kind} metadata, not bytes")
-    meta = first.metadata
+        raise BadRequest(f"the first message must carry {kind} metadata, not bytes")
+    return first.metadata, it
+
+
+def _spool_to_file(request_iterator, first_kind: str, tmpdir: str | None):
+    """Metadata message first, then chunks into a temp file; returns (metadata, path, size, sha256)."""
+    meta, it = _first(request_iterator, first_kind)
     if meta.size < 0 or meta.size > MAX_UPLOAD:
         raise BadRequest(f"announced size {meta.size} is out of range")
     h = hashlib.sha256()
@@ -101,30 +109,100 @@ def _spool(request_iterator, first_kind: str, tmpdir: str | None):
     return meta, path, size, digest
 
 
-class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
-    def __init__(self, storage: Storage, clients: Clients, runner: Runner, tmpdir: str | None = None):
-        self.storage, self.c, self.runner, self.tmpdir = storage, clients, runner, tmpdir
+class _Admin:
+    """Leaderboards, identity and admin RPCs (mixed into GatewayServicer)."""
+
+    def GetLeaderboard(self, request, context):
+        try:
+            bench = get_benchmark(request.benchmark).name
+        except KeyError as exc:
+            raise SelectionError(str(exc.args[0])) from None
+        r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
+        return gateway_pb2.GetLeaderboardResponse(entries_json=list(r.entries_json))
+
+    def WhoAmI(self, request, context):
+        who = current.get()
+        left = {b: self.auth.quota_left(who, b, self._job_state) for b in BENCHMARKS}
+        return gateway_pb2.WhoAmIResponse(user=who.user, admin=who.admin, quota_left=left,
+                                          quota_resets_at=next_reset(self.auth.clock()))
+
+    def CreateUser(self, request, context):
+        self.auth.require_admin(current.get(), "creating users")
+        self.auth.create_user(request.name, request.admin)
+        return gateway_pb2.CreateUserResponse()
+
+    def CreateToken(self, request, context):
+        self.auth.require_admin(current.get(), "issuing tokens")
+        return gateway_pb2.CreateTokenResponse(token=self.auth.create_token(request.user))
+
+    def RevokeToken(self, request, context):
+        self.auth.require_admin(current.get(), "revoking tokens")
+        self.auth.revoke(request.token)
+        return gateway_pb2.RevokeTokenResponse()
+
+    def Rescore(self, request, context):
+        """Re-evaluate published entries scored by another scorer version; each new job replaces its entry."""
+        who = current.get()
+        self.auth.require_admin(who, "re-scoring")
+        bench = get_benchmark(request.benchmark)
+        versions = {t: self.c.call(self.c.scorers["prosaudit" if t == "english" else t].Describe,
+                                   scoring_pb2.DescribeRequest()).scorer_version for t in bench.task_names}
+        current_version = ",".join(f"{t}={versions[t]}" for t in bench.task_names)
+        r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench.name))
+        job_ids = []
+        for text in r.entries_json:
+            e = json.loads(text)
+            z = e.get("zrc") or {}
+            if z.get("scorer_version") == current_version or not z.get("submission_digest"):
+                continue
+            selection = {"submission_digest": z["submission_digest"], "benchmark": bench.name,
+                         "dataset": z.get("dataset", ""), "sets": ["dev", "test"], "tasks": list(bench.task_names)}
+            job = jobs.Job.new(selection, False, owner=z.get("owner", ""), publish=True,
+                               baseline=bool(z.get("baseline")), model_id=e.get("model_id") or "",
+                               replaces_entry=z["entry_id"])
+            self.c.put_job(job)
+            self.runner.submit(job.job_id)
+            job_ids.append(job.job_id)
+        log.info("rescore", benchmark=bench.name, jobs=len(job_ids))
+        return gateway_pb2.RescoreResponse(job_ids=job_ids)
+
+
+class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
+    def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None):
+        self.storage, self.c, self.runner, self.auth, self.tmpdir = storage, clients, runner, auth, tmpdir
+        self.uploads = Uploads(storage)
 
     # uploads ------------------------------------------------------------------------------------------
+    def GetUpload(self, request, context):
+        digest = request.sha256.lower()
+        if self.uploads.stored(digest):
+            self.auth.add_owner(digest, current.get())  # holding the bytes proves nothing is leaked
+            return gateway_pb2.GetUploadResponse(stored=True)
+        return gateway_pb2.GetUploadResponse(committed=self.uploads.committed(digest))
+
     def UploadSubmission(self, request_iterator, context):
-        meta, path, size, digest = _spool(request_iterator, "upload", self.tmpdir)
+        meta, rest = _first(request_iterator, "upload")
+        digest = meta.sha256.lower()
         structlog.contextvars.bind_contextvars(submission=digest[:12])
-        try:
-            if not zipfile.is_zipfile(path):
-                raise BadRequest("the submission archive is not a zip file")
-            key = archive_key(digest)
-            if self.storage.exists(SUBMISSIONS, key):
-                log.info("upload_deduplicated", size=size)
-                return gateway_pb2.UploadSubmissionResponse(digest=digest, size=size, created=False)
-            with open(path, "rb") as fh:
-                self.storage.put_file(SUBMISSIONS, key, fh, size)
-            log.info("upload_stored", size=size)
-            return gateway_pb2.UploadSubmissionResponse(digest=digest, size=size, created=True)
-        finally:
-            Path(path).unlink(missing_ok=True)
+        who = current.get()
+        if self.uploads.stored(digest):
+            for _ in rest:  # already here: nothing stored twice
+                pass
+            self.auth.add_owner(digest, who)
+            return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=False)
+        held = self.uploads.receive(meta, rest)
+        if held < meta.size:
+            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                f"upload incomplete: the server holds {held} of {meta.size} bytes; "
+                                f"resume from {held} (nothing is visible until complete)")
+        self.uploads.finish(digest, meta.size)
+        self.auth.add_owner(digest, who)
+        log.info("upload_stored", size=meta.size, resumed_from=meta.offset)
+        return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=True)
 
     def ImportDataset(self, request_iterator, context):
-        meta, path, size, digest = _spool(request_iterator, "dataset", self.tmpdir)
+        self.auth.require_admin(current.get(), "importing a dataset")
+        meta, path, size, digest = _spool_to_file(request_iterator, "dataset", self.tmpdir)
         name = meta.name
         manifest_key = dataset_manifest_key(name)
         try:
@@ -157,6 +235,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
 
     def ValidateSubmission(self, request, context):
         self._check_selection(request.selection)
+        self.auth.check_owner(request.selection.submission_digest, current.get())
         v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
                         timeout=self.c.s.call_timeout)
         params = Params.from_json(v.params_json)
@@ -183,16 +262,31 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
 
     def Evaluate(self, request, context):
         sel = request.selection
+        who = current.get()
         bench, sets, tasks, ds_name, man = self._check_selection(sel)
+        self.auth.check_owner(sel.submission_digest, who)
+        if request.baseline:
+            self.auth.require_admin(who, "publishing a baseline")
+        if request.publish and (sets != ["dev", "test"] or tasks != list(get_benchmark(bench).task_names)
+                                or request.skip_validation):
+            raise BadRequest("a published submission is evaluated on every set and task, with validation")
         selection = selection_to_dict(sel)
         selection.update(benchmark=bench, dataset=ds_name, sets=sets, tasks=tasks)
-        job = jobs.Job.new(selection, request.skip_validation)
+        job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
+                           baseline=request.baseline)
         job.dataset_digest = man["digest"]
         structlog.contextvars.bind_contextvars(job_id=job.job_id, submission=sel.submission_digest[:12])
+        self.auth.charge(who, bench, job.job_id, self._job_state)
         self.c.put_job(job)
         self.runner.submit(job.job_id)
-        log.info("job_created", benchmark=bench, sets=sets, tasks=tasks)
+        log.info("job_created", benchmark=bench, sets=sets, tasks=tasks, publish=request.publish, user=who.user)
         return gateway_pb2.EvaluateResponse(job_id=job.job_id)
+
+    def _job_state(self, job_id: str) -> str | None:
+        try:
+            return self.c.get_job(job_id).state
+        except grpc.RpcError:
+            return None
 
     def _job(self, job_id: str) -> jobs.Job:
         try:
@@ -204,16 +298,23 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
                 raise BadRequest(f"invalid job id {job_id!r}") from None
             raise
 
+    def _own_job(self, job_id: str) -> jobs.Job:
+        job = self._job(job_id)
+        self.auth.check_job(job, current.get())
+        return job
+
     def GetJob(self, request, context):
-        return gateway_pb2.GetJobResponse(job=job_to_pb(self._job(request.job_id)))
+        return gateway_pb2.GetJobResponse(job=job_to_pb(self._own_job(request.job_id)))
 
     def ListJobs(self, request, context):
+        who = current.get()
         r = self.c.call(self.c.results.ListJobs, results_pb2.ListJobsRequest(unfinished_only=False))
         js = sorted((jobs.Job.from_dict(json.loads(j)) for j in r.job_json), key=lambda j: j.created_at)
-        return gateway_pb2.ListJobsResponse(jobs=[job_to_pb(j) for j in js])
+        return gateway_pb2.ListJobsResponse(jobs=[job_to_pb(j) for j in js if who.admin or j.owner == who.user])
 
     def WatchJob(self, request, context):
         structlog.contextvars.bind_contextvars(job_id=request.job_id)
+        self._own_job(request.job_id)
         seen = request.after_seq
         while context.is_active():
             job = self._job(request.job_id)
@@ -229,7 +330,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             time.sleep(0.2)
 
     def GetScores(self, request, context):
-        job = self._job(request.job_id)
+        job = self._own_job(request.job_id)
         if job.state == jobs.INVALID:
             detail = error_details_pb2.BadRequest(field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
@@ -266,12 +367,20 @@ def build(storage: Storage, env: dict[str, str]):
     clients = Clients(runtime.env_addr(env, "ZRC_VALIDATION_ADDR"), runtime.env_addr(env, "ZRC_RESULTS_ADDR"),
                       scorers, settings)
     runner = Runner(clients, settings, owner=env.get("ZRC_GATEWAY_ID") or None)
+    mode = env.get("ZRC_AUTH", "required")
+    if mode not in ("required", "off"):
+        raise runtime.ConfigError(f"ZRC_AUTH must be required or off, got {mode!r}")
+    admin_token = env.get("ZRC_ADMIN_TOKEN") or None
+    if mode == "required" and (not admin_token or len(admin_token) < 16):
+        raise runtime.ConfigError("ZRC_ADMIN_TOKEN (at least 16 characters) is required when ZRC_AUTH=required")
+    auth = Auth(storage, required=mode == "required", admin_token=admin_token,
+                quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0))
 
     def reg(server) -> list[str]:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
-            GatewayServicer(storage, clients, runner, env.get("ZRC_TMPDIR") or None), server)
+            GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None), server)
         return [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
-    return reg, runner, clients
+    return reg, runner, clients, auth
 
 
 def main(env: dict[str, str] | None = None) -> None:
@@ -279,6 +388,7 @@ def main(env: dict[str, str] | None = None) -> None:
     runtime.configure_logging("gateway")
     base = runtime.BaseSettings.base(env)
     storage = from_env(env)
-    reg, runner, clients = build(storage, env)
+    reg, runner, clients, auth = build(storage, env)
     runner.start()
-    runtime.serve("gateway", reg, base["listen"], base["grace"], base["workers"], storage, on_stop=runner.shutdown)
+    runtime.serve("gateway", reg, base["listen"], base["grace"], base["workers"], storage, on_stop=runner.shutdown,
+                  interceptors=(AuthInterceptor(auth),))

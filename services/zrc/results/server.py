@@ -29,6 +29,15 @@ def _id(value: str, what: str) -> str:
     return value
 
 
+def _benchmark(name: str) -> str:
+    from zrc.common.data import BadRequest
+    from zrc.core.benchmarks import get_benchmark
+    try:
+        return get_benchmark(name).name
+    except KeyError as exc:
+        raise BadRequest(str(exc.args[0])) from None
+
+
 class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
     def __init__(self, storage: Storage):
         self.storage = storage
@@ -80,6 +89,19 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         json.loads(request.entry_json)  # refuse garbage early
         self.storage.put_bytes(RESULTS, f"entries/{_id(request.job_id, 'job id')}.json", request.entry_json.encode())
         return results_pb2.PutEntryResponse()
+
+    def PublishEntry(self, request, context):
+        bench = _benchmark(request.benchmark)
+        json.loads(request.entry_json)
+        self.storage.put_bytes(RESULTS, f"leaderboards/{bench}/{_id(request.entry_id, 'entry id')}.json",
+                               request.entry_json.encode())
+        return results_pb2.PublishEntryResponse()
+
+    def ListLeaderboard(self, request, context):
+        bench = _benchmark(request.benchmark)
+        keys = self.storage.list(RESULTS, f"leaderboards/{bench}/")
+        return results_pb2.ListLeaderboardResponse(
+            entries_json=[self.storage.get_bytes(RESULTS, k).decode() for k in keys])
 
     def GetEntry(self, request, context):
         data = self.storage.get_bytes(RESULTS, f"entries/{_id(request.job_id, 'job id')}.json")

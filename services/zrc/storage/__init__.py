@@ -67,6 +67,10 @@ class Storage(ABC):
     def delete(self, bucket: str, key: str) -> None: ...
 
     @abstractmethod
+    def copy(self, bucket: str, src: str, dst: str) -> None:
+        """Server-side copy within a bucket (atomic for readers of ``dst``)."""
+
+    @abstractmethod
     def ping(self) -> None:
         """Raise StorageUnavailable unless the backend answers."""
 

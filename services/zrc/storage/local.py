@@ -74,5 +74,9 @@ class LocalStorage(Storage):
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)
 
+    def copy(self, bucket: str, src: str, dst: str) -> None:
+        with open(self._path(bucket, src), "rb") as fh:
+            self._atomic(self._path(bucket, dst), lambda out: shutil.copyfileobj(fh, out, 1 << 20))
+
     def ping(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

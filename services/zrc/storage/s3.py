@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import ComposeSource, CopySource
 from minio.error import S3Error, ServerError
 
 from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, Storage, StorageUnavailable
@@ -96,6 +97,15 @@ class S3Storage(Storage):
     @_wrap
     def delete(self, bucket: str, key: str) -> None:
         self.client.remove_object(self.buckets[bucket], key)
+
+    @_wrap
+    def copy(self, bucket: str, src: str, dst: str) -> None:
+        b = self.buckets[bucket]
+        size = self.client.stat_object(b, src).size
+        if size < (5 << 30):
+            self.client.copy_object(b, dst, CopySource(b, src))
+        else:  # single-request copies stop at 5 GiB; compose does a multipart copy
+            self.client.compose_object(b, dst, [ComposeSource(b, src)])
 
     @_wrap
     def ping(self) -> None:

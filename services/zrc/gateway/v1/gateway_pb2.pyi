@@ -26,14 +26,30 @@ JOB_STATE_INVALID: JobState
 JOB_STATE_FAILED: JobState
 
 class UploadMetadata(_message.Message):
-    __slots__ = ("sha256", "size", "filename")
+    __slots__ = ("sha256", "size", "filename", "offset")
     SHA256_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     sha256: str
     size: int
     filename: str
-    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., filename: _Optional[str] = ...) -> None: ...
+    offset: int
+    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ..., filename: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class GetUploadRequest(_message.Message):
+    __slots__ = ("sha256",)
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    def __init__(self, sha256: _Optional[str] = ...) -> None: ...
+
+class GetUploadResponse(_message.Message):
+    __slots__ = ("stored", "committed")
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    stored: bool
+    committed: int
+    def __init__(self, stored: _Optional[bool] = ..., committed: _Optional[int] = ...) -> None: ...
 
 class UploadSubmissionRequest(_message.Message):
     __slots__ = ("metadata", "chunk")
@@ -120,12 +136,16 @@ class ValidateSubmissionResponse(_message.Message):
     def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., params_yaml: _Optional[str] = ...) -> None: ...
 
 class EvaluateRequest(_message.Message):
-    __slots__ = ("selection", "skip_validation")
+    __slots__ = ("selection", "skip_validation", "publish", "baseline")
     SELECTION_FIELD_NUMBER: _ClassVar[int]
     SKIP_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
     selection: _common_pb2.Selection
     skip_validation: bool
-    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ...) -> None: ...
+    publish: bool
+    baseline: bool
+    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., publish: _Optional[bool] = ..., baseline: _Optional[bool] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
     __slots__ = ("job_id",)
@@ -134,7 +154,7 @@ class EvaluateResponse(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "state", "selection", "skip_validation", "findings", "failure_reason", "parts_done", "parts_total", "created_at", "updated_at")
+    __slots__ = ("job_id", "state", "selection", "skip_validation", "findings", "failure_reason", "parts_done", "parts_total", "created_at", "updated_at", "owner", "publish", "model_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SELECTION_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +165,9 @@ class Job(_message.Message):
     PARTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    PUBLISH_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     selection: _common_pb2.Selection
@@ -155,7 +178,10 @@ class Job(_message.Message):
     parts_total: int
     created_at: str
     updated_at: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., parts_done: _Optional[int] = ..., parts_total: _Optional[int] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+    owner: str
+    publish: bool
+    model_id: str
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., parts_done: _Optional[int] = ..., parts_total: _Optional[int] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., owner: _Optional[str] = ..., publish: _Optional[bool] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("seq", "state", "message", "task", "set", "at")
@@ -216,6 +242,87 @@ class GetScoresRequest(_message.Message):
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetLeaderboardRequest(_message.Message):
+    __slots__ = ("benchmark",)
+    BENCHMARK_FIELD_NUMBER: _ClassVar[int]
+    benchmark: str
+    def __init__(self, benchmark: _Optional[str] = ...) -> None: ...
+
+class GetLeaderboardResponse(_message.Message):
+    __slots__ = ("entries_json",)
+    ENTRIES_JSON_FIELD_NUMBER: _ClassVar[int]
+    entries_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, entries_json: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WhoAmIRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WhoAmIResponse(_message.Message):
+    __slots__ = ("user", "admin", "quota_left", "quota_resets_at")
+    class QuotaLeftEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    USER_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_LEFT_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_RESETS_AT_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    admin: bool
+    quota_left: _containers.ScalarMap[str, int]
+    quota_resets_at: str
+    def __init__(self, user: _Optional[str] = ..., admin: _Optional[bool] = ..., quota_left: _Optional[_Mapping[str, int]] = ..., quota_resets_at: _Optional[str] = ...) -> None: ...
+
+class CreateUserRequest(_message.Message):
+    __slots__ = ("name", "admin")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    admin: bool
+    def __init__(self, name: _Optional[str] = ..., admin: _Optional[bool] = ...) -> None: ...
+
+class CreateUserResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: str
+    def __init__(self, user: _Optional[str] = ...) -> None: ...
+
+class CreateTokenResponse(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RescoreRequest(_message.Message):
+    __slots__ = ("benchmark",)
+    BENCHMARK_FIELD_NUMBER: _ClassVar[int]
+    benchmark: str
+    def __init__(self, benchmark: _Optional[str] = ...) -> None: ...
+
+class RescoreResponse(_message.Message):
+    __slots__ = ("job_ids",)
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetScoresResponse(_message.Message):
     __slots__ = ("files", "leaderboard_json", "job")

@@ -40,6 +40,11 @@ class GatewayServiceStub:
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.UploadSubmissionRequest.SerializeToString,
                 response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.UploadSubmissionResponse.FromString,
                 _registered_method=True)
+        self.GetUpload = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/GetUpload',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetUploadRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetUploadResponse.FromString,
+                _registered_method=True)
         self.ImportDataset = channel.stream_unary(
                 '/zrc.gateway.v1.GatewayService/ImportDataset',
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ImportDatasetRequest.SerializeToString,
@@ -80,6 +85,36 @@ class GatewayServiceStub:
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetScoresRequest.SerializeToString,
                 response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetScoresResponse.FromString,
                 _registered_method=True)
+        self.GetLeaderboard = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/GetLeaderboard',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetLeaderboardRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetLeaderboardResponse.FromString,
+                _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/WhoAmI',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIResponse.FromString,
+                _registered_method=True)
+        self.CreateUser = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/CreateUser',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateUserRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateUserResponse.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/CreateToken',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/RevokeToken',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokenResponse.FromString,
+                _registered_method=True)
+        self.Rescore = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/Rescore',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -87,7 +122,14 @@ class GatewayServiceServicer:
     """
 
     def UploadSubmission(self, request_iterator, context):
-        """Client streaming: metadata first, then the archive bytes in chunks (<= 1 MiB).
+        """Client streaming: metadata first, then the archive bytes in chunks (<= 1 MiB), from metadata.offset.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUpload(self, request, context):
+        """Whether an archive is already stored, or how many of its bytes the server holds (to resume an upload).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,6 +188,48 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLeaderboard(self, request, context):
+        """Published entries of a benchmark (public: no token needed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WhoAmI(self, request, context):
+        """Who the token belongs to, and the caller's quota today.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUser(self, request, context):
+        """Admin: create a user (idempotent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """Admin: issue a token for a user (created if needed); the token is shown once, stored hashed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Admin: revoke a token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Rescore(self, request, context):
+        """Admin: re-score the published entries of a benchmark made by another scorer version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +237,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.UploadSubmission,
                     request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.UploadSubmissionRequest.FromString,
                     response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.UploadSubmissionResponse.SerializeToString,
+            ),
+            'GetUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUpload,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetUploadRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetUploadResponse.SerializeToString,
             ),
             'ImportDataset': grpc.stream_unary_rpc_method_handler(
                     servicer.ImportDataset,
@@ -194,6 +283,36 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetScoresRequest.FromString,
                     response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetScoresResponse.SerializeToString,
             ),
+            'GetLeaderboard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLeaderboard,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetLeaderboardRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetLeaderboardResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIResponse.SerializeToString,
+            ),
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateUserRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateUserResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateTokenRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'Rescore': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rescore,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'zrc.gateway.v1.GatewayService', rpc_method_handlers)
@@ -223,6 +342,33 @@ class GatewayService:
             '/zrc.gateway.v1.GatewayService/UploadSubmission',
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.UploadSubmissionRequest.SerializeToString,
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.UploadSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/GetUpload',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetUploadRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -439,6 +585,168 @@ class GatewayService:
             '/zrc.gateway.v1.GatewayService/GetScores',
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetScoresRequest.SerializeToString,
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetScoresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLeaderboard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/GetLeaderboard',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetLeaderboardRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.GetLeaderboardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/WhoAmI',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/CreateUser',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateUserRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/CreateToken',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateTokenRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/RevokeToken',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokenRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rescore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/Rescore',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,3 +102,29 @@ class GetEntryResponse(_message.Message):
     ENTRY_JSON_FIELD_NUMBER: _ClassVar[int]
     entry_json: str
     def __init__(self, entry_json: _Optional[str] = ...) -> None: ...
+
+class PublishEntryRequest(_message.Message):
+    __slots__ = ("benchmark", "entry_id", "entry_json")
+    BENCHMARK_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_JSON_FIELD_NUMBER: _ClassVar[int]
+    benchmark: str
+    entry_id: str
+    entry_json: str
+    def __init__(self, benchmark: _Optional[str] = ..., entry_id: _Optional[str] = ..., entry_json: _Optional[str] = ...) -> None: ...
+
+class PublishEntryResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListLeaderboardRequest(_message.Message):
+    __slots__ = ("benchmark",)
+    BENCHMARK_FIELD_NUMBER: _ClassVar[int]
+    benchmark: str
+    def __init__(self, benchmark: _Optional[str] = ...) -> None: ...
+
+class ListLeaderboardResponse(_message.Message):
+    __slots__ = ("entries_json",)
+    ENTRIES_JSON_FIELD_NUMBER: _ClassVar[int]
+    entries_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, entries_json: _Optional[_Iterable[str]] = ...) -> None: ...

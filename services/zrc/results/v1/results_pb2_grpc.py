@@ -70,6 +70,16 @@ class ResultsServiceStub:
                 request_serializer=zrc_dot_results_dot_v1_dot_results__pb2.GetEntryRequest.SerializeToString,
                 response_deserializer=zrc_dot_results_dot_v1_dot_results__pb2.GetEntryResponse.FromString,
                 _registered_method=True)
+        self.PublishEntry = channel.unary_unary(
+                '/zrc.results.v1.ResultsService/PublishEntry',
+                request_serializer=zrc_dot_results_dot_v1_dot_results__pb2.PublishEntryRequest.SerializeToString,
+                response_deserializer=zrc_dot_results_dot_v1_dot_results__pb2.PublishEntryResponse.FromString,
+                _registered_method=True)
+        self.ListLeaderboard = channel.unary_unary(
+                '/zrc.results.v1.ResultsService/ListLeaderboard',
+                request_serializer=zrc_dot_results_dot_v1_dot_results__pb2.ListLeaderboardRequest.SerializeToString,
+                response_deserializer=zrc_dot_results_dot_v1_dot_results__pb2.ListLeaderboardResponse.FromString,
+                _registered_method=True)
 
 
 class ResultsServiceServicer:
@@ -120,6 +130,19 @@ class ResultsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishEntry(self, request, context):
+        """Put (or replace) an entry of a benchmark's leaderboard.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLeaderboard(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResultsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +180,16 @@ def add_ResultsServiceServicer_to_server(servicer, server):
                     servicer.GetEntry,
                     request_deserializer=zrc_dot_results_dot_v1_dot_results__pb2.GetEntryRequest.FromString,
                     response_serializer=zrc_dot_results_dot_v1_dot_results__pb2.GetEntryResponse.SerializeToString,
+            ),
+            'PublishEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishEntry,
+                    request_deserializer=zrc_dot_results_dot_v1_dot_results__pb2.PublishEntryRequest.FromString,
+                    response_serializer=zrc_dot_results_dot_v1_dot_results__pb2.PublishEntryResponse.SerializeToString,
+            ),
+            'ListLeaderboard': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLeaderboard,
+                    request_deserializer=zrc_dot_results_dot_v1_dot_results__pb2.ListLeaderboardRequest.FromString,
+                    response_serializer=zrc_dot_results_dot_v1_dot_results__pb2.ListLeaderboardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +382,60 @@ class ResultsService:
             '/zrc.results.v1.ResultsService/GetEntry',
             zrc_dot_results_dot_v1_dot_results__pb2.GetEntryRequest.SerializeToString,
             zrc_dot_results_dot_v1_dot_results__pb2.GetEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.results.v1.ResultsService/PublishEntry',
+            zrc_dot_results_dot_v1_dot_results__pb2.PublishEntryRequest.SerializeToString,
+            zrc_dot_results_dot_v1_dot_results__pb2.PublishEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLeaderboard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.results.v1.ResultsService/ListLeaderboard',
+            zrc_dot_results_dot_v1_dot_results__pb2.ListLeaderboardRequest.SerializeToString,
+            zrc_dot_results_dot_v1_dot_results__pb2.ListLeaderboardResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,152 @@
+"""Resumable, chunked uploads of submission archives into object storage.
+
+Bytes arrive in a client stream and are stored as segments
+``uploads/<sha256>/<offset>-<length>`` (8 MiB each; whatever arrived before an
+interruption is kept, even when the client disconnects). ``committed`` is the
+contiguous prefix the server holds, which a client resumes from. Once every
+byte is there, the segments are streamed once into a staging object while the
+sha256 is checked, the zip is opened to be sure it is one, and only then is it
+copied to ``archives/<sha256>.zip``: a partial or corrupt upload is never
+visible as a submission. Memory use is one segment, whatever the archive size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+
+import grpc
+import structlog
+
+from zrc.common.data import BadRequest, archive_key
+from zrc.common.runtime import Abort
+from zrc.storage import SUBMISSIONS, NotFound, Storage
+
+log = structlog.get_logger("zrc.gateway.uploads")
+SEGMENT = 8 << 20
+MAX_UPLOAD = 64 << 30
+_SEG = re.compile(r"^(\d{16})-(\d{16})$")
+
+
+def _prefix(digest: str) -> str:
+    archive_key(digest)  # validates the digest
+    return f"uploads/{digest}/"
+
+
+class _SegmentReader(io.RawIOBase):
+    """Reads a chain of segments in order, hashing what it hands out."""
+
+    def __init__(self, storage: Storage, keys: list[str]):
+        self.storage, self.keys = storage, list(keys)
+        self.sha = hashlib.sha256()
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self._buf) < n) and self.keys:
+            self._buf += self.storage.get_bytes(SUBMISSIONS, self.keys.pop(0))
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        self.sha.update(out)
+        return out
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+class Uploads:
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def stored(self, digest: str) -> bool:
+        return self.storage.exists(SUBMISSIONS, archive_key(digest))
+
+    def chain(self, digest: str) -> list[tuple[int, int, str]]:
+        """Contiguous segments from offset 0 (the longest one at each offset)."""
+        prefix = _prefix(digest)
+        by_offset: dict[int, tuple[int, str]] = {}
+        for key in self.storage.list(SUBMISSIONS, prefix):
+            m = _SEG.match(key[len(prefix):])
+            if m:
+                off, length = int(m.group(1)), int(m.group(2))
+                if length > by_offset.get(off, (0, ""))[0]:
+                    by_offset[off] = (length, key)
+        out, pos = [], 0
+        while pos in by_offset:
+            length, key = by_offset[pos]
+            out.append((pos, length, key))
+            pos += length
+        return out
+
+    def committed(self, digest: str) -> int:
+        chain = self.chain(digest)
+        return chain[-1][0] + chain[-1][1] if chain else 0
+
+    def receive(self, meta, chunks) -> int:
+        """Store the bytes of one stream (from ``meta.offset``); returns the committed size afterwards."""
+        digest = (meta.sha256 or "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise BadRequest("metadata.sha256 must be the archive's sha256 (64 hex digits)")
+        if meta.size <= 0 or meta.size > MAX_UPLOAD:
+            raise BadRequest(f"announced size {meta.size} is out of range")
+        held = self.committed(digest)
+        if meta.offset != held:
+            raise Abort(grpc.StatusCode.FAILED_PRECONDITION,
+                        f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
+        pos, buf = held, bytearray()
+
+        def flush() -> None:
+            nonlocal pos, buf
+            if buf:
+                self.storage.put_bytes(SUBMISSIONS, f"{_prefix(digest)}{pos:016d}-{len(buf):016d}", bytes(buf))
+                pos += len(buf)
+                buf = bytearray()
+
+        try:
+            for msg in chunks:
+                if msg.WhichOneof("payload") != "chunk":
+                    raise BadRequest("metadata may only be sent once, first")
+                if pos + len(buf) + len(msg.chunk) > meta.size:
+                    raise BadRequest(f"more bytes than the announced {meta.size}")
+                buf += msg.chunk
+                if len(buf) >= SEGMENT:
+                    flush()
+        finally:
+            flush()  # keep what arrived, even if the client went away: it can resume
+        return pos
+
+    def finish(self, digest: str, size: int) -> None:
+        """Assemble, verify (sha256, zip) and publish under archives/; then drop the segments."""
+        chain = self.chain(digest)
+        staging = f"staging/{digest}.zip"
+        reader = _SegmentReader(self.storage, [k for _, _, k in chain])
+        try:
+            self.storage.put_file(SUBMISSIONS, staging, reader, size)
+            if reader.sha.hexdigest() != digest:
+                self.discard(digest)
+                raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
+            try:
+                with zipfile.ZipFile(self.storage.open(SUBMISSIONS, staging)) as z:
+                    z.infolist()
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+                self.discard(digest)
+                raise BadRequest("the submission archive is not a zip file") from None
+            self.storage.copy(SUBMISSIONS, staging, archive_key(digest))
+        finally:
+            self.storage.delete(SUBMISSIONS, staging)
+        self.discard(digest)
+
+    def discard(self, digest: str) -> None:
+        for key in self.storage.list(SUBMISSIONS, _prefix(digest)):
+            try:
+                self.storage.delete(SUBMISSIONS, key)
+            except NotFound:
+                pass
