@@ -200,3 +200,47 @@ def test_console_script_never_tracebacks(tmp_path):
         p = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env)
         assert p.returncode == 2, p.stderr
         assert "Traceback" not in p.stderr and p.stderr.startswith("error: ")
+
+
+def test_submit_publishes_and_writes_model_id(zhome, slm21_case, tmp_path, capsys):
+    dataset_dir, sub = slm21_case
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    assert main(["datasets:import", str(dataset_dir)]) == 0
+    capsys.readouterr()
+    assert main(["submit", str(mine), "--json"]) == 0
+    res = _json(capsys)
+    assert res["ok"] and res["model_id"]
+    assert f"model_id: {res['model_id']}" in (mine / "meta.yaml").read_text()
+    assert main(["leaderboard", "sLM21", "--json"]) == 0
+    (entry,) = _json(capsys)["data"]
+    assert entry["model_id"] == res["model_id"] and entry["scores"] == res["scores"]
+    assert main(["leaderboard", "sLM21", "--csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (",label,model_id,submission_di,set,lexical_all,lexical_in_vocab,syntactic,"
+                        "semantic_synth,semantic_libri,semantic_w_synth,semantic_w_libri")
+    assert [ln.split(",")[4] for ln in lines[1:]] == ["dev", "test"]
+
+
+def test_submit_refuses_incomplete_meta_before_uploading(zhome, slm21_case, tmp_path, capsys):
+    mine = tmp_path / "sub"
+    shutil.copytree(slm21_case[1], mine)
+    text = (mine / "meta.yaml").read_text().replace("username: demo", "username: '<your name>'")
+    (mine / "meta.yaml").write_text(text)
+    assert main(["submit", str(mine)]) == 1
+    err = capsys.readouterr().err
+    assert "meta.yaml" in err and "[meta_template]" in err and "cannot be submitted" in err
+    assert not (zhome / "store").exists(), "nothing was started or uploaded"
+
+
+def test_login_needs_a_server(zhome, monkeypatch, capsys):
+    monkeypatch.delenv("ZRC_SERVER", raising=False)
+    assert main(["user:login", "--token", "x"]) == 2
+    assert "ZRC_SERVER" in capsys.readouterr().err
+
+
+def test_credentials_file_is_private(zhome):
+    from zrc.cli import credentials
+    p = credentials.save("h:1", "tok")
+    assert oct(p.stat().st_mode & 0o777) == "0o600"
+    assert credentials.load("h:1") == "tok" and credentials.load("other:2") is None

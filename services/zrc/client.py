@@ -73,13 +73,14 @@ class _Interrupted(Exception):
     pass
 
 
-def _requests(path: Path, meta, offset: int, on_bytes, limit: int | None) -> Iterator:
+def _requests(path: Path, meta, offset: int, on_bytes, limit: int | None, size: int = CHUNK) -> Iterator:
     yield meta
     sent = 0
     with open(path, "rb") as fh:
         fh.seek(offset)
-        while chunk := fh.read(CHUNK):
+        while chunk := fh.read(size):
             if limit is not None and sent + len(chunk) > limit:
+                time.sleep(0.5)  # like a connection that dies after its last bytes went out
                 raise _Interrupted(f"stopped after {sent} bytes")
             yield gateway_pb2.UploadSubmissionRequest(chunk=chunk)
             sent += len(chunk)
@@ -118,7 +119,7 @@ class Client:
         return self._call(self.stub.GetUpload, gateway_pb2.GetUploadRequest(sha256=sha256))
 
     def upload_archive(self, path: str | Path, on_bytes: Callable[[int], None] | None = None,
-                       attempts: int = 5, limit: int | None = None):
+                       attempts: int = 5, limit: int | None = None, chunk: int = CHUNK):
         """Upload, resuming where the server stopped: only missing bytes are sent, nothing if it has it all.
 
         ``limit`` (tests) stops after that many bytes, as an interrupted connection would.
@@ -137,7 +138,7 @@ class Client:
             meta = gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(
                 sha256=digest, size=size, filename=path.name, offset=offset))
             try:
-                return self.stub.UploadSubmission(_requests(path, meta, offset, on_bytes, limit),
+                return self.stub.UploadSubmission(_requests(path, meta, offset, on_bytes, limit, chunk),
                                                   timeout=self.timeout, metadata=self.metadata)
             except grpc.RpcError as exc:
                 retry = exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION)

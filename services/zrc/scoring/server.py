@@ -24,13 +24,14 @@ SCORERS = {"lexical": "lexical", "syntactic": "syntactic", "semantic": "semantic
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    def __init__(self, storage: Storage, scorer: str):
+    def __init__(self, storage: Storage, scorer: str, version: str = SCORER_VERSION):
         self.storage = storage
         self.task = SCORERS[scorer]
+        self.version = version
         self.datasets = DatasetCache(storage)
 
     def Describe(self, request, context):
-        return scoring_pb2.DescribeResponse(tasks=[self.task], scorer_version=SCORER_VERSION)
+        return scoring_pb2.DescribeResponse(tasks=[self.task], scorer_version=self.version)
 
     def Score(self, request, context):
         sel = request.selection
@@ -53,12 +54,12 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         return scoring_pb2.ScoreResponse(
             files=[common_pb2.File(name=n, content=c) for n, c in result.files().items()],
             summary_json=json.dumps(summarize(result, dataset), allow_nan=False),
-            scorer_version=SCORER_VERSION, findings=[finding_to_pb(f) for f in ev.findings])
+            scorer_version=self.version, findings=[finding_to_pb(f) for f in ev.findings])
 
 
-def register(storage: Storage, scorer: str):
+def register(storage: Storage, scorer: str, version: str = SCORER_VERSION):
     def reg(server) -> list[str]:
-        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(storage, scorer), server)
+        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(storage, scorer, version), server)
         return [scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name]
     return reg
 
@@ -70,7 +71,10 @@ def main(env: dict[str, str] | None = None) -> None:
     scorer = runtime.env_str(env, "ZRC_SCORER_TASK")
     if scorer not in SCORERS:
         raise runtime.ConfigError(f"ZRC_SCORER_TASK must be one of {', '.join(SCORERS)}, got {scorer!r}")
+    # The scorer version keys cached results: set ZRC_SCORER_VERSION (e.g. to the image digest) to force
+    # re-scoring after a deployment; by default it is the evaluation core's SCORER_VERSION.
+    version = env.get("ZRC_SCORER_VERSION") or SCORER_VERSION
     storage = from_env(env)
-    structlog.contextvars.bind_contextvars(scorer=scorer)
-    runtime.serve(f"scoring-{scorer}", register(storage, scorer), base["listen"], base["grace"], base["workers"],
-                  storage)
+    structlog.contextvars.bind_contextvars(scorer=scorer, scorer_version=version)
+    runtime.serve(f"scoring-{scorer}", register(storage, scorer, version), base["listen"], base["grace"],
+                  base["workers"], storage)

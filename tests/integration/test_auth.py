@@ -1,0 +1,200 @@
+"""Integration: users, tokens, quotas, resumable uploads, submit and leaderboards over the multi-process stack."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from zrc.client import Client, build_archive
+from zrc.core.dataset import load_dataset
+from zrc.core.leaderboard import build_entry
+from zrc.core.pipeline import evaluate
+from zrc.core.sources import DirTree
+from zrc.gateway.v1 import gateway_pb2
+from zrc.stack import Stack
+from zrc.storage import RESULTS
+from zrc.storage.s3 import S3Storage
+
+pytestmark = pytest.mark.timeout(300)
+QUOTA = 2
+OK = gateway_pb2.JOB_STATE_SUCCEEDED
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, slm21_case, prosaudit_case):
+    st = Stack(tmp_path_factory.mktemp("authstack"),
+               extra_env={"ZRC_QUOTA_PER_DAY": str(QUOTA), "ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1"})
+    try:
+        st.up()
+        with Client(st.addrs["gateway"], token=st.admin_token) as c:
+            c.import_dataset(slm21_case[0], "sLM21-dataset")
+            c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
+        yield st
+    finally:
+        st.down()
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+        yield c
+
+
+def user_client(stack, admin, name):
+    return Client(stack.addrs["gateway"], token=admin.create_token(name))
+
+
+def fresh(sub, tmp_path, tag=""):
+    dest = tmp_path / f"sub-{time.monotonic_ns()}"
+    shutil.copytree(sub, dest)
+    (dest / "notes.md").write_text(f"{tag} {time.time_ns()}\n")
+    return dest
+
+
+def code_of(fn) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as exc:
+        fn()
+    return exc.value.code()
+
+
+def test_tokens_refused_with_the_right_codes(stack, admin):
+    addr = stack.addrs["gateway"]
+    with Client(addr) as anon:
+        assert code_of(anon.list_datasets) == grpc.StatusCode.UNAUTHENTICATED
+        assert isinstance(anon.leaderboard("sLM21"), list), "leaderboards are public"
+    with Client(addr, token="zrc_not-a-real-token") as bad:
+        assert code_of(bad.list_datasets) == grpc.StatusCode.UNAUTHENTICATED
+    token = admin.create_token("alice")
+    with Client(addr, token=token) as alice:
+        assert alice.whoami().user == "alice" and not alice.whoami().admin
+        assert code_of(lambda: alice.create_token("mallory")) == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: alice.rescore("sLM21")) == grpc.StatusCode.PERMISSION_DENIED
+        admin.revoke_token(token)
+        with pytest.raises(grpc.RpcError) as exc:
+            alice.list_datasets()
+        assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED and "revoked" in exc.value.details()
+
+
+def test_users_cannot_see_each_others_submissions(stack, admin, slm21_case, tmp_path):
+    with user_client(stack, admin, "bob") as bob, user_client(stack, admin, "carol") as carol:
+        up = bob.upload_folder(fresh(slm21_case[1], tmp_path, "bob"))
+        job_id = bob.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"])
+        assert bob.wait(job_id).state == gateway_pb2.JOB_STATE_SUCCEEDED
+        assert code_of(lambda: carol.get_job(job_id)) == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: carol.get_scores(job_id)) == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: list(carol.watch(job_id))) == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: carol.evaluate(up.digest, "sLM21")) == grpc.StatusCode.PERMISSION_DENIED
+        assert job_id not in {j.job_id for j in carol.list_jobs()}
+        assert job_id in {j.job_id for j in bob.list_jobs()}
+        assert admin.get_job(job_id).owner == "bob"
+
+
+def test_quota_exhaustion_and_reset(stack, admin, slm21_case, tmp_path):
+    with user_client(stack, admin, "dave") as dave:
+        bad = fresh(slm21_case[1], tmp_path, "bad")
+        (bad / "lexical/dev.txt").write_text("nonsense\n")
+        up = dave.upload_folder(bad)
+        invalid = dave.wait(dave.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"]))
+        assert invalid.state == gateway_pb2.JOB_STATE_INVALID
+        assert dave.whoami().quota_left["sLM21"] == QUOTA, "an invalid evaluation does not count"
+        good = dave.upload_folder(fresh(slm21_case[1], tmp_path, "good"))
+        for _ in range(QUOTA):
+            assert dave.wait(dave.evaluate(good.digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == OK
+        with pytest.raises(grpc.RpcError) as exc:
+            dave.evaluate(good.digest, "sLM21", sets=["dev"], tasks=["lexical"])
+        assert exc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "resets at" in exc.value.details() and "T00:00:00Z" in exc.value.details()
+        detail = error_details_pb2.QuotaFailure()
+        rpc_status.from_call(exc.value).details[0].Unpack(detail)
+        assert detail.violations[0].subject == "user:dave/benchmark:sLM21"
+        assert dave.whoami().quota_left["prosAudit"] == QUOTA, "each benchmark has its own quota"
+        # the next UTC day: yesterday's evaluations no longer count
+        s3 = S3Storage(stack.s3["endpoint"], stack.s3["access_key"], stack.s3["secret_key"])
+        for key in s3.list(RESULTS, "auth/quota/dave/sLM21/"):
+            parts = key.split("/")
+            parts[4] = "2000-01-01"
+            s3.put_bytes(RESULTS, "/".join(parts), b"")
+            s3.delete(RESULTS, key)
+        assert dave.whoami().quota_left["sLM21"] == QUOTA
+        assert dave.wait(dave.evaluate(good.digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == OK
+
+
+def test_interrupted_upload_resumes_without_resending(stack, admin, slm21_case, tmp_path):
+    archive = tmp_path / "sub.zip"
+    build_archive(fresh(slm21_case[1], tmp_path, "resume"), archive)
+    size = archive.stat().st_size
+    with user_client(stack, admin, "erin") as erin:
+        with pytest.raises(grpc.RpcError):
+            erin.upload_archive(archive, limit=size // 2, chunk=16 << 10)
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        held = 0
+        for _ in range(50):  # the server flushes what it received once the stream is gone
+            state = erin.get_upload(digest)
+            if state.committed > 0:
+                held = state.committed
+                break
+            time.sleep(0.1)
+        assert not state.stored and 0 < held <= size // 2
+        sent = []
+        r = erin.upload_archive(archive, on_bytes=sent.append)
+        assert r.created and r.digest == digest
+        assert sent[0] == held and sum(sent[1:]) == size - held, "only the missing bytes were sent"
+        assert erin.get_upload(digest).stored
+        again = []
+        assert not erin.upload_archive(archive, on_bytes=again.append).created
+        assert again == [size], "a stored archive is not sent again"
+
+
+def test_published_entry_has_the_cores_aggregates(stack, admin, slm21_case, tmp_path):
+    dataset_dir, sub = slm21_case
+    with user_client(stack, admin, "frank") as frank:
+        up = frank.upload_folder(sub)
+        job = frank.wait(frank.evaluate(up.digest, "sLM21", publish=True))
+        assert job.state == gateway_pb2.JOB_STATE_SUCCEEDED and job.model_id
+        board = frank.leaderboard("sLM21")
+    (entry,) = [e for e in board if e["zrc"]["job_id"] == job.job_id]
+    ds = load_dataset(str(dataset_dir))
+    ev = evaluate(ds, DirTree(sub), "sLM21")
+    core = build_entry(ds, ev.results, ev.report.params, ev.report.meta)
+    assert entry["scores"] == core["scores"]
+    assert entry["extras"] == core["extras"]
+    assert entry["model_id"] == job.model_id and entry["zrc"]["owner"] == "frank"
+    assert entry["zrc"]["baseline"] is False and entry["zrc"]["scorer_version"].startswith("lexical=")
+
+
+def test_publish_requires_full_meta(stack, admin, slm21_case, tmp_path):
+    import yaml
+    sub = fresh(slm21_case[1], tmp_path, "meta")
+    meta = yaml.safe_load((sub / "meta.yaml").read_text())
+    meta["username"] = "<fill me>"
+    (sub / "meta.yaml").write_text(yaml.safe_dump(meta))
+    with user_client(stack, admin, "gina") as gina:
+        up = gina.upload_folder(sub)
+        job = gina.wait(gina.evaluate(up.digest, "sLM21", publish=True))
+        assert job.state == gateway_pb2.JOB_STATE_INVALID
+        assert any(f.code == "meta_template" for f in job.findings)
+
+
+def test_admin_rescores_when_a_scorer_changes(stack, admin, prosaudit_case):
+    up = admin.upload_folder(prosaudit_case[1])
+    first = admin.wait(admin.evaluate(up.digest, "prosAudit", publish=True, baseline=True))
+    assert first.state == OK
+    assert admin.rescore("prosAudit") == [], "nothing to do while the scorer is unchanged"
+    stack.stop("scoring-prosaudit")
+    stack.extra_env["ZRC_SCORER_VERSION"] = "2"
+    try:
+        stack.start_service("scoring-prosaudit")
+    finally:
+        del stack.extra_env["ZRC_SCORER_VERSION"]
+    (job_id,) = admin.rescore("prosAudit")
+    assert admin.wait(job_id).state == OK
+    board = admin.leaderboard("prosAudit")
+    (entry,) = [e for e in board if e["zrc"]["entry_id"] == first.job_id]
+    assert entry["zrc"]["scorer_version"] == "english=2" and entry["zrc"]["baseline"] is True
+    assert len(board) == 1, "the entry was replaced, not duplicated"
