@@ -17,9 +17,10 @@ from zrc.core.leaderboard import build_entry
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
 from zrc.gateway.v1 import gateway_pb2
-from zrc.stack import Stack
 from zrc.storage import RESULTS
 from zrc.storage.s3 import S3Storage
+
+from .conftest import running_stack
 
 pytestmark = pytest.mark.timeout(300)
 QUOTA = 2
@@ -28,16 +29,9 @@ OK = gateway_pb2.JOB_STATE_SUCCEEDED
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, slm21_case, prosaudit_case):
-    st = Stack(tmp_path_factory.mktemp("authstack"),
-               extra_env={"ZRC_QUOTA_PER_DAY": str(QUOTA), "ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1"})
-    try:
-        st.up()
-        with Client(st.addrs["gateway"], token=st.admin_token) as c:
-            c.import_dataset(slm21_case[0], "sLM21-dataset")
-            c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
+    env = {"ZRC_QUOTA_PER_DAY": str(QUOTA), "ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1"}
+    with running_stack(tmp_path_factory.mktemp("authstack"), env, slm21_case, prosaudit_case) as st:
         yield st
-    finally:
-        st.down()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ from zrc.core.dataset import load_dataset
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
 from zrc.gateway.v1 import gateway_pb2
-from zrc.stack import Stack
+
+from .conftest import running_stack
 
 pytestmark = pytest.mark.timeout(300)
 SUCCEEDED = gateway_pb2.JOB_STATE_SUCCEEDED
@@ -32,18 +33,9 @@ SUCCEEDED = gateway_pb2.JOB_STATE_SUCCEEDED
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, slm21_case, prosaudit_case):
-    st = Stack(tmp_path_factory.mktemp("stack"),
-               extra_env={"ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1", "ZRC_RETRY_BUDGET_SECONDS": "90"})
-    try:
-        st.up()
-        with Client(st.addrs["gateway"], token=st.admin_token) as c:
-            c.import_dataset(slm21_case[0], "sLM21-dataset")
-            c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
+    env = {"ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1", "ZRC_RETRY_BUDGET_SECONDS": "90"}
+    with running_stack(tmp_path_factory.mktemp("stack"), env, slm21_case, prosaudit_case) as st:
         yield st
-    finally:
-        st.down()
-        for name, proc in st.procs.items():
-            assert proc.poll() is not None, f"{name} still running"
 
 
 @pytest.fixture()

@@ -169,6 +169,17 @@ def cmd_benchmarks_info(a) -> int:
     return 0
 
 
+def _watch(client: Client, job_id: str, quiet: bool):
+    with output.job_progress(quiet) as on_event:
+        job = None
+        for msg in client.watch(job_id):
+            if msg.HasField("event") and on_event:
+                on_event(msg.event)
+            if msg.HasField("job"):
+                job = msg.job
+    return job or client.get_job(job_id)
+
+
 def cmd_run(a) -> int:
     bench = _bench(a.name)
     _submission_dir(a.submission)
@@ -179,14 +190,7 @@ def cmd_run(a) -> int:
         digest = _upload(client, a.submission, quiet)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
                                  skip_validation=a.skip_validation)
-        with output.job_progress(quiet) as on_event:
-            job = None
-            for msg in client.watch(job_id):
-                if msg.HasField("event") and on_event:
-                    on_event(msg.event)
-                if msg.HasField("job"):
-                    job = msg.job
-        job = job or client.get_job(job_id)
+        job = _watch(client, job_id, quiet)
         findings = [Finding(**finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
             if a.json:
@@ -341,17 +345,6 @@ def cmd_demo(a) -> int:
     ns = argparse.Namespace(name="sLM21", submission=str(sub), output=None, skip_validation=False, sets=None,
                             tasks=None, quiet=a.quiet, json=a.json, dataset="sLM21-demo")
     return cmd_run(ns)
-
-
-def _watch(client: Client, job_id: str, quiet: bool):
-    with output.job_progress(quiet) as on_event:
-        job = None
-        for msg in client.watch(job_id):
-            if msg.HasField("event") and on_event:
-                on_event(msg.event)
-            if msg.HasField("job"):
-                job = msg.job
-    return job or client.get_job(job_id)
 
 
 def cmd_submit(a) -> int:

@@ -255,6 +255,22 @@ def serve(service: str, register: Callable[[grpc.Server], list[str]], listen: st
     log.info("stopped")
 
 
+def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], env: dict[str, str] | None = None) -> None:
+    """A service's ``main``: env config (fail fast), JSON logs, storage, then :func:`serve`.
+
+    ``make(storage, env)`` returns the keyword arguments of :func:`serve` that differ per service
+    (at least ``register``).
+    """
+    from zrc.storage import from_env
+
+    env = dict(os.environ if env is None else env)
+    configure_logging(service)
+    base = BaseSettings.base(env)
+    storage = from_env(env)
+    kw = make(storage, env)
+    serve(service, kw.pop("register"), base["listen"], base["grace"], base["workers"], storage, **kw)
+
+
 def start_server(service: str, register: Callable[[grpc.Server], list[str]], listen: str, workers: int,
                  storage: Storage | None, interceptors: tuple = ()):
     """Start (without blocking): returns (server, bound port, health servicer, stop event)."""

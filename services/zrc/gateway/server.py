@@ -43,7 +43,7 @@ from zrc.gateway.uploads import Uploads
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.results.v1 import results_pb2
 from zrc.scoring.v1 import scoring_pb2
-from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, from_env
+from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage
 from zrc.validation.v1 import validation_pb2
 
 log = structlog.get_logger("zrc.gateway")
@@ -384,11 +384,9 @@ def build(storage: Storage, env: dict[str, str]):
 
 
 def main(env: dict[str, str] | None = None) -> None:
-    env = dict(os.environ if env is None else env)
-    runtime.configure_logging("gateway")
-    base = runtime.BaseSettings.base(env)
-    storage = from_env(env)
-    reg, runner, clients, auth = build(storage, env)
-    runner.start()
-    runtime.serve("gateway", reg, base["listen"], base["grace"], base["workers"], storage, on_stop=runner.shutdown,
-                  interceptors=(AuthInterceptor(auth),))
+    def make(storage: Storage, env: dict[str, str]) -> dict:
+        reg, runner, _, auth = build(storage, env)
+        runner.start()
+        return {"register": reg, "on_stop": runner.shutdown, "interceptors": (AuthInterceptor(auth),)}
+
+    runtime.run_service("gateway", make, env)

@@ -7,7 +7,6 @@ Keys: ``results/<key>.json``, ``entries/<job_id>.json``, ``jobs/<job_id>.json`` 
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import structlog
@@ -16,7 +15,7 @@ from zrc.common import runtime
 from zrc.common.v1 import common_pb2
 from zrc.core.jobs import Job
 from zrc.results.v1 import results_pb2, results_pb2_grpc
-from zrc.storage import RESULTS, NotFound, Storage, from_env
+from zrc.storage import RESULTS, NotFound, Storage
 
 log = structlog.get_logger("zrc.results")
 _ID = re.compile(r"^[0-9a-f]{16,64}$")
@@ -116,8 +115,4 @@ def register(storage: Storage):
 
 
 def main(env: dict[str, str] | None = None) -> None:
-    env = dict(os.environ if env is None else env)
-    runtime.configure_logging("results")
-    base = runtime.BaseSettings.base(env)
-    storage = from_env(env)
-    runtime.serve("results", register(storage), base["listen"], base["grace"], base["workers"], storage)
+    runtime.run_service("results", lambda storage, _env: {"register": register(storage)}, env)

@@ -16,7 +16,7 @@ from zrc.core import SCORER_VERSION
 from zrc.core.leaderboard import summarize
 from zrc.core.pipeline import evaluate
 from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from zrc.storage import Storage, from_env
+from zrc.storage import Storage
 from zrc.validation.server import resolve
 
 log = structlog.get_logger("zrc.scoring")
@@ -65,16 +65,16 @@ def register(storage: Storage, scorer: str, version: str = SCORER_VERSION):
 
 
 def main(env: dict[str, str] | None = None) -> None:
-    env = dict(os.environ if env is None else env)
-    runtime.configure_logging("scoring")
-    base = runtime.BaseSettings.base(env)
-    scorer = runtime.env_str(env, "ZRC_SCORER_TASK")
+    scorer = (env if env is not None else os.environ).get("ZRC_SCORER_TASK", "")
     if scorer not in SCORERS:
+        runtime.configure_logging("scoring")
         raise runtime.ConfigError(f"ZRC_SCORER_TASK must be one of {', '.join(SCORERS)}, got {scorer!r}")
-    # The scorer version keys cached results: set ZRC_SCORER_VERSION (e.g. to the image digest) to force
-    # re-scoring after a deployment; by default it is the evaluation core's SCORER_VERSION.
-    version = env.get("ZRC_SCORER_VERSION") or SCORER_VERSION
-    storage = from_env(env)
-    structlog.contextvars.bind_contextvars(scorer=scorer, scorer_version=version)
-    runtime.serve(f"scoring-{scorer}", register(storage, scorer, version), base["listen"], base["grace"],
-                  base["workers"], storage)
+
+    def make(storage: Storage, env: dict[str, str]) -> dict:
+        # The scorer version keys cached results: set ZRC_SCORER_VERSION (e.g. to the image digest) to force
+        # re-scoring after a deployment; by default it is the evaluation core's SCORER_VERSION.
+        version = env.get("ZRC_SCORER_VERSION") or SCORER_VERSION
+        structlog.contextvars.bind_contextvars(scorer=scorer, scorer_version=version)
+        return {"register": register(storage, scorer, version)}
+
+    runtime.run_service(f"scoring-{scorer}", make, env)

@@ -67,9 +67,8 @@ class S3Storage(Storage):
     def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
         self.client.put_object(self.buckets[bucket], key, fileobj, size, part_size=PART_SIZE)
 
-    @_wrap
-    def get_bytes(self, bucket: str, key: str) -> bytes:
-        resp = self.client.get_object(self.buckets[bucket], key)
+    def _read(self, bucket: str, key: str, offset: int = 0, length: int = 0) -> bytes:
+        resp = self.client.get_object(self.buckets[bucket], key, offset=offset, length=length)
         try:
             return resp.read()
         finally:
@@ -77,13 +76,12 @@ class S3Storage(Storage):
             resp.release_conn()
 
     @_wrap
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        return self._read(bucket, key)
+
+    @_wrap
     def read_range(self, bucket: str, key: str, offset: int, length: int) -> bytes:
-        resp = self.client.get_object(self.buckets[bucket], key, offset=offset, length=length)
-        try:
-            return resp.read()
-        finally:
-            resp.close()
-            resp.release_conn()
+        return self._read(bucket, key, offset, length)
 
     @_wrap
     def size(self, bucket: str, key: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import structlog
 
@@ -12,7 +11,7 @@ from zrc.common.data import DatasetCache, finding_to_pb, open_submission
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.validation import validate
-from zrc.storage import Storage, from_env
+from zrc.storage import Storage
 from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
 
 log = structlog.get_logger("zrc.validation")
@@ -60,8 +59,4 @@ def register(storage: Storage):
 
 
 def main(env: dict[str, str] | None = None) -> None:
-    env = dict(os.environ if env is None else env)
-    runtime.configure_logging("validation")
-    base = runtime.BaseSettings.base(env)
-    storage = from_env(env)
-    runtime.serve("validation", register(storage), base["listen"], base["grace"], base["workers"], storage)
+    runtime.run_service("validation", lambda storage, _env: {"register": register(storage)}, env)
