@@ -192,3 +192,25 @@ def test_admin_rescores_when_a_scorer_changes(stack, admin, prosaudit_case):
     (entry,) = [e for e in board if e["zrc"]["entry_id"] == first.job_id]
     assert entry["zrc"]["scorer_version"] == "english=2" and entry["zrc"]["baseline"] is True
     assert len(board) == 1, "the entry was replaced, not duplicated"
+
+
+def test_cli_error_sentences_against_the_server(stack, admin, slm21_case, tmp_path, monkeypatch, capsys):
+    from zrc.cli.main import main
+
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZRC_SERVER", stack.addrs["gateway"])
+    monkeypatch.delenv("ZRC_ADMIN_TOKEN", raising=False)
+    monkeypatch.setenv("ZRC_TOKEN", "zrc_wrong")
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the server at") and "refused the token" in err and "\n" not in err
+    token = admin.create_token("hank")
+    monkeypatch.delenv("ZRC_TOKEN")
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(token + "\n"))
+    assert main(["user:login"]) == 0
+    assert "logged in" in capsys.readouterr().out
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "--dataset", "nope", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "dataset nope is not imported" in err and "zrc datasets:import" in err
+    assert main(["admin:token-create", "ivy"]) == 2
+    assert "needs an admin token" in capsys.readouterr().err
