@@ -94,7 +94,7 @@ def run_stack(scale: float, seed: int) -> dict:
     out: dict = {}
     try:
         stack.up()
-        with Client(stack.addrs["gateway"]) as c:
+        with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
             t = time.perf_counter()
             c.import_dataset(slm / "sLM21-dataset", "sLM21-dataset")
             out["import_s"] = time.perf_counter() - t
