@@ -190,12 +190,12 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                 pass
             self.auth.add_owner(digest, who)
             return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=False)
-        held = self.uploads.receive(meta, rest)
+        held, streamed_sha = self.uploads.receive(meta, rest)
         if held < meta.size:
             raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"upload incomplete: the server holds {held} of {meta.size} bytes; "
                                 f"resume from {held} (nothing is visible until complete)")
-        self.uploads.finish(digest, meta.size)
+        self.uploads.finish(digest, meta.size, streamed_sha)
         self.auth.add_owner(digest, who)
         log.info("upload_stored", size=meta.size, resumed_from=meta.offset)
         return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=True)

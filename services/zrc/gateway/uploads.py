@@ -90,8 +90,12 @@ class Uploads:
         chain = self.chain(digest)
         return chain[-1][0] + chain[-1][1] if chain else 0
 
-    def receive(self, meta, chunks) -> int:
-        """Store the bytes of one stream (from ``meta.offset``); returns the committed size afterwards."""
+    def receive(self, meta, chunks) -> tuple[int, str | None]:
+        """Store the bytes of one stream (from ``meta.offset``).
+
+        Returns the committed size afterwards and, when this stream carried the whole archive from byte 0,
+        its sha256 (so that finishing needs no second verification pass).
+        """
         digest = (meta.sha256 or "").lower()
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise BadRequest("metadata.sha256 must be the archive's sha256 (64 hex digits)")
@@ -102,6 +106,7 @@ class Uploads:
             raise Abort(grpc.StatusCode.FAILED_PRECONDITION,
                         f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
         pos, buf = held, bytearray()
+        sha = hashlib.sha256() if held == 0 else None
 
         def flush() -> None:
             nonlocal pos, buf
@@ -117,32 +122,54 @@ class Uploads:
                 if pos + len(buf) + len(msg.chunk) > meta.size:
                     raise BadRequest(f"more bytes than the announced {meta.size}")
                 buf += msg.chunk
+                if sha is not None:
+                    sha.update(msg.chunk)
                 if len(buf) >= SEGMENT:
                     flush()
         finally:
             flush()  # keep what arrived, even if the client went away: it can resume
-        return pos
+        return pos, (sha.hexdigest() if sha is not None and pos == meta.size else None)
 
-    def finish(self, digest: str, size: int) -> None:
-        """Assemble, verify (sha256, zip) and publish under archives/; then drop the segments."""
+    def finish(self, digest: str, size: int, streamed_sha: str | None = None) -> None:
+        """Verify (sha256, zip) and publish under archives/; then drop the segments.
+
+        An archive that arrived in one stream was hashed on the way in: it is checked to be a zip from its
+        tail and written to its final key in one pass. A resumed one is assembled into a staging object
+        while hashed, and copied only if it matches.
+        """
         chain = self.chain(digest)
+        keys = [k for _, _, k in chain]
+        if streamed_sha is not None:
+            if streamed_sha != digest:
+                self.discard(digest)
+                raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
+            self._check_zip_tail(digest, keys)
+            self.storage.put_file(SUBMISSIONS, archive_key(digest), _SegmentReader(self.storage, keys), size)
+            self.discard(digest)
+            return
         staging = f"staging/{digest}.zip"
-        reader = _SegmentReader(self.storage, [k for _, _, k in chain])
+        reader = _SegmentReader(self.storage, keys)
         try:
             self.storage.put_file(SUBMISSIONS, staging, reader, size)
             if reader.sha.hexdigest() != digest:
                 self.discard(digest)
                 raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
-            try:
-                with zipfile.ZipFile(self.storage.open(SUBMISSIONS, staging)) as z:
-                    z.infolist()
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-                self.discard(digest)
-                raise BadRequest("the submission archive is not a zip file") from None
+            self._check_zip_tail(digest, keys)
             self.storage.copy(SUBMISSIONS, staging, archive_key(digest))
         finally:
             self.storage.delete(SUBMISSIONS, staging)
         self.discard(digest)
+
+    def _check_zip_tail(self, digest: str, keys: list[str]) -> None:
+        """A zip ends with its end-of-central-directory record (within the last 64 KiB + 22 bytes)."""
+        tail = b""
+        for key in reversed(keys):
+            tail = self.storage.get_bytes(SUBMISSIONS, key) + tail
+            if len(tail) >= (1 << 16) + 22:
+                break
+        if not zipfile.is_zipfile(io.BytesIO(tail)):
+            self.discard(digest)
+            raise BadRequest("the submission archive is not a zip file")
 
     def discard(self, digest: str) -> None:
         for key in self.storage.list(SUBMISSIONS, _prefix(digest)):
