@@ -159,9 +159,6 @@ class Dataset:
                                 else load_pair_gold(self.root, spec, set_))
         return self._golds[key]
 
-    def get(self, task: str, set_: str) -> PairGold | SemanticGold | None:
-        return self.gold(task, set_) if (task, set_) in self.parts else None
-
     def load_all(self) -> Dataset:
         """Parse and check every gold file now (dataset import does this)."""
         for task, set_ in self.parts:

@@ -76,10 +76,6 @@ class Findings:
         return [f for f in self.items if f.severity == "error"]
 
     @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.items if f.severity == "warning"]
-
-    @property
     def ok(self) -> bool:
         return not any(f.severity == "error" for f in self._items) and not any(
             s == "error" for (_, _, s) in self._suppressed

@@ -257,10 +257,3 @@ def correlations(scored_pairs: Table) -> Table:
         corr[g] = 100 * spearman(-human, score[m])
     return Table({"type": scored_pairs["type"][first], "dataset": scored_pairs["dataset"][first],
                   "correlation": corr})
-
-
-def render(results: list[TaskResult]) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for r in results:
-        files.update(r.files())
-    return files

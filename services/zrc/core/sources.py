@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -47,10 +47,6 @@ class FileTree(ABC):
         """Files below folder ``prefix`` (recursive)."""
         p = prefix.rstrip("/") + "/"
         return [n for n in self.names() if n.startswith(p)]
-
-    def iter_bytes(self, names: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        for n in names:
-            yield n, self.read(n)
 
     def close(self) -> None:  # noqa: B027 - optional hook: only archives hold a handle
         """Release the underlying handle, if any."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from zrc.core.sources import FileTree
@@ -161,10 +160,6 @@ class StorageTree(FileTree):
             return self.storage.get_bytes(self.bucket, self.prefix + name)
         except NotFound:
             raise FileNotFoundError(name) from None
-
-    def iter_bytes(self, names) -> Iterator[tuple[str, bytes]]:
-        for n in names:
-            yield n, self.read(n)
 
 
 def from_env(env: dict[str, str]) -> Storage:
