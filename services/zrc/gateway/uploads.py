@@ -26,6 +26,7 @@ from zrc.storage import SUBMISSIONS, NotFound, Storage
 
 log = structlog.get_logger("zrc.gateway.uploads")
 SEGMENT = 8 << 20
+MIN_PART = 5 << 20   # S3's smallest multipart part (but the last), hence the smallest composable segment
 MAX_UPLOAD = 64 << 30
 _SEG = re.compile(r"^(\d{16})-(\d{16})$")
 
@@ -134,7 +135,7 @@ class Uploads:
         """Verify (sha256, zip) and publish under archives/; then drop the segments.
 
         An archive that arrived in one stream was hashed on the way in: it is checked to be a zip from its
-        tail and written to its final key in one pass. A resumed one is assembled into a staging object
+        tail and its segments are concatenated server-side into the final key. A resumed one is assembled into a staging object
         while hashed, and copied only if it matches.
         """
         chain = self.chain(digest)
@@ -144,7 +145,11 @@ class Uploads:
                 self.discard(digest)
                 raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
             self._check_zip_tail(digest, keys)
-            self.storage.put_file(SUBMISSIONS, archive_key(digest), _SegmentReader(self.storage, keys), size)
+            if all(length >= MIN_PART for _, length, _ in chain[:-1]):
+                # server-side concatenation: the bytes do not travel through the gateway again
+                self.storage.compose(SUBMISSIONS, archive_key(digest), keys)
+            else:
+                self.storage.put_file(SUBMISSIONS, archive_key(digest), _SegmentReader(self.storage, keys), size)
             self.discard(digest)
             return
         staging = f"staging/{digest}.zip"

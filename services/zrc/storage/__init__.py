@@ -70,6 +70,10 @@ class Storage(ABC):
         """Server-side copy within a bucket (atomic for readers of ``dst``)."""
 
     @abstractmethod
+    def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
+        """Server-side concatenation of ``srcs`` into ``dst`` (S3: every source but the last >= 5 MiB)."""
+
+    @abstractmethod
     def ping(self) -> None:
         """Raise StorageUnavailable unless the backend answers."""
 

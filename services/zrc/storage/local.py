@@ -78,5 +78,12 @@ class LocalStorage(Storage):
         with open(self._path(bucket, src), "rb") as fh:
             self._atomic(self._path(bucket, dst), lambda out: shutil.copyfileobj(fh, out, 1 << 20))
 
+    def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
+        def write(out) -> None:
+            for src in srcs:
+                with open(self._path(bucket, src), "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+        self._atomic(self._path(bucket, dst), write)
+
     def ping(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -106,5 +106,10 @@ class S3Storage(Storage):
             self.client.compose_object(b, dst, [ComposeSource(b, src)])
 
     @_wrap
+    def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
+        b = self.buckets[bucket]
+        self.client.compose_object(b, dst, [ComposeSource(b, k) for k in srcs])
+
+    @_wrap
     def ping(self) -> None:
         self.client.bucket_exists(self.buckets[RESULTS])
