@@ -219,3 +219,26 @@ def test_cli_against_stack_equals_embedded_and_core(stack, slm21_case, tmp_path,
     embedded = {p.name: p.read_bytes() for p in (tmp_path / "embedded").iterdir()}
     server = {p.name: p.read_bytes() for p in (tmp_path / "server").iterdir()}
     assert embedded == server == core_files(slm21_case, "sLM21")
+
+
+def test_a_scorer_that_stays_down_fails_the_job_with_its_reason(stack, prosaudit_case, tmp_path):
+    """Never stuck: once the retry budget is spent, the job ends FAILED and says why."""
+    budget = stack.extra_env["ZRC_RETRY_BUDGET_SECONDS"]
+    stack.stop("gateway")
+    stack.stop("scoring-prosaudit", signal.SIGKILL)
+    stack.extra_env["ZRC_RETRY_BUDGET_SECONDS"] = "3"
+    try:
+        stack.start_service("gateway")
+        with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+            up = c.upload_folder(fresh(prosaudit_case[1], tmp_path))
+            job = c.wait(c.evaluate(up.digest, "prosAudit"), timeout=120)
+            assert job.state == gateway_pb2.JOB_STATE_FAILED
+            assert "stayed unavailable" in job.failure_reason and "UNAVAILABLE" in job.failure_reason
+            with pytest.raises(grpc.RpcError) as exc:
+                c.get_scores(job.job_id)
+            assert exc.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        stack.extra_env["ZRC_RETRY_BUDGET_SECONDS"] = budget
+        stack.stop("gateway")
+        stack.start_service("scoring-prosaudit")
+        stack.start_service("gateway")
