@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 
 from zrc.common import runtime
+from zrc.common.data import DatasetCache
 from zrc.gateway.server import build
 from zrc.results.server import register as results_register
 from zrc.scoring.server import register as scoring_register
@@ -59,9 +60,11 @@ class Embedded:
             return f"127.0.0.1:{port}"
 
         addrs["results"] = start("results", results_register(self.storage))
-        addrs["validation"] = start("validation", validation_register(self.storage))
+        # One process: the services share parsed gold files instead of each parsing them again.
+        datasets = DatasetCache(self.storage)
+        addrs["validation"] = start("validation", validation_register(self.storage, datasets))
         for t in SCORERS:
-            addrs[t] = start(f"scoring-{t}", scoring_register(self.storage, t))
+            addrs[t] = start(f"scoring-{t}", scoring_register(self.storage, t, datasets=datasets))
         tmp = self.home / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         env = {"ZRC_VALIDATION_ADDR": addrs["validation"], "ZRC_RESULTS_ADDR": addrs["results"],

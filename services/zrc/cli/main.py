@@ -104,7 +104,7 @@ def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
         return f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return f"permission denied: {details}"
-    if code == grpc.StatusCode.NOT_FOUND and "dataset" in details:
+    if code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset"):
         return f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return details
@@ -118,6 +118,17 @@ def _selection_args(a, spec) -> tuple[list[str], list[str]]:
         return select(spec, a.sets, a.tasks)
     except SelectionError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _require_dataset(client: Client, bench: str, name: str | None) -> None:
+    """Fail before a long upload if the server lacks the dataset."""
+    want = name or get_benchmark(bench).dataset
+    have = {d.name: d.benchmark for d in client.list_datasets()}
+    if want not in have:
+        raise UsageError(f"dataset {want} is not imported: run `zrc datasets:import /path/to/{want}` "
+                         f"(folder or zip){'; available: ' + ', '.join(sorted(have)) if have else ''}")
+    if have[want] != bench:
+        raise UsageError(f"dataset {want} is a {have[want]} dataset, not {bench}")
 
 
 def _upload(client: Client, folder: str, quiet: bool) -> str:
@@ -187,6 +198,7 @@ def cmd_run(a) -> int:
     sets, tasks = _selection_args(a, spec)
     quiet = a.quiet or a.json
     with session() as client:
+        _require_dataset(client, bench, a.dataset)
         digest = _upload(client, a.submission, quiet)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
                                  skip_validation=a.skip_validation)
@@ -249,6 +261,7 @@ def cmd_verify(a) -> int:
     sets, tasks = _selection_args(a, get_benchmark(bench))
     quiet = a.quiet or a.json
     with session() as client:
+        _require_dataset(client, bench, a.dataset)
         digest = _upload(client, a.location, quiet)
         sel = common_pb2.Selection(submission_digest=digest, benchmark=bench, dataset=a.dataset or "",
                                    sets=sets, tasks=tasks)
@@ -360,6 +373,7 @@ def cmd_submit(a) -> int:
     if not problems.ok:
         return _report_invalid(a, problems.items, "meta.yaml and params.yaml must be complete to publish")
     with session() as client:
+        _require_dataset(client, bench, a.dataset)
         digest = _upload(client, a.location, quiet)
         v = client.validate(digest, bench, dataset=a.dataset or "")
         findings = [Finding(**finding_from_pb(f)) for f in v.findings]
@@ -522,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("datasets", cmd_datasets, "list imported datasets")
     sp = add("datasets:import", cmd_import, "import an official dataset folder or zip")
     sp.add_argument("path")
+    sp.add_argument("-q", "--quiet", action="store_true")
     sp.add_argument("--name", help="dataset name (default: the folder/zip basename)")
     sp = add("submit", cmd_submit, "validate, upload, evaluate on the server and publish to the leaderboard")
     sp.add_argument("location")

@@ -151,7 +151,7 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     from zrc.core.sources import SourceError
 
     if isinstance(exc, NotFound):
-        return grpc.StatusCode.NOT_FOUND, f"not found: {exc.args[0] if exc.args else ''}"
+        return grpc.StatusCode.NOT_FOUND, str(exc.args[0]) if exc.args else "not found"
     if isinstance(exc, StorageUnavailable):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
     if isinstance(exc, SelectionError | DatasetError | SourceError | BadRequest):

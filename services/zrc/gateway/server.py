@@ -253,7 +253,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         try:
             man = self.storage.get_json(DATASETS, dataset_manifest_key(ds_name))
         except NotFound:
-            raise NotFound(f"dataset {ds_name} is not imported (zrc datasets:import)") from None
+            raise NotFound(f"dataset {ds_name} is not imported") from None
         if man["benchmark"] != bench.name:
             raise SelectionError(f"dataset {ds_name} is a {man['benchmark']} dataset, not {bench.name}")
         if not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):

@@ -10,11 +10,13 @@ import grpc
 import structlog
 
 from zrc.common import runtime
-from zrc.common.data import DatasetCache, finding_to_pb, open_submission
+from zrc.common.data import DatasetCache, finding_to_pb, load_pooled, open_submission, pooled_key
 from zrc.common.v1 import common_pb2
 from zrc.core import SCORER_VERSION
 from zrc.core.leaderboard import summarize
 from zrc.core.pipeline import evaluate
+from zrc.core.scoring import score_semantic
+from zrc.core.validation import read_params
 from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from zrc.storage import Storage
 from zrc.validation.server import resolve
@@ -24,11 +26,12 @@ SCORERS = {"lexical": "lexical", "syntactic": "syntactic", "semantic": "semantic
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    def __init__(self, storage: Storage, scorer: str, version: str = SCORER_VERSION):
+    def __init__(self, storage: Storage, scorer: str, version: str = SCORER_VERSION,
+                 datasets: DatasetCache | None = None):
         self.storage = storage
         self.task = SCORERS[scorer]
         self.version = version
-        self.datasets = DatasetCache(storage)
+        self.datasets = datasets or DatasetCache(storage)
 
     def Describe(self, request, context):
         return scoring_pb2.DescribeResponse(tasks=[self.task], scorer_version=self.version)
@@ -39,9 +42,13 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         if list(sel.tasks) != [self.task] or len(sel.sets) != 1:
             raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"this scorer scores exactly one set of task {self.task!r}")
-        bench, dataset, _, sets, tasks = resolve(sel, self.datasets)
+        bench, dataset, ds_digest, sets, tasks = resolve(sel, self.datasets)
         tree = open_submission(self.storage, sel.submission_digest)
         try:
+            result = self._from_pooled(tree, bench.name, dataset, ds_digest, sel.submission_digest, sets[0])
+            if result is not None:
+                log.info("scored", task=self.task, set=sets[0], pooled_cache=True)
+                return self._response(result, dataset, [])
             ev = evaluate(dataset, tree, bench.name, sets=sets, tasks=tasks, skip_validation=request.skip_validation)
         finally:
             tree.close()
@@ -51,15 +58,31 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                                 f"submission invalid for {self.task} {sets[0]}: {first or 'nothing to score'}")
         (result,) = ev.results
         log.info("scored", task=self.task, set=sets[0])
+        return self._response(result, dataset, ev.findings)
+
+    def _from_pooled(self, tree, bench: str, dataset, ds_digest: str, digest: str, set_: str):
+        """Semantic only: score from the vectors the validation service pooled, if it left them."""
+        if self.task != "semantic":
+            return None
+        params, pf = read_params(tree, bench)
+        if not pf.ok:
+            return None
+        pooled = load_pooled(self.storage, pooled_key(digest, ds_digest, set_, params.cache_key()))
+        if pooled is None:
+            return None
+        return score_semantic(dataset.gold("semantic", set_), pooled, params)
+
+    def _response(self, result, dataset, findings) -> scoring_pb2.ScoreResponse:
         return scoring_pb2.ScoreResponse(
             files=[common_pb2.File(name=n, content=c) for n, c in result.files().items()],
             summary_json=json.dumps(summarize(result, dataset), allow_nan=False),
-            scorer_version=self.version, findings=[finding_to_pb(f) for f in ev.findings])
+            scorer_version=self.version, findings=[finding_to_pb(f) for f in findings])
 
 
-def register(storage: Storage, scorer: str, version: str = SCORER_VERSION):
+def register(storage: Storage, scorer: str, version: str = SCORER_VERSION, datasets: DatasetCache | None = None):
     def reg(server) -> list[str]:
-        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(storage, scorer, version), server)
+        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(storage, scorer, version, datasets),
+                                                              server)
         return [scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name]
     return reg
 

@@ -7,7 +7,7 @@ import json
 import structlog
 
 from zrc.common import runtime
-from zrc.common.data import DatasetCache, finding_to_pb, open_submission
+from zrc.common.data import DatasetCache, finding_to_pb, open_submission, pooled_key, save_pooled
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.validation import validate
@@ -31,9 +31,9 @@ def resolve(selection, datasets: DatasetCache):
 
 
 class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
-    def __init__(self, storage: Storage):
+    def __init__(self, storage: Storage, datasets: DatasetCache | None = None):
         self.storage = storage
-        self.datasets = DatasetCache(storage)
+        self.datasets = datasets or DatasetCache(storage)
 
     def Validate(self, request, context):
         sel = request.selection
@@ -44,6 +44,10 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             report = validate(dataset, tree, bench, sets, tasks)
         finally:
             tree.close()
+        for (_, set_), pooled in report.pooled.items():
+            # hand the pooled embeddings to the semantic scorer: it need not read every file again
+            save_pooled(self.storage, pooled_key(sel.submission_digest, digest, set_, report.params.cache_key()),
+                        pooled)
         log.info("validated", ok=report.ok, findings=len(report.findings))
         return validation_pb2.ValidateResponse(
             ok=report.ok, findings=[finding_to_pb(f) for f in report.findings.items],
@@ -51,9 +55,9 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             dataset_digest=digest)
 
 
-def register(storage: Storage):
+def register(storage: Storage, datasets: DatasetCache | None = None):
     def reg(server) -> list[str]:
-        validation_pb2_grpc.add_ValidationServiceServicer_to_server(ValidationServicer(storage), server)
+        validation_pb2_grpc.add_ValidationServiceServicer_to_server(ValidationServicer(storage, datasets), server)
         return [validation_pb2.DESCRIPTOR.services_by_name["ValidationService"].full_name]
     return reg
 
