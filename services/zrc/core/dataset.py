@@ -91,6 +91,20 @@ def as_key(values: np.ndarray) -> np.ndarray:
     return np.asarray(["" if v is None else str(v) for v in values], dtype=str)
 
 
+class StemIndex:
+    """Maps names to their row in a gold column (-1 when absent), vectorised with one sorted copy."""
+
+    def __init__(self, stems: np.ndarray):
+        self.order = np.argsort(stems, kind="stable")
+        self.sorted = stems[self.order]
+
+    def lookup(self, names: np.ndarray) -> np.ndarray:
+        if self.sorted.size == 0:
+            return np.full(len(names), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.sorted, names), self.sorted.size - 1)
+        return np.where(self.sorted[pos] == names, self.order[pos], -1).astype(np.int64)
+
+
 @dataclass
 class PairGold:
     """Gold of one pairs-task set (lexical/syntactic/ProsAudit dev or test)."""
@@ -105,25 +119,12 @@ class PairGold:
     bad: np.ndarray                # gold row of its incorrect twin
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def sorted_stems(self) -> np.ndarray:
-        cached = getattr(self, "_sorted", None)
-        if cached is None:
-            order = np.argsort(self.stems, kind="stable")
-            cached = (self.stems[order], order)
-            self._sorted = cached
-        return cached[0]
+    def __post_init__(self) -> None:
+        self.index = StemIndex(self.stems)
 
     def lookup(self, names: np.ndarray) -> np.ndarray:
         """Gold row of each name, -1 where it is not in the gold."""
-        self.sorted_stems  # noqa: B018 - fills the cache
-        stems, order = self._sorted
-        if stems.size == 0:
-            return np.full(len(names), -1, dtype=np.int64)
-        pos = np.searchsorted(stems, names)
-        pos_c = np.minimum(pos, stems.size - 1)
-        hit = stems[pos_c] == names
-        return np.where(hit, order[pos_c], -1).astype(np.int64)
+        return self.index.lookup(names)
 
 
 @dataclass
@@ -135,6 +136,9 @@ class SemanticGold:
     pairs: Table
     stems: dict[str, np.ndarray]   # type -> filenames of that type (gold order)
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.index = {t: StemIndex(s) for t, s in self.stems.items()}
 
 
 class Dataset:
@@ -211,13 +215,9 @@ def load_pair_gold(tree: FileTree, task: TaskSpec, set_: str) -> PairGold:
             raise DatasetError(
                 f"two {what} items share the pair key ({', '.join(layout.pair_key)})", name, int(row) + 2
             )
-    order = np.argsort(code[bad_rows], kind="stable")
-    sorted_bad = code[bad_rows][order]
-    pos = np.minimum(np.searchsorted(sorted_bad, code[good_rows]), max(sorted_bad.size - 1, 0))
-    matched = sorted_bad.size > 0
-    hit = (sorted_bad[pos] == code[good_rows]) if matched else np.zeros(good_rows.size, bool)
-    good = good_rows[hit]
-    bad = bad_rows[order[pos[hit]]] if matched else np.empty(0, np.int64)
+    twin = StemIndex(code[bad_rows]).lookup(code[good_rows])   # position in bad_rows, -1 if none
+    good = good_rows[twin >= 0]
+    bad = bad_rows[twin[twin >= 0]]
     notes = []
     n_unpaired = (good_rows.size - good.size) + (bad_rows.size - bad.size)
     if n_unpaired:

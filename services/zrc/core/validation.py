@@ -34,8 +34,6 @@ from .scoring import PooledSet, pool
 from .sources import FileTree, SourceError
 from .submission import ArrayError, ScoreFile, check_array, load_array, parse_score_file
 
-SEMANTIC_TYPES = ("synthetic", "librispeech")
-
 
 @dataclass
 class Report:
@@ -111,8 +109,6 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
     for t in enabled:
         folder = f"semantic/{gold.set}/{t}"
         expected = gold.stems[t]
-        order = np.argsort(expected)
-        sorted_stems = expected[order]
         files = [n for n in tree.under(folder) if n.endswith(ext)]
         if not files:
             if [n for n in tree.under(folder) if n.endswith(other)]:
@@ -125,9 +121,7 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
             out[t] = PooledSet(vectors, np.zeros(expected.size, bool))
             continue
         stems = np.asarray([posixpath.basename(n)[: -len(ext)] for n in files], dtype=str)
-        pos = np.minimum(np.searchsorted(sorted_stems, stems), max(sorted_stems.size - 1, 0))
-        hit = (sorted_stems[pos] == stems) if sorted_stems.size else np.zeros(stems.size, bool)
-        rows = np.where(hit, order[pos] if sorted_stems.size else 0, -1)
+        rows = gold.index[t].lookup(stems)
         pooled: list[tuple[int, np.ndarray]] = []
         taken = np.zeros(expected.size, bool)
         for name, row in zip(files, rows, strict=True):
