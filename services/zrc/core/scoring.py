@@ -15,7 +15,6 @@ import numpy as np
 from .dataset import PairGold, SemanticGold, as_key, key_codes
 from .params import Params
 from .stats import (
-    VECTORISED_METRICS,
     cdist_mean,
     group_stats,
     pair_score,
@@ -180,7 +179,7 @@ def _librispeech_distances(gold: SemanticGold, pooled: PooledSet, w1: np.ndarray
     uw, order, start, count = _word_index(words)
     i1 = np.searchsorted(uw, w1)
     i2 = np.searchsorted(uw, w2)
-    if metric not in VECTORISED_METRICS and metric in ("seuclidean", "mahalanobis"):
+    if metric in ("seuclidean", "mahalanobis"):
         # set-dependent metrics: call cdist exactly as the reference does
         out = np.empty(w1.size)
         for k in range(w1.size):

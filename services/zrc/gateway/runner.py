@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import grpc
 import structlog
 from google.protobuf import json_format
-from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from zrc.common import runtime
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
@@ -54,6 +54,11 @@ class RunnerSettings:
     reap_every: float = 5.0
 
 
+def version_label(task_names, versions: dict[str, str]) -> str:
+    """The scorer versions of an entry, one per task ("lexical=1,syntactic=1,semantic=1")."""
+    return ",".join(f"{t}={versions.get(t, '?')}" for t in task_names)
+
+
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, grpc.RpcError) and exc.code() in RETRYABLE
 
@@ -77,7 +82,7 @@ class Clients:
                 if attempt.retry_state.attempt_number > 1:
                     log.info("retrying", method=getattr(fn, "_method", b"?"), attempt=attempt.retry_state.attempt_number)
                 return fn(request, timeout=timeout or self.s.quick_timeout)
-        raise RetryError(None)  # pragma: no cover - Retrying re-raises
+        raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
 
     # job records -----------------------------------------------------------------------------------
     def put_job(self, job: jobs.Job) -> None:
@@ -304,7 +309,7 @@ class Runner:
             bench = get_benchmark(sel.benchmark)
             entry_id = job.replaces_entry or job.job_id
             entry["zrc"] = {"entry_id": entry_id, "job_id": job.job_id, "owner": job.owner, "baseline": job.baseline,
-                            "scorer_version": ",".join(f"{t}={versions.get(t, '?')}" for t in bench.task_names),
+                            "scorer_version": version_label(bench.task_names, versions),
                             "submission_digest": sel.submission_digest, "dataset": sel.dataset,
                             "published_at": jobs.now()}
             self.c.call(self.c.results.PublishEntry, results_pb2.PublishEntryRequest(

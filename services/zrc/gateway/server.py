@@ -38,7 +38,7 @@ from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
-from zrc.gateway.runner import Clients, Runner, RunnerSettings
+from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.uploads import Uploads
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.results.v1 import results_pb2
@@ -47,7 +47,7 @@ from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage
 from zrc.validation.v1 import validation_pb2
 
 log = structlog.get_logger("zrc.gateway")
-MAX_UPLOAD = 1 << 30   # dataset gold archives (submissions: see uploads.py)
+MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)
 _STATE = {jobs.QUEUED: gateway_pb2.JOB_STATE_QUEUED, jobs.VALIDATING: gateway_pb2.JOB_STATE_VALIDATING,
           jobs.SCORING: gateway_pb2.JOB_STATE_SCORING, jobs.SUCCEEDED: gateway_pb2.JOB_STATE_SUCCEEDED,
           jobs.INVALID: gateway_pb2.JOB_STATE_INVALID, jobs.FAILED: gateway_pb2.JOB_STATE_FAILED}
@@ -81,7 +81,7 @@ def _first(request_iterator, kind: str):
 def _spool_to_file(request_iterator, first_kind: str, tmpdir: str | None):
     """Metadata message first, then chunks into a temp file; returns (metadata, path, size, sha256)."""
     meta, it = _first(request_iterator, first_kind)
-    if meta.size < 0 or meta.size > MAX_UPLOAD:
+    if meta.size < 0 or meta.size > MAX_DATASET_UPLOAD:
         raise BadRequest(f"announced size {meta.size} is out of range")
     h = hashlib.sha256()
     size = 0
@@ -147,7 +147,7 @@ class _Admin:
         bench = get_benchmark(request.benchmark)
         versions = {t: self.c.call(self.c.scorers["prosaudit" if t == "english" else t].Describe,
                                    scoring_pb2.DescribeRequest()).scorer_version for t in bench.task_names}
-        current_version = ",".join(f"{t}={versions[t]}" for t in bench.task_names)
+        current_version = version_label(bench.task_names, versions)
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench.name))
         job_ids = []
         for text in r.entries_json:
