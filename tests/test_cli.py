@@ -185,6 +185,24 @@ def test_demo(zhome, tmp_path, capsys):
     assert res["ok"] and len(res["files"]) == 14
 
 
+def test_demo_never_deletes_user_files(zhome, tmp_path, capsys):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "thesis.tex").write_text("x")
+    assert main(["demo", "--dir", str(d)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (d / "thesis.tex").read_text() == "x" and sorted(p.name for p in d.iterdir()) == ["thesis.tex"]
+    f = tmp_path / "file"
+    f.write_text("keep")
+    assert main(["demo", "--dir", str(f)]) == 2 and f.read_text() == "keep"
+    # a folder made by a previous demo is replaced, and a new empty one is used as is
+    e = tmp_path / "e"
+    assert main(["demo", "--dir", str(e), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--dir", str(e), "--json"]) == 0
+    assert _json(capsys)["ok"]
+
+
 def test_unreachable_server_is_one_sentence(zhome, slm21_case, monkeypatch, capsys):
     monkeypatch.setenv("ZRC_SERVER", "127.0.0.1:1")
     assert main(["benchmarks:run", "sLM21", str(slm21_case[1])]) == 2

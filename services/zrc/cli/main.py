@@ -343,12 +343,36 @@ def _import_failed(a, message: str) -> int:
     return 1
 
 
+DEMO_MARKER = ".zrc-demo"
+
+
+def _clear_demo_dir(work: Path) -> None:
+    """Make ``work`` ready for a demo without ever deleting what the user put there.
+
+    Only a folder that a previous demo created (it holds :data:`DEMO_MARKER`) is
+    emptied; any other non-empty folder is refused, and nothing in it is touched.
+    """
+    if work.exists() and not work.is_dir():
+        raise UsageError(f"{work} exists and is not a folder; choose a new or empty folder (nothing was changed)")
+    if work.is_dir() and any(work.iterdir()):
+        if not (work / DEMO_MARKER).is_file():
+            raise UsageError(f"{work} is not empty and was not made by `zrc demo`; choose a new or empty "
+                             "folder (nothing was changed)")
+        for child in work.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / DEMO_MARKER).write_text("made by `zrc demo`; the next `zrc demo` in this folder replaces it\n")
+
+
 def cmd_demo(a) -> int:
     from zrc.core.generate import GenOptions, generate
 
     work = Path(a.dir) if a.dir else home.home() / "demo"
+    _clear_demo_dir(work)
     output.note(f"generating a small sLM21 dataset and submission in {work} ...")
-    shutil.rmtree(work, ignore_errors=True)
     root, sub = generate(work, "sLM21", GenOptions(scale=a.scale, seed=a.seed))
     output.note(f"$ zrc datasets:import {root} --name sLM21-demo")
     rc = cmd_import(argparse.Namespace(path=str(root), name="sLM21-demo", json=False, quiet=True))
