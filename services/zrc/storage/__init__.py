@@ -31,6 +31,10 @@ class NotFound(KeyError):
     """The object does not exist."""
 
 
+class PreconditionFailed(RuntimeError):
+    """A conditional write lost: the object exists (put_if_absent) or changed (put_if_match)."""
+
+
 class StorageUnavailable(RuntimeError):
     """A transient storage fault (connection refused, timeout, 5xx): retry later."""
 
@@ -44,6 +48,23 @@ class Storage(ABC):
 
     @abstractmethod
     def put_bytes(self, bucket: str, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def put_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
+        """Create ``key`` only if no object has it (S3 ``If-None-Match: *``); False if one already does.
+
+        Atomic across processes and replicas: of N concurrent callers exactly one gets True. Quotas and
+        name claims (model ids) are built on it."""
+
+    @abstractmethod
+    def get_with_etag(self, bucket: str, key: str) -> tuple[bytes, str]:
+        """The object and its ETag (for a later :meth:`put_if_match`)."""
+
+    @abstractmethod
+    def put_if_match(self, bucket: str, key: str, data: bytes, etag: str) -> None:
+        """Replace ``key`` only if it still has ``etag`` (S3 ``If-Match``); PreconditionFailed otherwise.
+
+        A read-modify-write (a token record being revoked) then never loses a concurrent update."""
 
     @abstractmethod
     def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:

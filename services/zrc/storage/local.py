@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, Storage
+from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Storage
 
 
 class LocalStorage(Storage):
@@ -38,6 +40,39 @@ class LocalStorage(Storage):
 
     def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
         self._atomic(self._path(bucket, key), lambda fh: fh.write(data))
+
+    def put_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
+        """A complete temp file hard-linked to the key: link(2) fails if the name exists, atomically."""
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def get_with_etag(self, bucket: str, key: str) -> tuple[bytes, str]:
+        data = self.get_bytes(bucket, key)
+        return data, hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def put_if_match(self, bucket: str, key: str, data: bytes, etag: str) -> None:
+        """Compare and replace under an exclusive flock of a per-key lock file (hidden from list())."""
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.parent / f".tmp-lock-{path.name}", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = self.get_with_etag(bucket, key)[1]
+            except NotFound:
+                raise PreconditionFailed(f"{bucket}/{key} no longer exists") from None
+            if current != etag:
+                raise PreconditionFailed(f"{bucket}/{key} changed since it was read")
+            self.put_bytes(bucket, key, data)
 
     def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
         self._atomic(self._path(bucket, key), lambda fh: shutil.copyfileobj(fileobj, fh, 1 << 20))

@@ -16,10 +16,12 @@ from minio import Minio
 from minio.commonconfig import ComposeSource, CopySource
 from minio.error import S3Error, ServerError
 
-from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, Storage, StorageUnavailable
+from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Storage, StorageUnavailable
 
 PART_SIZE = 16 << 20
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket")
+# 412 (and 409 when two conditional writes race inside the store): the condition did not hold.
+_LOST = ("PreconditionFailed", "ConditionalRequestConflict")
 
 
 def _wrap(fn):
@@ -29,6 +31,8 @@ def _wrap(fn):
         except S3Error as exc:
             if exc.code in _MISSING:
                 raise NotFound(f"{exc.bucket_name}/{exc.object_name}") from None
+            if exc.code in _LOST or getattr(exc.response, "status", 0) == 412:
+                raise PreconditionFailed(f"{exc.bucket_name}/{exc.object_name}: {exc.code}") from None
             raise
         except (ServerError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise StorageUnavailable(f"object storage unavailable: {type(exc).__name__}: {exc}"[:300]) from None
@@ -62,6 +66,32 @@ class S3Storage(Storage):
     @_wrap
     def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
         self.client.put_object(self.buckets[bucket], key, io.BytesIO(data), len(data))
+
+    @_wrap
+    def _put_conditional(self, bucket: str, key: str, data: bytes, headers: dict[str, str]) -> None:
+        # put_object() would turn If-None-Match/If-Match into user metadata (x-amz-meta-*): the
+        # single-request PutObject of the same client takes them as real headers.
+        self.client._put_object(self.buckets[bucket], key, data, headers={**headers,
+                                                                         "Content-Type": "application/octet-stream"})
+
+    def put_if_absent(self, bucket: str, key: str, data: bytes) -> bool:
+        try:
+            self._put_conditional(bucket, key, data, {"If-None-Match": "*"})
+        except PreconditionFailed:
+            return False
+        return True
+
+    @_wrap
+    def get_with_etag(self, bucket: str, key: str) -> tuple[bytes, str]:
+        resp = self.client.get_object(self.buckets[bucket], key)
+        try:
+            return resp.read(), resp.headers.get("etag", "").strip('"')
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def put_if_match(self, bucket: str, key: str, data: bytes, etag: str) -> None:
+        self._put_conditional(bucket, key, data, {"If-Match": f'"{etag}"'})
 
     @_wrap
     def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
