@@ -12,6 +12,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from zrc.client import Client, build_archive
+from zrc.common.v1 import common_pb2
 from zrc.core.dataset import load_dataset
 from zrc.core.leaderboard import build_entry
 from zrc.core.pipeline import evaluate
@@ -147,6 +148,8 @@ def test_interrupted_upload_resumes_without_resending(stack, admin, slm21_case, 
 
 def test_published_entry_has_the_cores_aggregates(stack, admin, slm21_case, tmp_path):
     dataset_dir, sub = slm21_case
+    sub = fresh(sub, tmp_path, "frank")
+    (sub / "meta.yaml").write_text((sub / "meta.yaml").read_text().replace("username: demo", "username: frank"))
     with user_client(stack, admin, "frank") as frank:
         up = frank.upload_folder(sub)
         job = frank.wait(frank.evaluate(up.digest, "sLM21", publish=True))
@@ -214,3 +217,53 @@ def test_cli_error_sentences_against_the_server(stack, admin, slm21_case, tmp_pa
     assert "dataset nope is not imported" in err and "zrc datasets:import" in err
     assert main(["admin:token-create", "ivy"]) == 2
     assert "needs an admin token" in capsys.readouterr().err
+
+
+def test_a_digest_grants_nothing_without_the_bytes(stack, admin, slm21_case, tmp_path):
+    archive = tmp_path / "alice.zip"
+    build_archive(fresh(slm21_case[1], tmp_path, "possession"), archive)
+    data = archive.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    with user_client(stack, admin, "alice2") as alice, user_client(stack, admin, "bob2") as bob:
+        assert alice.upload_archive(archive).created
+        job_id = alice.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])
+        assert alice.wait(job_id).state == OK
+        # bob read the digest off the leaderboard
+        assert not bob.get_upload(digest).stored, "GetUpload grants nothing"
+        meta = gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(sha256=digest, size=len(data)))
+        assert code_of(lambda: bob.stub.UploadSubmission(iter([meta]), metadata=bob.metadata)) == \
+            grpc.StatusCode.INVALID_ARGUMENT, "metadata without the bytes grants nothing"
+        assert code_of(lambda: bob.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])) == \
+            grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: bob.get_scores(job_id)) == grpc.StatusCode.PERMISSION_DENIED
+        # sending every byte is possession: bob may now evaluate his copy (nothing is stored twice)
+        assert not bob.upload_archive(archive).created
+        assert bob.wait(bob.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == OK
+
+
+def test_published_identity_is_the_token_user(stack, admin, slm21_case, tmp_path):
+    import yaml
+
+    def sub_as(username, model_id, tag):
+        sub = fresh(slm21_case[1], tmp_path, tag)
+        meta = yaml.safe_load((sub / "meta.yaml").read_text())
+        meta["username"] = username
+        meta["model_info"]["model_id"] = model_id
+        (sub / "meta.yaml").write_text(yaml.safe_dump(meta))
+        return sub
+
+    with user_client(stack, admin, "ada") as ada, user_client(stack, admin, "bea") as bea:
+        assert code_of(lambda: admin.create_user("admin")) == grpc.StatusCode.INVALID_ARGUMENT
+        up = ada.upload_folder(sub_as("bea", "ada-model", "spoof"))
+        job = ada.wait(ada.evaluate(up.digest, "sLM21", publish=True))
+        assert job.state == gateway_pb2.JOB_STATE_INVALID
+        assert [f.code for f in job.findings if f.severity == common_pb2.SEVERITY_ERROR] == ["meta_username_mismatch"]
+        up = ada.upload_folder(sub_as("ada", "ada-model", "mine"))
+        job = ada.wait(ada.evaluate(up.digest, "sLM21", publish=True))
+        assert job.state == OK and job.model_id == "ada-model"
+        (entry,) = [e for e in ada.leaderboard("sLM21") if e["zrc"]["job_id"] == job.job_id]
+        assert entry["submitted_by"] == "ada"
+        up = bea.upload_folder(sub_as("bea", "ada-model", "taken"))
+        job = bea.wait(bea.evaluate(up.digest, "sLM21", publish=True))
+        assert job.state == gateway_pb2.JOB_STATE_INVALID
+        assert [f.code for f in job.findings if f.severity == common_pb2.SEVERITY_ERROR] == ["meta_model_id_taken"]

@@ -15,6 +15,16 @@ def _raw(v) -> str:
     return "" if v is None else repr(float(v))
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value) -> str:
+    """A user-supplied text neutralised for spreadsheets (OWASP CSV injection): a cell that starts with
+    = + - @ tab or CR would be run as a formula by Excel/LibreOffice, so it gets a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
 def _label(e: dict) -> str:
     label = (e.get("publication") or {}).get("author_short") or ""
     for tag in ("<i>", "</i>", "<b>", "</b>"):
@@ -35,7 +45,7 @@ def leaderboard_csv(benchmark: str, entries: list[dict]) -> str:
         for e in entries:
             s = e["scores"]
             for set_ in ("dev", "test"):
-                rows.append([_label(e), e.get("model_id") or "", e.get("submission_id") or "", set_,
+                rows.append([cell(_label(e)), cell(e.get("model_id")), cell(e.get("submission_id")), set_,
                              _pct(s["lexical"]["all"][set_]), _pct(s["lexical"]["in_vocab"][set_]),
                              _pct(s["syntactic"][set_]),
                              _raw(s["semantic"]["normal"]["synthetic"][set_]),
@@ -47,7 +57,7 @@ def leaderboard_csv(benchmark: str, entries: list[dict]) -> str:
         for e in entries:
             s = e["scores"]
             for set_ in ("dev", "test"):
-                rows.append([_label(e), e.get("model_id") or "", e.get("submission_id") or "", set_,
+                rows.append([cell(_label(e)), cell(e.get("model_id")), cell(e.get("submission_id")), set_,
                              _pct(s["lexical"][set_]["score"]), _pct(s["protosyntax"][set_]["score"])])
     for i, r in enumerate(rows):
         w.writerow([i, *r])

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from itertools import groupby
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -52,7 +53,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) 
     for h in headers:
         t.add_column(h)
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        t.add_row(*("" if v is None else escape(str(v)) for v in r))  # names are user text, not markup
     out.print(t)
 
 
@@ -121,9 +122,9 @@ def job_progress(quiet: bool) -> Iterator:
     with err.status("queued...") as st:
         def cb(event) -> None:
             if event.task:
-                err.print(f"[green]✔[/] {event.message}", highlight=False)
+                err.print(f"[green]✔[/] {escape(event.message)}", highlight=False)
             else:
-                st.update(event.message + "...")
+                st.update(escape(event.message) + "...")
         yield cb
 
 
@@ -151,5 +152,7 @@ def leaderboard(benchmark: str, entries: list[dict]) -> None:
                     s["semantic"]["weighted"]["synthetic"]["test"], s["semantic"]["weighted"]["librispeech"]["test"]]
         else:
             vals = [s["lexical"]["test"]["score"], s["protosyntax"]["test"]["score"]]
-        t.add_row(str(i), name, e.get("model_id") or "", *(_fmt(v) for v in vals), z.get("scorer_version", ""))
+        # author labels and model ids come from meta.yaml: shown as text, never read as rich markup
+        t.add_row(str(i), escape(name), escape(e.get("model_id") or ""), *(_fmt(v) for v in vals),
+                  escape(z.get("scorer_version", "")))
     out.print(t)

@@ -5,8 +5,12 @@ Kept under ``auth/`` in the results bucket:
 * ``auth/users/<name>.json``: {name, admin, created_at};
 * ``auth/tokens/<sha256(token)>.json``: {user, created_at, revoked}: tokens are
   stored hashed, shown once at creation;
-* ``auth/owners/<digest>/<user>``: who uploaded an archive (a user may evaluate
-  only archives they uploaded; uploading the same bytes makes you an owner too);
+* ``auth/owners/<digest>/<user>``: who uploaded an archive. Ownership is proof of
+  possession: only sending every byte of the archive (hashed by the gateway
+  itself) makes you an owner. Knowing a digest (they are public on leaderboards)
+  grants nothing: not the archive, not its jobs, not its per-pair scores;
+* ``auth/models/<model_id>``: the user who first published a ``model_id`` (claimed
+  with a conditional write: one owner, whatever the races);
 * ``auth/quota/<user>/<benchmark>/<YYYY-MM-DD>/<job_id>``: evaluations per UTC day.
 
 The bootstrap admin token comes from ``ZRC_ADMIN_TOKEN`` (never stored). With
@@ -38,6 +42,11 @@ from zrc.core import jobs
 from zrc.storage import RESULTS, NotFound, Storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# Names a person could mistake for the service or its operators. The bootstrap admin is "admin": no stored
+# user may carry that name (or any of these), so nobody shares its identity, jobs or entries.
+RESERVED_NAMES = frozenset({"admin", "administrator", "root", "system", "zrc", "local", "superuser", "operator",
+                            "anonymous", "nobody", "support", "staff", "zerospeech", "baseline"})
 PUBLIC_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/zrc.gateway.v1.GatewayService/GetLeaderboard")
 
 
@@ -92,6 +101,8 @@ class Auth:
             raise Abort(grpc.StatusCode.UNAUTHENTICATED, "invalid token") from None
         if rec.get("revoked"):
             raise Abort(grpc.StatusCode.UNAUTHENTICATED, "this token was revoked") from None
+        if rec["user"].lower() in RESERVED_NAMES:
+            raise Abort(grpc.StatusCode.UNAUTHENTICATED, f"user name {rec['user']!r} is reserved") from None
         user = self._user(rec["user"])
         return Identity(user["name"], bool(user.get("admin")))
 
@@ -109,6 +120,8 @@ class Auth:
     def create_user(self, name: str, admin: bool) -> None:
         if not _NAME.match(name or ""):
             raise BadRequest(f"invalid user name {name!r}: letters, digits, '_', '.', '-' (max 64)")
+        if name.lower() in RESERVED_NAMES:
+            raise BadRequest(f"user name {name!r} is reserved (reserved: {', '.join(sorted(RESERVED_NAMES))})")
         key = f"auth/users/{name}.json"
         if self.storage.exists(RESULTS, key):
             rec = self.storage.get_json(RESULTS, key)
@@ -135,12 +148,26 @@ class Auth:
         rec["revoked_at"] = jobs.now()
         self.storage.put_json(RESULTS, key, rec)
 
+    # -- model ids -----------------------------------------------------------------------------------
+    def claim_model(self, model_id: str, user: str) -> str | None:
+        """Claim ``model_id`` for ``user``: None if it is (now) theirs, else why not."""
+        if not _MODEL_ID.match(model_id):
+            return f"model_id {model_id!r} must be letters, digits, '_', '.', '-' (max 128)"
+        key = f"auth/models/{model_id}"
+        if self.storage.put_if_absent(RESULTS, key, user.encode()):
+            return None
+        holder = self.storage.get_bytes(RESULTS, key).decode()
+        return None if holder == user else f"model_id {model_id!r} belongs to another user"
+
     # -- ownership -----------------------------------------------------------------------------------
     def add_owner(self, digest: str, who: Identity) -> None:
         self.storage.put_bytes(RESULTS, f"auth/owners/{digest}/{who.user}", b"")
 
+    def owns(self, digest: str, who: Identity) -> bool:
+        return who.admin or self.storage.exists(RESULTS, f"auth/owners/{digest}/{who.user}")
+
     def check_owner(self, digest: str, who: Identity) -> None:
-        if who.admin or self.storage.exists(RESULTS, f"auth/owners/{digest}/{who.user}"):
+        if self.owns(digest, who):
             return
         if self.storage.list(RESULTS, f"auth/owners/{digest}/"):
             raise Abort(grpc.StatusCode.PERMISSION_DENIED, "this submission belongs to another user")

@@ -32,6 +32,7 @@ from zrc.common import runtime
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import get_benchmark
+from zrc.core.findings import Finding
 from zrc.core.leaderboard import dumps, entry_from_summaries
 from zrc.core.meta import check_meta
 from zrc.core.params import Params
@@ -111,6 +112,10 @@ class Runner:
         self._active: set[str] = set()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        # Set by the gateway when tokens identify users: the entry's submitter is then the token's user
+        # (meta.yaml may not name another) and a model_id belongs to whoever published it first.
+        self.enforce_identity = False
+        self.claim_model: Callable[[str, str], str | None] | None = None
 
     def start(self) -> None:
         for i in range(self.s.workers):
@@ -226,6 +231,27 @@ class Runner:
                 scorer_version=SCORER_VERSION)))
         return v
 
+    def _identity_findings(self, job: jobs.Job, meta) -> list[dict]:
+        """meta.yaml's username must be the authenticated owner; its model_id must be theirs (or free)."""
+        if not self.enforce_identity or not isinstance(meta, dict):
+            return []
+        out = []
+        name = meta.get("username")
+        if (not job.baseline and isinstance(name, str) and name.strip() and not name.startswith("<")
+                and name != job.owner):
+            out.append(Finding("error", "meta_username_mismatch",
+                               f"username is {name!r} but the token is {job.owner!r}'s: an entry is published "
+                               f"under the authenticated user; set username: {job.owner}", "meta.yaml"))
+        given = str(((meta.get("model_info") or {}) if isinstance(meta.get("model_info"), dict) else {})
+                    .get("model_id") or "")
+        model_id = job.model_id or ("" if given.startswith("<") else given)
+        if model_id and self.claim_model is not None:
+            why = self.claim_model(model_id, job.owner)
+            if why:
+                out.append(Finding("error", "meta_model_id_taken", f"model_info.model_id: {why}; choose another",
+                                   "meta.yaml"))
+        return [f.to_dict() for f in out]
+
     def _save(self, job: jobs.Job, lock: threading.Lock, change: Callable[[], None]) -> None:
         with lock:
             change()
@@ -243,7 +269,9 @@ class Runner:
                 meta_findings = check_meta(json.loads(v.meta_json or "null"), benchmark=sel.benchmark, strict=True)
                 findings = [f for f in findings if not f["code"].startswith("meta_")]
                 findings += [f.to_dict() for f in meta_findings.items]
-                ok = ok and meta_findings.ok
+                identity = self._identity_findings(job, json.loads(v.meta_json or "null"))
+                findings += identity
+                ok = ok and meta_findings.ok and not identity
             if not ok and not job.skip_validation:
                 n = sum(1 for f in findings if f["severity"] == "error")
 
@@ -303,6 +331,8 @@ class Runner:
             job.model_id = given if given and not given.startswith("<") else uuid.uuid4().hex[:16]
         if job.model_id and isinstance(meta, dict):
             meta = {**meta, "model_info": {**(meta.get("model_info") or {}), "model_id": job.model_id}}
+        if self.enforce_identity and isinstance(meta, dict) and not job.baseline:
+            meta = {**meta, "username": job.owner}  # submitted_by is who authenticated, whatever meta.yaml says
         entry = entry_from_summaries(sel.benchmark, summaries, params, meta, submission_id=job.job_id)
         self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry_json=dumps(entry)))
         if job.publish:

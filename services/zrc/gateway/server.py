@@ -174,11 +174,12 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
 
     # uploads ------------------------------------------------------------------------------------------
     def GetUpload(self, request, context):
+        """``stored`` only for an owner: anyone else must send the bytes (possession is what grants access)."""
         digest = request.sha256.lower()
-        if self.uploads.stored(digest):
-            self.auth.add_owner(digest, current.get())  # holding the bytes proves nothing is leaked
+        who = current.get()
+        if self.uploads.stored(digest) and self.auth.owns(digest, who):
             return gateway_pb2.GetUploadResponse(stored=True)
-        return gateway_pb2.GetUploadResponse(committed=self.uploads.committed(digest))
+        return gateway_pb2.GetUploadResponse(committed=self.uploads.committed(digest, who.user))
 
     def UploadSubmission(self, request_iterator, context):
         meta, rest = _first(request_iterator, "upload")
@@ -186,16 +187,15 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         structlog.contextvars.bind_contextvars(submission=digest[:12])
         who = current.get()
         if self.uploads.stored(digest):
-            for _ in rest:  # already here: nothing stored twice
-                pass
+            self.uploads.verify(meta, rest)  # already here: hashed, not stored twice; the sender now owns it
             self.auth.add_owner(digest, who)
             return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=False)
-        held, streamed_sha = self.uploads.receive(meta, rest)
+        held, streamed_sha = self.uploads.receive(meta, rest, who.user)
         if held < meta.size:
             raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 f"upload incomplete: the server holds {held} of {meta.size} bytes; "
                                 f"resume from {held} (nothing is visible until complete)")
-        self.uploads.finish(digest, meta.size, streamed_sha)
+        self.uploads.finish(digest, meta.size, streamed_sha, who.user)
         self.auth.add_owner(digest, who)
         log.info("upload_stored", size=meta.size, resumed_from=meta.offset)
         return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=True)
@@ -375,6 +375,8 @@ def build(storage: Storage, env: dict[str, str]):
         raise runtime.ConfigError("ZRC_ADMIN_TOKEN (at least 16 characters) is required when ZRC_AUTH=required")
     auth = Auth(storage, required=mode == "required", admin_token=admin_token,
                 quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0))
+    if auth.required:
+        runner.enforce_identity, runner.claim_model = True, auth.claim_model
 
     def reg(server) -> list[str]:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(

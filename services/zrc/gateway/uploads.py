@@ -1,13 +1,18 @@
 """Resumable, chunked uploads of submission archives into object storage.
 
 Bytes arrive in a client stream and are stored as segments
-``uploads/<sha256>/<offset>-<length>`` (8 MiB each; whatever arrived before an
+``uploads/<user>/<sha256>/<offset>-<length>`` (8 MiB each; whatever arrived before an
 interruption is kept, even when the client disconnects). ``committed`` is the
 contiguous prefix the server holds, which a client resumes from. Once every
 byte is there, the segments are streamed once into a staging object while the
 sha256 is checked, the zip is opened to be sure it is one, and only then is it
 copied to ``archives/<sha256>.zip``: a partial or corrupt upload is never
 visible as a submission. Memory use is one segment, whatever the archive size.
+
+Segments are kept per user: ownership of an archive is proof of possession (see
+``auth.py``), so a user may never finish, or resume from, bytes another user sent.
+An archive that is already stored is re-sent in full by a new owner and hashed
+(:meth:`Uploads.verify`) but not stored again.
 """
 
 from __future__ import annotations
@@ -31,9 +36,20 @@ MAX_UPLOAD = 64 << 30
 _SEG = re.compile(r"^(\d{16})-(\d{16})$")
 
 
-def _prefix(digest: str) -> str:
+def _prefix(digest: str, user: str) -> str:
     archive_key(digest)  # validates the digest
-    return f"uploads/{digest}/"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", user):
+        raise BadRequest(f"invalid user name {user!r}")
+    return f"uploads/{user}/{digest}/"
+
+
+def _check_meta(meta) -> str:
+    digest = (meta.sha256 or "").lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise BadRequest("metadata.sha256 must be the archive's sha256 (64 hex digits)")
+    if meta.size <= 0 or meta.size > MAX_UPLOAD:
+        raise BadRequest(f"announced size {meta.size} is out of range")
+    return digest
 
 
 class _SegmentReader(io.RawIOBase):
@@ -70,9 +86,9 @@ class Uploads:
     def stored(self, digest: str) -> bool:
         return self.storage.exists(SUBMISSIONS, archive_key(digest))
 
-    def chain(self, digest: str) -> list[tuple[int, int, str]]:
-        """Contiguous segments from offset 0 (the longest one at each offset)."""
-        prefix = _prefix(digest)
+    def chain(self, digest: str, user: str) -> list[tuple[int, int, str]]:
+        """Contiguous segments from offset 0 (the longest one at each offset) that ``user`` sent."""
+        prefix = _prefix(digest, user)
         by_offset: dict[int, tuple[int, str]] = {}
         for key in self.storage.list(SUBMISSIONS, prefix):
             m = _SEG.match(key[len(prefix):])
@@ -87,22 +103,18 @@ class Uploads:
             pos += length
         return out
 
-    def committed(self, digest: str) -> int:
-        chain = self.chain(digest)
+    def committed(self, digest: str, user: str) -> int:
+        chain = self.chain(digest, user)
         return chain[-1][0] + chain[-1][1] if chain else 0
 
-    def receive(self, meta, chunks) -> tuple[int, str | None]:
+    def receive(self, meta, chunks, user: str) -> tuple[int, str | None]:
         """Store the bytes of one stream (from ``meta.offset``).
 
         Returns the committed size afterwards and, when this stream carried the whole archive from byte 0,
         its sha256 (so that finishing needs no second verification pass).
         """
-        digest = (meta.sha256 or "").lower()
-        if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise BadRequest("metadata.sha256 must be the archive's sha256 (64 hex digits)")
-        if meta.size <= 0 or meta.size > MAX_UPLOAD:
-            raise BadRequest(f"announced size {meta.size} is out of range")
-        held = self.committed(digest)
+        digest = _check_meta(meta)
+        held = self.committed(digest, user)
         if meta.offset != held:
             raise Abort(grpc.StatusCode.FAILED_PRECONDITION,
                         f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
@@ -112,7 +124,7 @@ class Uploads:
         def flush() -> None:
             nonlocal pos, buf
             if buf:
-                self.storage.put_bytes(SUBMISSIONS, f"{_prefix(digest)}{pos:016d}-{len(buf):016d}", bytes(buf))
+                self.storage.put_bytes(SUBMISSIONS, f"{_prefix(digest, user)}{pos:016d}-{len(buf):016d}", bytes(buf))
                 pos += len(buf)
                 buf = bytearray()
 
@@ -131,41 +143,60 @@ class Uploads:
             flush()  # keep what arrived, even if the client went away: it can resume
         return pos, (sha.hexdigest() if sha is not None and pos == meta.size else None)
 
-    def finish(self, digest: str, size: int, streamed_sha: str | None = None) -> None:
+    def verify(self, meta, chunks) -> None:
+        """Proof of possession of an archive that is already stored: every byte, from 0, hashed, nothing kept.
+
+        Raises BadRequest unless the stream is exactly the stored archive."""
+        digest = _check_meta(meta)
+        if meta.offset != 0:
+            raise BadRequest("this archive is already stored: send it whole (from offset 0) to prove you hold it")
+        stored = self.storage.size(SUBMISSIONS, archive_key(digest))
+        sha, size = hashlib.sha256(), 0
+        for msg in chunks:
+            if msg.WhichOneof("payload") != "chunk":
+                raise BadRequest("metadata may only be sent once, first")
+            size += len(msg.chunk)
+            if size > stored:
+                raise BadRequest(f"more bytes than the announced {meta.size}")
+            sha.update(msg.chunk)
+        if size != stored or sha.hexdigest() != digest:
+            raise BadRequest("the bytes sent are not the archive with this sha256; nothing was granted")
+
+    def finish(self, digest: str, size: int, streamed_sha: str | None, user: str) -> None:
         """Verify (sha256, zip) and publish under archives/; then drop the segments.
 
         An archive that arrived in one stream was hashed on the way in: it is checked to be a zip from its
         tail and its segments are concatenated server-side into the final key. A resumed one is assembled into a staging object
         while hashed, and copied only if it matches.
         """
-        chain = self.chain(digest)
+        chain = self.chain(digest, user)
         keys = [k for _, _, k in chain]
         if streamed_sha is not None:
             if streamed_sha != digest:
-                self.discard(digest)
+                self.discard(digest, user)
                 raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
-            self._check_zip_tail(digest, keys)
+            self._check_zip_tail(digest, keys, user)
             if all(length >= MIN_PART for _, length, _ in chain[:-1]):
                 # server-side concatenation: the bytes do not travel through the gateway again
                 self.storage.compose(SUBMISSIONS, archive_key(digest), keys)
             else:
                 self.storage.put_file(SUBMISSIONS, archive_key(digest), _SegmentReader(self.storage, keys), size)
-            self.discard(digest)
+            self.discard(digest, user)
             return
-        staging = f"staging/{digest}.zip"
+        staging = f"staging/{user}/{digest}.zip"
         reader = _SegmentReader(self.storage, keys)
         try:
             self.storage.put_file(SUBMISSIONS, staging, reader, size)
             if reader.sha.hexdigest() != digest:
-                self.discard(digest)
+                self.discard(digest, user)
                 raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
-            self._check_zip_tail(digest, keys)
+            self._check_zip_tail(digest, keys, user)
             self.storage.copy(SUBMISSIONS, staging, archive_key(digest))
         finally:
             self.storage.delete(SUBMISSIONS, staging)
-        self.discard(digest)
+        self.discard(digest, user)
 
-    def _check_zip_tail(self, digest: str, keys: list[str]) -> None:
+    def _check_zip_tail(self, digest: str, keys: list[str], user: str) -> None:
         """A zip ends with its end-of-central-directory record (within the last 64 KiB + 22 bytes)."""
         tail = b""
         for key in reversed(keys):
@@ -173,11 +204,11 @@ class Uploads:
             if len(tail) >= (1 << 16) + 22:
                 break
         if not zipfile.is_zipfile(io.BytesIO(tail)):
-            self.discard(digest)
+            self.discard(digest, user)
             raise BadRequest("the submission archive is not a zip file")
 
-    def discard(self, digest: str) -> None:
-        for key in self.storage.list(SUBMISSIONS, _prefix(digest)):
+    def discard(self, digest: str, user: str) -> None:
+        for key in self.storage.list(SUBMISSIONS, _prefix(digest, user)):
             try:
                 self.storage.delete(SUBMISSIONS, key)
             except NotFound:

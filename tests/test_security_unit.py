@@ -1,0 +1,147 @@
+"""Trust boundaries without a network: ownership by possession, identity from the token, neutralised exports."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+
+import grpc
+import pytest
+
+from zrc.common.data import BadRequest
+from zrc.common.runtime import Abort
+from zrc.gateway.auth import Auth
+from zrc.gateway.runner import Runner, RunnerSettings
+from zrc.gateway.uploads import Uploads
+from zrc.gateway.v1 import gateway_pb2
+from zrc.storage import RESULTS
+from zrc.storage.local import LocalStorage
+
+
+@pytest.fixture()
+def storage(tmp_path):
+    st = LocalStorage(tmp_path)
+    st.ensure_buckets()
+    return st
+
+
+@pytest.fixture()
+def auth(storage):
+    return Auth(storage, required=True, admin_token="a" * 20, quota_per_day=0)
+
+
+def _zip_bytes(text: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("meta.yaml", text)
+    return buf.getvalue()
+
+
+def _stream(data: bytes, *, offset: int = 0, size: int | None = None, chunk: int = 7):
+    meta = gateway_pb2.UploadMetadata(sha256=hashlib.sha256(data).hexdigest(), size=size or len(data), offset=offset)
+    return meta, [gateway_pb2.UploadSubmissionRequest(chunk=data[i:i + chunk]) for i in range(offset, len(data), chunk)]
+
+
+def test_only_the_whole_archive_proves_possession(storage):
+    up = Uploads(storage)
+    data = _zip_bytes("username: alice\n")
+    meta, chunks = _stream(data)
+    held, sha = up.receive(meta, chunks, "alice")
+    up.finish(meta.sha256, meta.size, sha, "alice")
+    assert up.stored(meta.sha256)
+    up.verify(meta, iter(chunks))  # the same bytes: accepted
+    with pytest.raises(BadRequest, match="not the archive"):
+        up.verify(meta, iter([]))  # metadata only: the digest is public, it proves nothing
+    with pytest.raises(BadRequest, match="not the archive"):
+        up.verify(meta, iter(chunks[:-1]))
+    forged = bytearray(data)
+    forged[3] ^= 1
+    with pytest.raises(BadRequest, match="not the archive"):
+        up.verify(meta, iter(_stream(bytes(forged))[1]))
+    with pytest.raises(BadRequest, match="from offset 0"):
+        up.verify(gateway_pb2.UploadMetadata(sha256=meta.sha256, size=meta.size, offset=5), iter(chunks))
+
+
+def test_partial_uploads_are_private_to_their_sender(storage):
+    up = Uploads(storage)
+    data = _zip_bytes("x" * 100)
+    meta, chunks = _stream(data)
+    held, _ = up.receive(meta, chunks[:3], "alice")
+    assert held == 21 and up.committed(meta.sha256, "alice") == 21
+    assert up.committed(meta.sha256, "bob") == 0, "bob cannot resume (and finish) from alice's bytes"
+    with pytest.raises(Abort) as exc:
+        up.receive(gateway_pb2.UploadMetadata(sha256=meta.sha256, size=meta.size, offset=21), chunks[3:], "bob")
+    assert exc.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_reserved_names_cannot_be_users(auth, storage):
+    for name in ("admin", "Root", "system", "zrc"):
+        with pytest.raises(BadRequest, match="reserved"):
+            auth.create_user(name, False)
+        with pytest.raises(BadRequest, match="reserved"):
+            auth.create_token(name)
+    # a record planted before names were reserved still cannot pass for the bootstrap admin
+    storage.put_json(RESULTS, "auth/users/admin.json", {"name": "admin", "admin": False})
+    storage.put_json(RESULTS, f"auth/tokens/{hashlib.sha256(b'zrc_planted').hexdigest()}.json",
+                     {"user": "admin", "revoked": False})
+    with pytest.raises(Abort) as exc:
+        auth.authenticate([("authorization", "Bearer zrc_planted")])
+    assert exc.value.code == grpc.StatusCode.UNAUTHENTICATED and "reserved" in exc.value.message
+    assert auth.authenticate([("authorization", "Bearer " + "a" * 20)]).admin
+
+
+def test_a_model_id_belongs_to_its_first_user(auth, storage):
+    assert auth.claim_model("wav2vec-small", "alice") is None
+    assert auth.claim_model("wav2vec-small", "alice") is None, "claiming it again is harmless"
+    assert "another user" in auth.claim_model("wav2vec-small", "bob")
+    assert storage.get_bytes(RESULTS, "auth/models/wav2vec-small") == b"alice"
+    assert "must be" in auth.claim_model("../x", "bob")
+
+
+def _runner(auth) -> Runner:
+    r = Runner(None, RunnerSettings())
+    r.enforce_identity, r.claim_model = True, auth.claim_model
+    return r
+
+
+def test_meta_username_must_be_the_token_user(auth):
+    from zrc.core import jobs
+    r = _runner(auth)
+    job = jobs.Job.new({}, False, owner="alice", publish=True)
+    assert r._identity_findings(job, {"username": "alice"}) == []
+    (f,) = r._identity_findings(job, {"username": "bob"})
+    assert f["code"] == "meta_username_mismatch" and f["severity"] == "error" and "alice" in f["message"]
+    baseline = jobs.Job.new({}, False, owner="admin", publish=True, baseline=True)
+    assert r._identity_findings(baseline, {"username": "topline-authors"}) == [], "an admin's baseline"
+    meta = {"username": "bob", "model_info": {"model_id": "m-1"}}
+    assert r._identity_findings(jobs.Job.new({}, False, owner="bob", publish=True), meta) == []
+    codes = [f["code"] for f in r._identity_findings(job, {**meta, "username": "alice"})]
+    assert codes == ["meta_model_id_taken"]
+    r.enforce_identity = False  # the embedded mode: one local user, nothing to enforce
+    assert r._identity_findings(job, {"username": "bob"}) == []
+
+
+def test_csv_cells_cannot_be_formulas():
+    from zrc.cli.export import cell, leaderboard_csv
+    none = {"score": None}
+    entry = {"publication": {"author_short": '=HYPERLINK("http://evil","x")'}, "model_id": "+cmd|' /C calc'!A0",
+             "submission_id": "@SUM(1)", "scores": {"lexical": {"dev": none, "test": none},
+                                                    "protosyntax": {"dev": none, "test": none}}}
+    rows = list(csv.reader(io.StringIO(leaderboard_csv("prosAudit", [entry]))))
+    assert rows[1][1:4] == ["'" + entry["publication"]["author_short"], "'" + entry["model_id"], "'@SUM(1)"]
+    assert [cell(v) for v in ("-2", "\tx", "\rx", "ok", None)] == ["'-2", "'\tx", "'\rx", "ok", ""]
+
+
+def test_tables_show_user_text_not_markup(monkeypatch):
+    from rich.console import Console
+
+    from zrc.cli import output
+    buf = io.StringIO()
+    monkeypatch.setattr(output, "out", Console(file=buf, width=250, color_system=None))
+    none = {"score": 0.5}
+    entry = {"publication": {"author_short": "[link=http://evil]click[/link]"}, "model_id": "[bold]m[/bold]",
+             "scores": {"lexical": {"dev": none, "test": none}, "protosyntax": {"dev": none, "test": none}}}
+    output.leaderboard("prosAudit", [entry])
+    assert "[link=http://evil]click[/link]" in buf.getvalue() and "[bold]m[/bold]" in buf.getvalue()
