@@ -145,3 +145,28 @@ def test_tables_show_user_text_not_markup(monkeypatch):
              "scores": {"lexical": {"dev": none, "test": none}, "protosyntax": {"dev": none, "test": none}}}
     output.leaderboard("prosAudit", [entry])
     assert "[link=http://evil]click[/link]" in buf.getvalue() and "[bold]m[/bold]" in buf.getvalue()
+
+
+def test_sixty_concurrent_evaluations_take_exactly_the_quota(storage):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zrc.core import jobs
+    from zrc.gateway.auth import Identity
+    auth = Auth(storage, required=True, admin_token="a" * 20, quota_per_day=20)
+    who = Identity("ann", False)
+    states: dict[str, str] = {"0" * 32: jobs.FAILED}
+    auth.charge(who, "sLM21", "0" * 32, states.get)   # a failed job: its slot is free again
+
+    def evaluate(i: int) -> bool:
+        try:
+            auth.charge(who, "sLM21", f"{i + 1:032x}", states.get)
+            return True
+        except Abort as exc:
+            assert exc.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            return False
+
+    with ThreadPoolExecutor(30) as pool:
+        accepted = sum(pool.map(evaluate, range(60)))
+    assert accepted == 20
+    assert auth.quota_left(who, "sLM21", states.get) == 0
+    assert len(storage.list(RESULTS, "auth/quota/ann/sLM21/")) == 20, "the failed job's slot was reused"

@@ -18,7 +18,7 @@ from zrc.core.leaderboard import build_entry
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
 from zrc.gateway.v1 import gateway_pb2
-from zrc.storage import RESULTS
+from zrc.storage import RESULTS, SUBMISSIONS
 from zrc.storage.s3 import S3Storage
 
 from .conftest import running_stack
@@ -267,3 +267,37 @@ def test_published_identity_is_the_token_user(stack, admin, slm21_case, tmp_path
         job = bea.wait(bea.evaluate(up.digest, "sLM21", publish=True))
         assert job.state == gateway_pb2.JOB_STATE_INVALID
         assert [f.code for f in job.findings if f.severity == common_pb2.SEVERITY_ERROR] == ["meta_model_id_taken"]
+
+
+def test_sixty_concurrent_evaluations_accept_exactly_the_quota(stack, admin, slm21_case, tmp_path, monkeypatch,
+                                                               capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zrc.cli.main import main
+    token = admin.create_token("quinn")
+    with Client(stack.addrs["gateway"], token=token) as quinn:
+        up = quinn.upload_folder(fresh(slm21_case[1], tmp_path, "burst"))
+
+        def evaluate(_):
+            try:
+                return quinn.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"])
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, exc.details()
+                return None
+
+        with ThreadPoolExecutor(60) as pool:
+            accepted = [j for j in pool.map(evaluate, range(60)) if j]
+        assert len(accepted) == QUOTA
+        assert quinn.whoami().quota_left["sLM21"] == 0
+        for job_id in accepted:
+            quinn.wait(job_id)
+    # the CLI says so before sending a byte
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZRC_SERVER", stack.addrs["gateway"])
+    monkeypatch.setenv("ZRC_TOKEN", token)
+    s3 = S3Storage(stack.s3["endpoint"], stack.s3["access_key"], stack.s3["secret_key"])
+    before = s3.list(SUBMISSIONS)
+    assert main(["benchmarks:run", "sLM21", str(fresh(slm21_case[1], tmp_path, "late")), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "quota" in err and "Nothing was uploaded" in err
+    assert s3.list(SUBMISSIONS) == before, "refused before the upload"

@@ -131,6 +131,14 @@ def _require_dataset(client: Client, bench: str, name: str | None) -> None:
         raise UsageError(f"dataset {want} is a {have[want]} dataset, not {bench}")
 
 
+def _require_quota(client: Client, bench: str) -> None:
+    """Refuse before uploading when today's quota is used up (the server still decides, atomically, at Evaluate)."""
+    me = client.whoami()
+    if me.quota_left.get(bench, -1) == 0:
+        raise UsageError(f"your daily quota of {bench} evaluations is used up; it resets at {me.quota_resets_at} "
+                         "(UTC midnight). Nothing was uploaded.")
+
+
 def _upload(client: Client, folder: str, quiet: bool) -> str:
     with output.upload_progress(quiet) as on_bytes:
         return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir())).digest
@@ -199,6 +207,7 @@ def cmd_run(a) -> int:
     quiet = a.quiet or a.json
     with session() as client:
         _require_dataset(client, bench, a.dataset)
+        _require_quota(client, bench)
         digest = _upload(client, a.submission, quiet)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
                                  skip_validation=a.skip_validation)
@@ -262,6 +271,7 @@ def cmd_verify(a) -> int:
     quiet = a.quiet or a.json
     with session() as client:
         _require_dataset(client, bench, a.dataset)
+        _require_quota(client, bench)
         digest = _upload(client, a.location, quiet)
         sel = common_pb2.Selection(submission_digest=digest, benchmark=bench, dataset=a.dataset or "",
                                    sets=sets, tasks=tasks)
@@ -398,6 +408,7 @@ def cmd_submit(a) -> int:
         return _report_invalid(a, problems.items, "meta.yaml and params.yaml must be complete to publish")
     with session() as client:
         _require_dataset(client, bench, a.dataset)
+        _require_quota(client, bench)
         digest = _upload(client, a.location, quiet)
         v = client.validate(digest, bench, dataset=a.dataset or "")
         findings = [Finding(**finding_from_pb(f)) for f in v.findings]

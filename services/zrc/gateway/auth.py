@@ -11,7 +11,8 @@ Kept under ``auth/`` in the results bucket:
   grants nothing: not the archive, not its jobs, not its per-pair scores;
 * ``auth/models/<model_id>``: the user who first published a ``model_id`` (claimed
   with a conditional write: one owner, whatever the races);
-* ``auth/quota/<user>/<benchmark>/<YYYY-MM-DD>/<job_id>``: evaluations per UTC day.
+* ``auth/quota/<user>/<benchmark>/<YYYY-MM-DD>/slot-NNNN``: evaluations per UTC day
+  (each slot holds a job id; taken with conditional writes, see ``charge``).
 
 The bootstrap admin token comes from ``ZRC_ADMIN_TOKEN`` (never stored). With
 ``ZRC_AUTH=off`` (the embedded mode) every caller is the local admin.
@@ -39,7 +40,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from zrc.common.data import BadRequest
 from zrc.common.runtime import Abort, rewrap
 from zrc.core import jobs
-from zrc.storage import RESULTS, NotFound, Storage
+from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -179,32 +180,62 @@ class Auth:
             raise Abort(grpc.StatusCode.PERMISSION_DENIED, "this job belongs to another user")
 
     # -- quotas --------------------------------------------------------------------------------------
+    # A user's evaluations of one benchmark on one UTC day are slots ``slot-0000``, ``slot-0001``, ...
+    # holding a job id. A slot is taken with a conditional write (create if absent, or replace a slot whose
+    # job ended FAILED/INVALID if its ETag is unchanged), so N concurrent Evaluate calls against a quota
+    # of Q accept exactly min(N, Q): no read-count-then-write window.
+    def _slots(self, who: Identity, benchmark: str) -> str:
+        return f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/"
+
     def quota_left(self, who: Identity, benchmark: str, job_state: Callable[[str], str | None]) -> int:
         """Evaluations left today (-1 = unlimited)."""
         if who.admin or self.quota_per_day <= 0:
             return -1
-        prefix = f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/"
+        prefix = self._slots(who, benchmark)
         used = 0
         for key in self.storage.list(RESULTS, prefix):
-            state = job_state(key[len(prefix):])
-            if state not in (jobs.FAILED, jobs.INVALID):
+            try:
+                job_id = self.storage.get_bytes(RESULTS, key).decode()
+            except NotFound:
+                continue
+            if job_state(job_id) not in (jobs.FAILED, jobs.INVALID):
                 used += 1
         return max(0, self.quota_per_day - used)
 
+    def _exhausted(self, who: Identity, benchmark: str) -> Abort:
+        resets = next_reset(self.clock())
+        msg = (f"daily quota of {self.quota_per_day} evaluation(s) for {benchmark} reached; it resets at "
+               f"{resets} (UTC midnight). Failed or invalid evaluations do not count.")
+        st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=msg)
+        st.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
+            error_details_pb2.QuotaFailure.Violation(subject=f"user:{who.user}/benchmark:{benchmark}",
+                                                     description=msg)]))
+        return Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
+
     def charge(self, who: Identity, benchmark: str, job_id: str, job_state: Callable[[str], str | None]) -> None:
-        """Refuse with RESOURCE_EXHAUSTED (+ QuotaFailure, reset time) or record the evaluation."""
-        left = self.quota_left(who, benchmark, job_state)
-        if left == 0:
-            resets = next_reset(self.clock())
-            msg = (f"daily quota of {self.quota_per_day} evaluation(s) for {benchmark} reached; it resets at "
-                   f"{resets} (UTC midnight). Failed or invalid evaluations do not count.")
-            st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=msg)
-            st.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
-                error_details_pb2.QuotaFailure.Violation(subject=f"user:{who.user}/benchmark:{benchmark}",
-                                                         description=msg)]))
-            raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
-        if left > 0:
-            self.storage.put_bytes(RESULTS, f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/{job_id}", b"")
+        """Take a quota slot for ``job_id`` atomically, or refuse with RESOURCE_EXHAUSTED (+ QuotaFailure)."""
+        if who.admin or self.quota_per_day <= 0:
+            return
+        prefix = self._slots(who, benchmark)
+        active = 0
+        n = 0
+        while active < self.quota_per_day:   # each turn takes a slot (and returns) or counts one more active
+            key = f"{prefix}slot-{n:04d}"
+            n += 1
+            if self.storage.put_if_absent(RESULTS, key, job_id.encode()):
+                return
+            try:
+                holder, etag = self.storage.get_with_etag(RESULTS, key)
+            except NotFound:   # deleted in between (an operator): take the next one
+                continue
+            if job_state(holder.decode()) in (jobs.FAILED, jobs.INVALID):
+                try:
+                    self.storage.put_if_match(RESULTS, key, job_id.encode(), etag)
+                    return
+                except PreconditionFailed:
+                    pass   # another request took this freed slot first
+            active += 1
+        raise self._exhausted(who, benchmark)
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
