@@ -1,23 +1,32 @@
 """The embedded default: the whole service stack in-process, for a researcher with nothing else.
 
 When ``ZRC_SERVER`` is unset the CLI starts results, validation, the four
-scorers and the gateway as real gRPC servers on 127.0.0.1 (ephemeral ports)
-inside its own process, over local-directory storage under ``ZRC_HOME``. The
+scorers and the gateway as real gRPC servers on Unix sockets inside its own
+process, over local-directory storage under ``ZRC_HOME``. The
 code path is exactly the server's: same servicers, same job runner, same wire
 format; only the storage backend and the process boundaries differ. Service
 logs go to ``ZRC_HOME/logs/embedded.log``, keeping the terminal for the user.
+
+The gateway runs without tokens (its one user is the local admin), so it must be
+reachable by nobody else: the sockets live in a fresh ``mkdtemp`` directory
+(mode 0700, removed on close), never on a TCP port another user of a shared
+machine (an HPC login node) could call. The internal services also check a
+per-run internal credential, as on a server.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import structlog
 
-from zrc.common import runtime
+from zrc.common import internal, runtime
 from zrc.common.data import DatasetCache
 from zrc.gateway.server import build
 from zrc.results.server import register as results_register
@@ -48,16 +57,21 @@ class Embedded:
         self._stops = []
         self.runner = None
         self.address = ""
+        self.sockets = ""
 
     def start(self) -> Embedded:
         _log_to_file(self.home / "logs" / "embedded.log")
         addrs = {}
+        self.sockets = tempfile.mkdtemp(prefix="zrc-")   # 0700: only this user may connect
+        token = secrets.token_urlsafe(32)
+        guard = (internal.InternalAuthInterceptor(internal.token_sha256(token)),)
 
-        def start(name, register) -> str:
-            server, port, _, stop = runtime.start_server(name, register, "127.0.0.1:0", 8, self.storage)
+        def start(name, register, interceptors=guard) -> str:
+            address = f"unix:{self.sockets}/{name}.sock"
+            server, _, _, stop = runtime.start_server(name, register, address, 8, self.storage, interceptors)
             self._servers.append(server)
             self._stops.append(stop)
-            return f"127.0.0.1:{port}"
+            return address
 
         addrs["results"] = start("results", results_register(self.storage))
         # One process: the services share parsed gold files instead of each parsing them again.
@@ -69,11 +83,12 @@ class Embedded:
         tmp.mkdir(parents=True, exist_ok=True)
         env = {"ZRC_VALIDATION_ADDR": addrs["validation"], "ZRC_RESULTS_ADDR": addrs["results"],
                "ZRC_TMPDIR": str(tmp), "ZRC_REAP_SECONDS": "2", "ZRC_RETRY_BUDGET_SECONDS": "20",
+               "ZRC_INTERNAL_TOKEN": token,
                **{f"ZRC_SCORER_{t.upper()}_ADDR": addrs[t] for t in SCORERS}}
         env["ZRC_AUTH"] = "off"   # one local user, who is the admin; no quota
         reg, self.runner, self._clients, _ = build(self.storage, env)
         self.runner.start()
-        self.address = start("gateway", reg)
+        self.address = start("gateway", reg, ())
         runtime.wait_serving(self.address, timeout=30)
         return self
 
@@ -86,6 +101,8 @@ class Embedded:
             server.stop(0.5)
         if self.runner:
             self._clients.close()
+        if self.sockets:
+            shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def start_embedded(home: str | os.PathLike) -> Embedded:

@@ -11,6 +11,7 @@ variables are the ones of docker-compose.yml and the Kubernetes manifests.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -47,7 +48,10 @@ def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str
            "ZRC_BUCKET_PREFIX": s3["bucket_prefix"], "ZRC_LOG_LEVEL": "INFO", "ZRC_GRACE_SECONDS": "5"}
     if name.startswith("scoring-"):
         env["ZRC_SCORER_TASK"] = name.removeprefix("scoring-")
+    if name != "gateway":   # internal services keep only the hash of the gateway's credential
+        env["ZRC_INTERNAL_TOKEN_SHA256"] = hashlib.sha256(s3["internal_token"].encode()).hexdigest()
     if name == "gateway":
+        env["ZRC_INTERNAL_TOKEN"] = s3["internal_token"]
         env["ZRC_VALIDATION_ADDR"] = addrs["validation"]
         env["ZRC_RESULTS_ADDR"] = addrs["results"]
         for t in SCORERS:
@@ -97,7 +101,8 @@ class Stack:
         spool = self.root / "spool"
         spool.mkdir(exist_ok=True)
         self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", "spool": str(spool),
-                   "admin_token": "zrcadmin_" + secrets.token_urlsafe(24), **creds}
+                   "admin_token": "zrcadmin_" + secrets.token_urlsafe(24),
+                   "internal_token": secrets.token_urlsafe(32), **creds}
         self.wait_s3()
 
     def wait_s3(self, timeout: float = 60.0) -> None:
@@ -153,7 +158,10 @@ class Stack:
         lines = [f"ZRC_SERVER={self.addrs['gateway']}", f"ZRC_ADMIN_TOKEN={self.s3['admin_token']}",
                  f"ZRC_S3_ENDPOINT={self.s3['endpoint']}",
                  f"ZRC_S3_ACCESS_KEY={self.s3['access_key']}", f"ZRC_S3_SECRET_KEY={self.s3['secret_key']}",
-                 f"ZRC_BUCKET_PREFIX={self.s3['bucket_prefix']}"]
+                 f"ZRC_BUCKET_PREFIX={self.s3['bucket_prefix']}",
+                 # internal services: a test (or an operator) can prove they refuse callers other than the gateway
+                 f"ZRC_VALIDATION_ADDR={self.addrs['validation']}", f"ZRC_RESULTS_ADDR={self.addrs['results']}",
+                 *(f"ZRC_SCORER_{t.upper()}_ADDR={self.addrs[f'scoring-{t}']}" for t in SCORERS)]
         (self.root / "env").write_text("\n".join(lines) + "\n")
         os.chmod(self.root / "env", 0o600)
         (self.root / "pids.json").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))

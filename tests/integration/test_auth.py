@@ -301,3 +301,34 @@ def test_sixty_concurrent_evaluations_accept_exactly_the_quota(stack, admin, slm
     err = capsys.readouterr().err
     assert "quota" in err and "Nothing was uploaded" in err
     assert s3.list(SUBMISSIONS) == before, "refused before the upload"
+
+
+def test_internal_services_refuse_everyone_but_the_gateway(stack):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from zrc.common.runtime import channel
+    from zrc.results.v1 import results_pb2, results_pb2_grpc
+    from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+    from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
+    env = dict(line.split("=", 1) for line in (stack.root / "env").read_text().split())
+    sel = common_pb2.Selection(submission_digest="0" * 64, benchmark="sLM21")
+    calls = {
+        "ZRC_RESULTS_ADDR": lambda ch: [
+            lambda: results_pb2_grpc.ResultsServiceStub(ch).PublishEntry(results_pb2.PublishEntryRequest(
+                benchmark="sLM21", entry_id="0" * 32, entry_json="{}"), timeout=10),
+            lambda: results_pb2_grpc.ResultsServiceStub(ch).PutJob(results_pb2.PutJobRequest(job_json="{}"),
+                                                                   timeout=10),
+            lambda: results_pb2_grpc.ResultsServiceStub(ch).ListJobs(results_pb2.ListJobsRequest(), timeout=10)],
+        "ZRC_VALIDATION_ADDR": lambda ch: [
+            lambda: validation_pb2_grpc.ValidationServiceStub(ch).Validate(
+                validation_pb2.ValidateRequest(selection=sel), timeout=10)],
+        "ZRC_SCORER_SEMANTIC_ADDR": lambda ch: [
+            lambda: scoring_pb2_grpc.ScoringServiceStub(ch).Score(scoring_pb2.ScoreRequest(selection=sel), timeout=10),
+            lambda: scoring_pb2_grpc.ScoringServiceStub(ch).Describe(scoring_pb2.DescribeRequest(), timeout=10)],
+    }
+    for var, make in calls.items():
+        with channel(env[var]) as ch:
+            for call in make(ch):
+                assert code_of(call) == grpc.StatusCode.UNAUTHENTICATED, var
+            health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING, "probes need no credential"

@@ -99,6 +99,8 @@ def env_float(env: dict[str, str], name: str, default: float) -> float:
 
 def env_addr(env: dict[str, str], name: str, default: str | None = None) -> str:
     v = env_str(env, name, default)
+    if v.startswith("unix:") and len(v) > 5:   # a Unix socket (the embedded mode)
+        return v
     host, _, port = v.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(f"{name} must be host:port, got {v!r}")
@@ -255,7 +257,8 @@ def serve(service: str, register: Callable[[grpc.Server], list[str]], listen: st
     log.info("stopped")
 
 
-def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], env: dict[str, str] | None = None) -> None:
+def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], env: dict[str, str] | None = None,
+                *, internal: bool = False) -> None:
     """A service's ``main``: env config (fail fast), JSON logs, storage, then :func:`serve`.
 
     ``make(storage, env)`` returns the keyword arguments of :func:`serve` that differ per service
@@ -266,8 +269,13 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     env = dict(os.environ if env is None else env)
     configure_logging(service)
     base = BaseSettings.base(env)
+    interceptors = ()
+    if internal:  # only the gateway may call it (zrc.common.internal)
+        from zrc.common.internal import server_interceptor
+        interceptors = (server_interceptor(env),)
     storage = from_env(env)
     kw = make(storage, env)
+    kw["interceptors"] = (*interceptors, *kw.get("interceptors", ()))
     serve(service, kw.pop("register"), base["listen"], base["grace"], base["workers"], storage, **kw)
 
 

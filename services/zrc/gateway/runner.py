@@ -28,7 +28,7 @@ import structlog
 from google.protobuf import json_format
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from zrc.common import runtime
+from zrc.common import internal, runtime
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import get_benchmark
@@ -67,13 +67,15 @@ def _retryable(exc: BaseException) -> bool:
 class Clients:
     """Stubs of the internal services; every call has a deadline and retries on UNAVAILABLE."""
 
-    def __init__(self, validation: str, results: str, scorers: dict[str, str], settings: RunnerSettings):
+    def __init__(self, validation: str, results: str, scorers: dict[str, str], settings: RunnerSettings,
+                 internal_token: str | None = None):
         self.s = settings
         self._channels = [runtime.channel(a) for a in (validation, results, *scorers.values())]
-        self.validation = validation_pb2_grpc.ValidationServiceStub(self._channels[0])
-        self.results = results_pb2_grpc.ResultsServiceStub(self._channels[1])
+        stubs = [internal.authenticated(ch, internal_token) for ch in self._channels]
+        self.validation = validation_pb2_grpc.ValidationServiceStub(stubs[0])
+        self.results = results_pb2_grpc.ResultsServiceStub(stubs[1])
         self.scorers = {task: scoring_pb2_grpc.ScoringServiceStub(ch)
-                        for task, ch in zip(scorers, self._channels[2:], strict=True)}
+                        for task, ch in zip(scorers, stubs[2:], strict=True)}
 
     def call(self, fn: Callable, request, timeout: float | None = None, budget: float | None = None):
         for attempt in Retrying(retry=retry_if_exception(_retryable), reraise=True,

@@ -21,7 +21,7 @@ import grpc
 import structlog
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from zrc.common import runtime
+from zrc.common import internal, runtime
 from zrc.common.data import (
     BadRequest,
     archive_key,
@@ -365,7 +365,7 @@ def build(storage: Storage, env: dict[str, str]):
         reap_every=runtime.env_float(env, "ZRC_REAP_SECONDS", 5.0),
     )
     clients = Clients(runtime.env_addr(env, "ZRC_VALIDATION_ADDR"), runtime.env_addr(env, "ZRC_RESULTS_ADDR"),
-                      scorers, settings)
+                      scorers, settings, internal_token=internal.gateway_token(env))
     runner = Runner(clients, settings, owner=env.get("ZRC_GATEWAY_ID") or None)
     mode = env.get("ZRC_AUTH", "required")
     if mode not in ("required", "off"):

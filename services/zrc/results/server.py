@@ -115,4 +115,5 @@ def register(storage: Storage):
 
 
 def main(env: dict[str, str] | None = None) -> None:
-    runtime.run_service("results", lambda storage, _env: {"register": register(storage)}, env)
+    runtime.run_service("results", lambda storage, _env: {"register": register(storage)}, env,
+                        internal=True)

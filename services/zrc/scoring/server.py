@@ -100,4 +100,4 @@ def main(env: dict[str, str] | None = None) -> None:
         structlog.contextvars.bind_contextvars(scorer=scorer, scorer_version=version)
         return {"register": register(storage, scorer, version)}
 
-    runtime.run_service(f"scoring-{scorer}", make, env)
+    runtime.run_service(f"scoring-{scorer}", make, env, internal=True)

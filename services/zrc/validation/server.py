@@ -63,4 +63,5 @@ def register(storage: Storage, datasets: DatasetCache | None = None):
 
 
 def main(env: dict[str, str] | None = None) -> None:
-    runtime.run_service("validation", lambda storage, _env: {"register": register(storage)}, env)
+    runtime.run_service("validation", lambda storage, _env: {"register": register(storage)}, env,
+                        internal=True)
