@@ -86,7 +86,6 @@ def vm_hwm_mb(pid: int) -> float:
 
 def run_stack(scale: float, seed: int) -> dict:
     """The same case through the multi-process stack (real S3, real gRPC): end-to-end wall time."""
-    from zrc.client import Client
     from zrc.stack import Stack
 
     slm, _ = case_dirs(scale, seed)
@@ -95,7 +94,7 @@ def run_stack(scale: float, seed: int) -> dict:
     out: dict = {}
     try:
         stack.up()
-        with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+        with stack.client(token=stack.admin_token) as c:
             t = time.perf_counter()
             c.import_dataset(slm / "sLM21-dataset", "sLM21-dataset")
             out["import_s"] = time.perf_counter() - t

@@ -119,7 +119,7 @@ def test_compose_healthchecks_gate_the_gateway():
 
 def _stack_env_names() -> dict[str, set[str]]:
     s3 = {"endpoint": "x", "access_key": "x", "secret_key": "x", "bucket_prefix": "x", "spool": "x", "admin_token": "x",
-          "internal_token": "x"}
+          "internal_token": "x", "tls_cert": "x", "tls_key": "x", "health_listen": "h:2", "ca_file": "x"}
     addrs = {n: "h:1" for n in SERVICES}
     return {n: set(service_env(n, "h:1", s3, addrs)) for n in SERVICES}
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import grpc
 
-from zrc.common.runtime import CHUNK, channel
+from zrc.common import tls
+from zrc.common.runtime import CHUNK, CLIENT_OPTIONS
 from zrc.common.v1 import common_pb2
 from zrc.core.dataset import gold_files
 from zrc.core.sources import open_tree
@@ -96,9 +97,14 @@ def _dataset_requests(path: Path, meta) -> Iterator:
 
 
 class Client:
-    def __init__(self, address: str, token: str | None = None, timeout: float = 3600.0):
+    def __init__(self, address: str, token: str | None = None, timeout: float = 3600.0, *,
+                 ca_file: str | None = None, allow_plaintext: bool = False):
+        """``address``: ``grpcs://host:port`` (TLS; ``ca_file`` or the system roots verify the server),
+        ``host:port`` / ``grpc://host:port`` (plaintext: refused with a token unless loopback or
+        ``allow_plaintext``), or ``unix:/path``."""
         self.address = address
-        self.channel = channel(address)
+        self.channel = tls.client_channel(address, CLIENT_OPTIONS, token=bool(token), ca_file=ca_file,
+                                          allow_plaintext=allow_plaintext)
         self.stub = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout

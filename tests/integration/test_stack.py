@@ -19,7 +19,6 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from zrc.client import Client
 from zrc.core.dataset import load_dataset
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
@@ -40,7 +39,7 @@ def stack(tmp_path_factory, slm21_case, prosaudit_case):
 
 @pytest.fixture()
 def client(stack):
-    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+    with stack.client(token=stack.admin_token) as c:
         yield c
 
 
@@ -58,7 +57,7 @@ def big_case(stack, tmp_path_factory):
     from zrc.core.generate import GenOptions, generate
     ds, sub = generate(tmp_path_factory.mktemp("big"), "sLM21",
                        GenOptions(scale=0.05, seed=9, dim=256, sets=("test",)))
-    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+    with stack.client(token=stack.admin_token) as c:
         c.import_dataset(ds, "sLM21-big")
     return ds, sub
 
@@ -163,7 +162,7 @@ def test_scorer_killed_mid_job_then_restarted(stack, client, big_case, tmp_path)
 
 def test_gateway_killed_and_restarted_resumes_jobs(stack, slm21_case, tmp_path):
     stack.stop("scoring-lexical", signal.SIGKILL)  # the job will wait on it, holding its lease
-    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+    with stack.client(token=stack.admin_token) as c:
         up = c.upload_folder(fresh(slm21_case[1], tmp_path))
         job_id = c.evaluate(up.digest, "sLM21", sets=["test"], tasks=["lexical"], skip_validation=True)
         for msg in c.watch(job_id):
@@ -172,7 +171,7 @@ def test_gateway_killed_and_restarted_resumes_jobs(stack, slm21_case, tmp_path):
     stack.stop("gateway", signal.SIGKILL)
     stack.start_service("scoring-lexical")
     stack.start_service("gateway")
-    with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+    with stack.client(token=stack.admin_token) as c:
         job = c.wait(job_id, timeout=120)
         assert job.state == SUCCEEDED, job.failure_reason
         want = {k: v for k, v in core_files(slm21_case, "sLM21").items() if k.startswith("score_lexical_test")}
@@ -212,7 +211,8 @@ def test_cli_against_stack_equals_embedded_and_core(stack, slm21_case, tmp_path,
     monkeypatch.delenv("ZRC_SERVER", raising=False)
     assert main(["datasets:import", str(slm21_case[0])]) == 0
     assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "embedded"), "-q"]) == 0
-    monkeypatch.setenv("ZRC_SERVER", stack.addrs["gateway"])
+    monkeypatch.setenv("ZRC_SERVER", stack.server)
+    monkeypatch.setenv("ZRC_CA_FILE", stack.ca_file)
     monkeypatch.setenv("ZRC_TOKEN", stack.admin_token)
     assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "server"), "-q"]) == 0
     embedded = {p.name: p.read_bytes() for p in (tmp_path / "embedded").iterdir()}
@@ -228,7 +228,7 @@ def test_a_scorer_that_stays_down_fails_the_job_with_its_reason(stack, prosaudit
     stack.extra_env["ZRC_RETRY_BUDGET_SECONDS"] = "3"
     try:
         stack.start_service("gateway")
-        with Client(stack.addrs["gateway"], token=stack.admin_token) as c:
+        with stack.client(token=stack.admin_token) as c:
             up = c.upload_folder(fresh(prosaudit_case[1], tmp_path))
             job = c.wait(c.evaluate(up.digest, "prosAudit"), timeout=120)
             assert job.state == gateway_pb2.JOB_STATE_FAILED

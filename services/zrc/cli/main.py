@@ -28,6 +28,7 @@ import yaml
 
 from zrc import __version__
 from zrc.client import Client
+from zrc.common import tls
 from zrc.common.data import finding_from_pb
 from zrc.common.v1 import common_pb2
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
@@ -85,7 +86,13 @@ def session() -> Iterator[Client]:
         from zrc.embedded import start_embedded
         embedded = start_embedded(home.home())
         server = embedded.address
-    client = Client(server, token=token)
+    try:
+        client = Client(server, token=token, ca_file=os.environ.get("ZRC_CA_FILE") or None,
+                        allow_plaintext=os.environ.get("ZRC_ALLOW_PLAINTEXT", "") == "1")
+    except (tls.InsecureTransport, tls.TLSConfigError) as exc:
+        if embedded is not None:
+            embedded.close()
+        raise UsageError(str(exc)) from None
     try:
         yield client
     except grpc.RpcError as exc:
@@ -98,6 +105,8 @@ def session() -> Iterator[Client]:
 
 def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
     code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.UNAVAILABLE and remote and tls.parse_server(server)[1]:
+        return tls.failure_sentence(server, details)
     if code == grpc.StatusCode.UNAVAILABLE and remote:
         return f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to evaluate locally"
     if code == grpc.StatusCode.UNAUTHENTICATED:

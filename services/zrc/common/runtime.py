@@ -124,6 +124,8 @@ class BaseSettings:
                 env_str(env, k)
         else:
             env_str(env, "ZRC_STORAGE_DIR")
+        if bool(env.get("ZRC_TLS_CERT")) != bool(env.get("ZRC_TLS_KEY")):
+            raise ConfigError("ZRC_TLS_CERT and ZRC_TLS_KEY go together (PEM certificate chain and its key)")
         return dict(listen=env_addr(env, "ZRC_LISTEN", "127.0.0.1:50051"),
                     grace=env_float(env, "ZRC_GRACE_SECONDS", 5.0),
                     workers=env_int(env, "ZRC_WORKERS", 8), storage_kind=kind)
@@ -233,9 +235,11 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
 def serve(service: str, register: Callable[[grpc.Server], list[str]], listen: str, grace: float, workers: int,
           storage: Storage | None, *, started: Callable[[int], None] | None = None,
-          on_stop: Callable[[], None] | None = None, interceptors: tuple = ()) -> None:
+          on_stop: Callable[[], None] | None = None, interceptors: tuple = (), credentials=None,
+          health_listen: str | None = None) -> None:
     """Run a server until SIGTERM/SIGINT."""
-    server, port, health_servicer, stop = start_server(service, register, listen, workers, storage, interceptors)
+    server, port, health_servicer, stop = start_server(service, register, listen, workers, storage, interceptors,
+                                                       credentials=credentials, health_listen=health_listen)
     log.info("serving", address=f"{listen.rpartition(':')[0]}:{port}")
     if started:
         started(port)
@@ -248,6 +252,8 @@ def serve(service: str, register: Callable[[grpc.Server], list[str]], listen: st
         if on_stop:
             on_stop()
         server.stop(grace).wait()
+        if getattr(server, "zrc_health_server", None) is not None:
+            server.zrc_health_server.stop(0)
         done.set()
 
     signal.signal(signal.SIGTERM, shutdown)
@@ -276,21 +282,46 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     storage = from_env(env)
     kw = make(storage, env)
     kw["interceptors"] = (*interceptors, *kw.get("interceptors", ()))
+    if env.get("ZRC_TLS_CERT"):  # TLS only: no plaintext port next to it
+        from zrc.common.tls import TLSConfigError, server_credentials
+        try:
+            kw["credentials"] = server_credentials(env["ZRC_TLS_CERT"], env["ZRC_TLS_KEY"])
+        except TLSConfigError as exc:
+            raise ConfigError(str(exc)) from None
+    if env.get("ZRC_HEALTH_LISTEN"):
+        kw["health_listen"] = env_addr(env, "ZRC_HEALTH_LISTEN")
     serve(service, kw.pop("register"), base["listen"], base["grace"], base["workers"], storage, **kw)
 
 
+LIVENESS = "zrc.liveness"   # health service name that stays SERVING while the process works (storage down or not)
+
+
 def start_server(service: str, register: Callable[[grpc.Server], list[str]], listen: str, workers: int,
-                 storage: Storage | None, interceptors: tuple = ()):
-    """Start (without blocking): returns (server, bound port, health servicer, stop event)."""
+                 storage: Storage | None, interceptors: tuple = (), *, credentials=None,
+                 health_listen: str | None = None):
+    """Start (without blocking): returns (server, bound port, health servicer, stop event).
+
+    ``credentials`` makes the port TLS-only. ``health_listen`` adds a plaintext port serving only
+    grpc.health.v1 (kubelet gRPC probes cannot speak TLS). Health service "" and the service names turn
+    NOT_SERVING while storage is unreachable (readiness); ``zrc.liveness`` does not (liveness: an S3
+    outage must not restart every pod)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=service),
                          interceptors=[ErrorInterceptor(), *interceptors], options=SERVER_OPTIONS)
     names = register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(listen)
+    port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if port == 0:
         raise ConfigError(f"cannot listen on {listen}")
+    server.zrc_health_server = None
+    if health_listen:
+        hs = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{service}-probe"))
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, hs)
+        if hs.add_insecure_port(health_listen) == 0:
+            raise ConfigError(f"cannot listen on {health_listen} (ZRC_HEALTH_LISTEN)")
+        hs.start()
+        server.zrc_health_server = hs
     server.start()
     stop = threading.Event()
 
@@ -315,6 +346,7 @@ def start_server(service: str, register: Callable[[grpc.Server], list[str]], lis
             stop.wait(2.0 if ok else 0.5)
 
     set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     threading.Thread(target=watch_dependencies, daemon=True, name=f"{service}-health").start()
     return server, port, health_servicer, stop
 
