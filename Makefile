@@ -76,8 +76,17 @@ IMAGE ?= zrc-service:0.1.0
 image:
 	docker build -f deploy/Dockerfile -t $(IMAGE) .
 
+## k8s-dev-secrets: generate the dev overlay's secrets (git-ignored deploy/k8s/overlays/dev/secrets; kept if present)
+.PHONY: k8s-dev-secrets compose-env
+k8s-dev-secrets: $(STAMP)
+	$(BIN)/python -m zrc.devsecrets k8s-dev deploy/k8s/overlays/dev/secrets
+
+## compose-env: .env for docker compose with random secrets + the gateway's TLS pair (kept if .env exists)
+compose-env: $(STAMP)
+	$(BIN)/python -m zrc.devsecrets compose .env
+
 ## k8s-render: render every overlay into build/k8s/<overlay>.yaml
-k8s-render:
+k8s-render: k8s-dev-secrets
 	@mkdir -p build/k8s
 	@for o in dev prod; do kubectl kustomize deploy/k8s/overlays/$$o > build/k8s/$$o.yaml && echo "build/k8s/$$o.yaml"; done
 

@@ -1,5 +1,6 @@
-"""``zrc-healthcheck [ADDR]``: exit 0 if the gRPC server at ADDR (default 127.0.0.1:$ZRC_PORT or
-the port of ZRC_LISTEN) reports SERVING over grpc.health.v1, 1 otherwise.
+"""``zrc-healthcheck [ADDR]``: exit 0 if the gRPC server at ADDR (default: 127.0.0.1 on the port of
+ZRC_HEALTH_LISTEN when set, the plaintext health port of a TLS gateway, else of ZRC_LISTEN) reports SERVING
+over grpc.health.v1, 1 otherwise.
 
 Used by docker-compose healthchecks and the image's HEALTHCHECK (Kubernetes uses native gRPC probes).
 """
@@ -18,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     if args:
         addr = args[0]
     else:
-        port = os.environ.get("ZRC_LISTEN", "0.0.0.0:50051").rpartition(":")[2]
+        listen = os.environ.get("ZRC_HEALTH_LISTEN") or os.environ.get("ZRC_LISTEN", "0.0.0.0:50051")
+        port = listen.rpartition(":")[2]
         addr = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(addr) as ch:

@@ -33,7 +33,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from zrc.storage import NotFound, Storage, StorageUnavailable
+from zrc.storage import NotFound, Storage, StorageUnavailable, s3_secure
 
 MAX_MESSAGE = 32 << 20           # score files of a whole set fit; uploads are chunked far below this
 CHUNK = 1 << 20                  # upload chunk size
@@ -122,6 +122,7 @@ class BaseSettings:
         if kind == "s3":
             for k in ("ZRC_S3_ENDPOINT", "ZRC_S3_ACCESS_KEY", "ZRC_S3_SECRET_KEY"):
                 env_str(env, k)
+            s3_secure(env)  # fail fast on anything but true/false/1/0/yes/no
         else:
             env_str(env, "ZRC_STORAGE_DIR")
         if bool(env.get("ZRC_TLS_CERT")) != bool(env.get("ZRC_TLS_KEY")):

@@ -187,6 +187,20 @@ class StorageTree(FileTree):
             raise FileNotFoundError(name) from None
 
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+def s3_secure(env: dict[str, str]) -> bool:
+    """ZRC_S3_SECURE, strictly: a typo ("ture", "on") must not silently mean plaintext to the object store."""
+    v = env.get("ZRC_S3_SECURE", "false").strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    from zrc.common.runtime import ConfigError
+    raise ConfigError(f"ZRC_S3_SECURE must be true/false (or 1/0, yes/no), got {env['ZRC_S3_SECURE']!r}")
+
+
 def from_env(env: dict[str, str]) -> Storage:
     """The backend named by ZRC_STORAGE ("s3" or "local")."""
     kind = env.get("ZRC_STORAGE", "s3")
@@ -196,6 +210,6 @@ def from_env(env: dict[str, str]) -> Storage:
     from .s3 import S3Storage
     return S3Storage(
         endpoint=env["ZRC_S3_ENDPOINT"], access_key=env["ZRC_S3_ACCESS_KEY"], secret_key=env["ZRC_S3_SECRET_KEY"],
-        secure=env.get("ZRC_S3_SECURE", "false").lower() == "true", region=env.get("ZRC_S3_REGION", "us-east-1"),
+        secure=s3_secure(env), region=env.get("ZRC_S3_REGION", "us-east-1"),
         bucket_prefix=env.get("ZRC_BUCKET_PREFIX", "zrc-"),
     )
