@@ -170,3 +170,53 @@ def test_sixty_concurrent_evaluations_take_exactly_the_quota(storage):
     assert accepted == 20
     assert auth.quota_left(who, "sLM21", states.get) == 0
     assert len(storage.list(RESULTS, "auth/quota/ann/sLM21/")) == 20, "the failed job's slot was reused"
+
+
+def test_token_administration(auth, storage):
+    import datetime as dt
+
+    from zrc.storage import NotFound
+    now = {"t": dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)}
+    auth.clock = lambda: now["t"]
+    t1, id1, never = auth.issue_token("ann")
+    t2, id2, expires = auth.issue_token("ann", expires_days=7)
+    t3 = auth.create_token("bob")
+    assert never == "" and expires == "2026-12-08T12:00:00Z"
+    listed = auth.list_tokens("ann")
+    assert {t["id"] for t in listed} == {id1, id2} and all(t["prefix"] == "zrc_" + t["prefix"][4:8] for t in listed)
+    text = repr(listed) + repr(auth.list_users())
+    assert t1 not in text and t1[8:] not in text and hashlib.sha256(t1.encode()).hexdigest() not in text
+    # revoke by id, then every token of a user
+    assert auth.revoke_tokens(token_id=id1) == 1
+    with pytest.raises(Abort, match="revoked"):
+        auth.authenticate([("authorization", f"Bearer {t1}")])
+    assert auth.revoke_tokens(user="ann") == 1, "the other one; the revoked one is not counted twice"
+    with pytest.raises(Abort, match="revoked"):
+        auth.authenticate([("authorization", f"Bearer {t2}")])
+    with pytest.raises(BadRequest, match="exactly one"):
+        auth.revoke_tokens(token=t3, user="bob")
+    with pytest.raises(NotFound):
+        auth.revoke_tokens(user="nobody-here")
+    # disable / enable
+    auth.set_disabled("bob", True)
+    with pytest.raises(Abort, match="disabled"):
+        auth.authenticate([("authorization", f"Bearer {t3}")])
+    auth.set_disabled("bob", False)
+    assert auth.authenticate([("authorization", f"Bearer {t3}")]).user == "bob"
+    # expiry
+    t4 = auth.create_token("bob", expires_days=1)
+    assert auth.authenticate([("authorization", f"Bearer {t4}")]).user == "bob"
+    now["t"] += dt.timedelta(days=1, seconds=1)
+    with pytest.raises(Abort, match="expired"):
+        auth.authenticate([("authorization", f"Bearer {t4}")])
+
+
+def test_admin_actions_are_audited(auth):
+    from zrc.gateway.auth import Identity
+    root = Identity("admin", True)
+    auth.audit(root, "token-create", "ann", "id abc")
+    auth.audit(root, "user-disable", "bob")
+    records = auth.list_audit()
+    assert [(r["actor"], r["action"], r["target"]) for r in records] == [("admin", "token-create", "ann"),
+                                                                         ("admin", "user-disable", "bob")]
+    assert auth.list_audit(limit=1)[0]["action"] == "user-disable"

@@ -197,8 +197,28 @@ class Client:
     def create_user(self, name: str, admin: bool = False) -> None:
         self._call(self.stub.CreateUser, gateway_pb2.CreateUserRequest(name=name, admin=admin))
 
-    def create_token(self, user: str) -> str:
-        return self._call(self.stub.CreateToken, gateway_pb2.CreateTokenRequest(user=user)).token
+    def create_token(self, user: str, expires_days: int = 0) -> str:
+        return self.issue_token(user, expires_days).token
+
+    def issue_token(self, user: str, expires_days: int = 0):
+        """The CreateTokenResponse: token (shown once), its id and expiry."""
+        return self._call(self.stub.CreateToken, gateway_pb2.CreateTokenRequest(user=user, expires_days=expires_days))
+
+    def list_users(self):
+        return self._call(self.stub.ListUsers, gateway_pb2.ListUsersRequest()).users
+
+    def list_tokens(self, user: str):
+        return self._call(self.stub.ListTokens, gateway_pb2.ListTokensRequest(user=user)).tokens
+
+    def revoke_tokens(self, *, token: str = "", token_id: str = "", user: str = "") -> int:
+        return self._call(self.stub.RevokeTokens,
+                          gateway_pb2.RevokeTokensRequest(token=token, id=token_id, user=user)).revoked
+
+    def set_user_disabled(self, name: str, disabled: bool) -> None:
+        self._call(self.stub.SetUserDisabled, gateway_pb2.SetUserDisabledRequest(name=name, disabled=disabled))
+
+    def audit(self, limit: int = 100):
+        return self._call(self.stub.ListAudit, gateway_pb2.ListAuditRequest(limit=limit)).records
 
     def revoke_token(self, token: str) -> None:
         self._call(self.stub.RevokeToken, gateway_pb2.RevokeTokenRequest(token=token))

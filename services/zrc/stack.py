@@ -151,6 +151,10 @@ class Stack:
     def ca_file(self) -> str:
         return self.s3["ca_file"]
 
+    def health_address(self, name: str) -> str:
+        """Where ``name`` answers plaintext health checks (the TLS gateway: its health-only port)."""
+        return self.envs.get(name, {}).get("ZRC_HEALTH_LISTEN") or self.addrs[name]
+
     def client(self, token: str | None = None):
         """A gateway client over TLS, trusting the stack's CA."""
         from zrc.client import Client
@@ -164,7 +168,7 @@ class Stack:
         env = {**service_env(name, self.addrs[name], self.s3, self.addrs), **self.extra_env}
         self.envs[name] = env
         self._spawn(name, [sys.executable, "-m", module_of(name)], env)
-        wait_serving(env.get("ZRC_HEALTH_LISTEN") or self.addrs[name], timeout=60)
+        wait_serving(self.health_address(name), timeout=60)
 
     def up(self) -> Stack:
         self.root.mkdir(parents=True, exist_ok=True)

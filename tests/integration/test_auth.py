@@ -333,3 +333,42 @@ def test_internal_services_refuse_everyone_but_the_gateway(stack):
                 assert code_of(call) == grpc.StatusCode.UNAUTHENTICATED, var
             health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
             assert health.status == health_pb2.HealthCheckResponse.SERVING, "probes need no credential"
+
+
+def test_admin_cli_manages_tokens_and_audits_it(stack, admin, monkeypatch, capsys, tmp_path):
+    import json as _json
+
+    from zrc.cli.main import main
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZRC_SERVER", stack.server)
+    monkeypatch.setenv("ZRC_CA_FILE", stack.ca_file)
+    monkeypatch.setenv("ZRC_TOKEN", stack.admin_token)
+
+    def run(*argv) -> object:
+        assert main([*argv, "--json"]) == 0, argv
+        return _json.loads(capsys.readouterr().out)
+
+    made = run("admin:token-create", "tina", "--expires-days", "30")
+    assert made["expires_at"].endswith("Z") and made["id"]
+    other = admin.create_token("tina")
+    tokens = run("admin:tokens", "tina")
+    assert {t["id"] for t in tokens} >= {made["id"]} and len(tokens) == 2
+    assert made["token"] not in _json.dumps(tokens) and other not in _json.dumps(tokens), "never a secret"
+    assert run("admin:token-revoke", "--id", made["id"]) == {"revoked": 1}
+    with stack.client(token=made["token"]) as t:
+        assert code_of(t.whoami) == grpc.StatusCode.UNAUTHENTICATED
+    run("admin:user-disable", "tina")
+    with stack.client(token=other) as t:
+        with pytest.raises(grpc.RpcError) as exc:
+            t.whoami()
+        assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED and "disabled" in exc.value.details()
+        run("admin:user-enable", "tina")
+        assert t.whoami().user == "tina"
+        assert code_of(lambda: t.list_users()) == grpc.StatusCode.PERMISSION_DENIED
+    assert {"name": "tina", "admin": False, "disabled": False} in [
+        {k: u[k] for k in ("name", "admin", "disabled")} for u in run("admin:users")]
+    assert run("admin:token-revoke", "--user", "tina") == {"revoked": 1}
+    actions = [(r["action"], r["target"]) for r in run("admin:audit", "--limit", "1000")]
+    for want in [("token-create", "tina"), ("token-revoke", ""), ("user-disable", "tina"), ("user-enable", "tina"),
+                 ("token-revoke", "tina")]:
+        assert want in actions, want

@@ -201,7 +201,7 @@ def test_s3_paused_loses_nothing(stack, client, prosaudit_case, slm21_case, tmp_
     # and the stack is healthy again
     from zrc.common.runtime import wait_serving
     for name in stack.addrs:
-        wait_serving(stack.addrs[name], timeout=30)
+        wait_serving(stack.health_address(name), timeout=30)
 
 
 def test_cli_against_stack_equals_embedded_and_core(stack, slm21_case, tmp_path, monkeypatch, capsys):

@@ -40,6 +40,7 @@ from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import DirTree, SourceError
 from zrc.gateway.v1 import gateway_pb2
 
+from . import admin as admin_cli
 from . import credentials, home, output
 from .export import leaderboard_csv
 
@@ -511,21 +512,6 @@ def cmd_user_create(a) -> int:
     return 0
 
 
-def cmd_token_create(a) -> int:
-    with session() as client:
-        token = client.create_token(a.user)
-    sys.stdout.write(token + "\n")   # stdout carries the token alone, for scripts
-    output.note(f"token for {a.user}: shown once, stored hashed on the server")
-    return 0
-
-
-def cmd_token_revoke(a) -> int:
-    with session() as client:
-        client.revoke_token(a.token)
-    output.note("token revoked")
-    return 0
-
-
 def cmd_rescore(a) -> int:
     bench = _bench(a.name)
     with session() as client:
@@ -597,10 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("admin:user-create", cmd_user_create, "admin: create a user")
     sp.add_argument("user")
     sp.add_argument("--admin", action="store_true")
-    sp = add("admin:token-create", cmd_token_create, "admin: issue a token for USER (created if needed)")
-    sp.add_argument("user")
-    sp = add("admin:token-revoke", cmd_token_revoke, "admin: revoke a token")
-    sp.add_argument("token")
+    admin_cli.register(add, session, UsageError)
     sp = add("admin:rescore", cmd_rescore, "admin: re-score entries made by another scorer version")
     sp.add_argument("name")
     sp = add("demo", cmd_demo, "generate a small dataset + submission and evaluate it")

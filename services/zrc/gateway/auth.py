@@ -3,8 +3,10 @@
 Kept under ``auth/`` in the results bucket:
 
 * ``auth/users/<name>.json``: {name, admin, created_at};
-* ``auth/tokens/<sha256(token)>.json``: {user, created_at, revoked}: tokens are
-  stored hashed, shown once at creation;
+* ``auth/tokens/<sha256(token)>.json``: {user, created_at, revoked, expires_at,
+  prefix}: tokens are stored hashed, shown once at creation; an admin sees a token
+  as its id (the hash's first 12 hex digits) and its first characters, never whole;
+* ``auth/audit/<YYYY-MM-DD>/<time>-<rand>.json``: every admin action (who, what, on what);
 * ``auth/owners/<digest>/<user>``: who uploaded an archive. Ownership is proof of
   possession: only sending every byte of the archive (hashed by the gateway
   itself) makes you an owner. Knowing a digest (they are public on leaderboards)
@@ -28,6 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -63,6 +66,11 @@ current: ContextVar[Identity] = ContextVar("zrc_identity", default=LOCAL)
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _stamp(t: _dt.datetime) -> str:
+    """ISO-8601 UTC to the second, "Z" suffix: such strings compare like the times they name."""
+    return t.astimezone(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def utc_day(now: _dt.datetime) -> str:
@@ -102,9 +110,13 @@ class Auth:
             raise Abort(grpc.StatusCode.UNAUTHENTICATED, "invalid token") from None
         if rec.get("revoked"):
             raise Abort(grpc.StatusCode.UNAUTHENTICATED, "this token was revoked") from None
+        if rec.get("expires_at") and rec["expires_at"] <= _stamp(self.clock()):
+            raise Abort(grpc.StatusCode.UNAUTHENTICATED, f"this token expired at {rec['expires_at']}") from None
         if rec["user"].lower() in RESERVED_NAMES:
             raise Abort(grpc.StatusCode.UNAUTHENTICATED, f"user name {rec['user']!r} is reserved") from None
         user = self._user(rec["user"])
+        if user.get("disabled"):
+            raise Abort(grpc.StatusCode.UNAUTHENTICATED, f"user {user['name']} is disabled (ask an admin)")
         return Identity(user["name"], bool(user.get("admin")))
 
     def _user(self, name: str) -> dict:
@@ -132,22 +144,131 @@ class Auth:
             return
         self.storage.put_json(RESULTS, key, {"name": name, "admin": admin, "created_at": jobs.now()})
 
-    def create_token(self, user: str) -> str:
+    def create_token(self, user: str, expires_days: int = 0) -> str:
+        return self.issue_token(user, expires_days)[0]
+
+    def issue_token(self, user: str, expires_days: int = 0) -> tuple[str, str, str]:
+        """(token, id, expires_at): the token is returned once and stored hashed."""
+        if expires_days < 0 or expires_days > 3650:
+            raise BadRequest(f"expires_days must be between 0 (never) and 3650, got {expires_days}")
         self.create_user(user, False)
         token = "zrc_" + secrets.token_urlsafe(32)
-        self.storage.put_json(RESULTS, f"auth/tokens/{_hash(token)}.json",
-                              {"user": user, "created_at": jobs.now(), "revoked": False})
-        return token
+        expires = ""
+        if expires_days:
+            at = self.clock() + _dt.timedelta(days=expires_days)
+            expires = _stamp(at)
+        h = _hash(token)
+        self.storage.put_json(RESULTS, f"auth/tokens/{h}.json",
+                              {"user": user, "created_at": jobs.now(), "revoked": False, "expires_at": expires,
+                               "prefix": token[:8]})
+        return token, h[:12], expires
+
+    def _revoke_key(self, key: str) -> bool:
+        """Mark one token record revoked (If-Match: a concurrent update is retried, never lost)."""
+        for _ in range(5):
+            try:
+                data, etag = self.storage.get_with_etag(RESULTS, key)
+            except NotFound:
+                return False
+            rec = json.loads(data)
+            if rec.get("revoked"):
+                return False
+            rec.update(revoked=True, revoked_at=jobs.now())
+            try:
+                self.storage.put_if_match(RESULTS, key, json.dumps(rec).encode(), etag)
+                return True
+            except PreconditionFailed:
+                continue
+        raise Abort(grpc.StatusCode.ABORTED, "the token record kept changing; try again")
 
     def revoke(self, token: str) -> None:
         key = f"auth/tokens/{_hash(token.strip())}.json"
+        if not self.storage.exists(RESULTS, key):
+            raise NotFound("no such token")
+        self._revoke_key(key)
+
+    def _token_keys(self) -> list[str]:
+        return [k for k in self.storage.list(RESULTS, "auth/tokens/") if k.endswith(".json")]
+
+    def revoke_tokens(self, *, token: str = "", token_id: str = "", user: str = "") -> int:
+        """Revoke by the token itself, by its id (hash prefix), or every token of a user; how many were revoked."""
+        if sum(map(bool, (token, token_id, user))) != 1:
+            raise BadRequest("give exactly one of: the token, --id ID, --user USER")
+        if token:
+            key = f"auth/tokens/{_hash(token.strip())}.json"
+            if not self.storage.exists(RESULTS, key):
+                raise NotFound("no such token")
+            return int(self._revoke_key(key))
+        if token_id:
+            if not re.fullmatch(r"[0-9a-f]{8,64}", token_id):
+                raise BadRequest(f"a token id is 8 to 64 hex digits (see admin:tokens), got {token_id!r}")
+            keys = [k for k in self._token_keys() if k.removeprefix("auth/tokens/").startswith(token_id)]
+            if not keys:
+                raise NotFound(f"no token with id {token_id}")
+            if len(keys) > 1:
+                raise BadRequest(f"id {token_id} matches {len(keys)} tokens: give more digits")
+            return int(self._revoke_key(keys[0]))
+        if not self.storage.exists(RESULTS, f"auth/users/{user}.json"):
+            raise NotFound(f"no user {user}")
+        return sum(self._revoke_key(k) for k, rec in self._token_records() if rec.get("user") == user)
+
+    def _token_records(self) -> list[tuple[str, dict]]:
+        out = []
+        for key in self._token_keys():
+            try:
+                out.append((key, self.storage.get_json(RESULTS, key)))
+            except NotFound:
+                continue
+        return out
+
+    def list_tokens(self, user: str) -> list[dict]:
+        """A user's tokens as id + prefix + dates (never the token or its full hash)."""
+        if not self.storage.exists(RESULTS, f"auth/users/{user}.json"):
+            raise NotFound(f"no user {user}")
+        out = [{"id": k.removeprefix("auth/tokens/")[:12], "prefix": rec.get("prefix", ""), "user": rec["user"],
+                "created_at": rec.get("created_at", ""), "expires_at": rec.get("expires_at", ""),
+                "revoked": bool(rec.get("revoked"))}
+               for k, rec in self._token_records() if rec.get("user") == user]
+        return sorted(out, key=lambda t: t["created_at"])
+
+    def list_users(self) -> list[dict]:
+        out = []
+        for key in self.storage.list(RESULTS, "auth/users/"):
+            try:
+                u = self.storage.get_json(RESULTS, key)
+            except NotFound:
+                continue
+            out.append({"name": u["name"], "admin": bool(u.get("admin")), "disabled": bool(u.get("disabled")),
+                        "created_at": u.get("created_at", "")})
+        return sorted(out, key=lambda u: u["name"])
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        key = f"auth/users/{name}.json"
         try:
             rec = self.storage.get_json(RESULTS, key)
         except NotFound:
-            raise NotFound("no such token") from None
-        rec["revoked"] = True
-        rec["revoked_at"] = jobs.now()
+            raise NotFound(f"no user {name}") from None
+        rec["disabled"] = disabled
         self.storage.put_json(RESULTS, key, rec)
+
+    # -- audit ---------------------------------------------------------------------------------------
+    def audit(self, who: Identity, action: str, target: str = "", detail: str = "") -> None:
+        """Record an admin action (never a secret) under auth/audit/<day>/, one object each (no lost appends)."""
+        now = self.clock().astimezone(_dt.UTC)
+        key = f"auth/audit/{now:%Y-%m-%d}/{now:%H%M%S%f}-{secrets.token_hex(4)}.json"
+        self.storage.put_json(RESULTS, key, {"at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                                             "actor": who.user, "action": action, "target": target,
+                                             "detail": detail})
+
+    def list_audit(self, limit: int = 100) -> list[dict]:
+        keys = self.storage.list(RESULTS, "auth/audit/")[-max(1, min(limit or 100, 10_000)):]
+        out = []
+        for key in keys:
+            try:
+                out.append(self.storage.get_json(RESULTS, key))
+            except NotFound:
+                continue
+        return out
 
     # -- model ids -----------------------------------------------------------------------------------
     def claim_model(self, model_id: str, user: str) -> str | None:

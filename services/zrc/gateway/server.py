@@ -126,19 +126,55 @@ class _Admin:
         return gateway_pb2.WhoAmIResponse(user=who.user, admin=who.admin, quota_left=left,
                                           quota_resets_at=next_reset(self.auth.clock()))
 
+    def _admin(self, what: str):
+        who = current.get()
+        self.auth.require_admin(who, what)
+        return who
+
     def CreateUser(self, request, context):
-        self.auth.require_admin(current.get(), "creating users")
+        who = self._admin("creating users")
         self.auth.create_user(request.name, request.admin)
+        self.auth.audit(who, "user-create", request.name, "admin" if request.admin else "")
         return gateway_pb2.CreateUserResponse()
 
     def CreateToken(self, request, context):
-        self.auth.require_admin(current.get(), "issuing tokens")
-        return gateway_pb2.CreateTokenResponse(token=self.auth.create_token(request.user))
+        who = self._admin("issuing tokens")
+        token, token_id, expires = self.auth.issue_token(request.user, request.expires_days)
+        self.auth.audit(who, "token-create", request.user, f"id {token_id}" + (f", expires {expires}" if expires else ""))
+        return gateway_pb2.CreateTokenResponse(token=token, id=token_id, expires_at=expires)
 
     def RevokeToken(self, request, context):
-        self.auth.require_admin(current.get(), "revoking tokens")
+        who = self._admin("revoking tokens")
         self.auth.revoke(request.token)
+        self.auth.audit(who, "token-revoke", "", "by token")
         return gateway_pb2.RevokeTokenResponse()
+
+    def ListUsers(self, request, context):
+        self._admin("listing users")
+        return gateway_pb2.ListUsersResponse(users=[gateway_pb2.UserInfo(**u) for u in self.auth.list_users()])
+
+    def ListTokens(self, request, context):
+        self._admin("listing tokens")
+        return gateway_pb2.ListTokensResponse(tokens=[gateway_pb2.TokenInfo(**t)
+                                                      for t in self.auth.list_tokens(request.user)])
+
+    def RevokeTokens(self, request, context):
+        who = self._admin("revoking tokens")
+        n = self.auth.revoke_tokens(token=request.token, token_id=request.id, user=request.user)
+        how = f"id {request.id}" if request.id else f"all of {request.user}" if request.user else "by token"
+        self.auth.audit(who, "token-revoke", request.user, f"{how}: {n} revoked")
+        return gateway_pb2.RevokeTokensResponse(revoked=n)
+
+    def SetUserDisabled(self, request, context):
+        who = self._admin("disabling users")
+        self.auth.set_disabled(request.name, request.disabled)
+        self.auth.audit(who, "user-disable" if request.disabled else "user-enable", request.name)
+        return gateway_pb2.SetUserDisabledResponse()
+
+    def ListAudit(self, request, context):
+        self._admin("reading the audit log")
+        return gateway_pb2.ListAuditResponse(records=[gateway_pb2.AuditRecord(**r)
+                                                      for r in self.auth.list_audit(request.limit)])
 
     def Rescore(self, request, context):
         """Re-evaluate published entries scored by another scorer version; each new job replaces its entry."""
@@ -164,6 +200,7 @@ class _Admin:
             self.runner.submit(job.job_id)
             job_ids.append(job.job_id)
         log.info("rescore", benchmark=bench.name, jobs=len(job_ids))
+        self.auth.audit(who, "rescore", bench.name, f"{len(job_ids)} job(s)")
         return gateway_pb2.RescoreResponse(job_ids=job_ids)
 
 
@@ -223,6 +260,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         info = {"name": name, "benchmark": bench.name, "parts": [f"{t} {s}" for t, s in dataset.available],
                 "digest": ds_digest, "size": sum(len(d) for d in files.values())}
         self.storage.put_json(DATASETS, manifest_key, info)  # written last: the commit point
+        self.auth.audit(current.get(), "dataset-import", name, f"digest {ds_digest[:12]}")
         log.info("dataset_imported", dataset=name, parts=len(info["parts"]))
         return gateway_pb2.ImportDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info), notes=dataset.notes)
 
@@ -267,6 +305,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self.auth.check_owner(sel.submission_digest, who)
         if request.baseline:
             self.auth.require_admin(who, "publishing a baseline")
+            self.auth.audit(who, "baseline-publish", bench, sel.submission_digest[:12])
         if request.publish and (sets != ["dev", "test"] or tasks != list(get_benchmark(bench).task_names)
                                 or request.skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")

@@ -115,6 +115,31 @@ class GatewayServiceStub:
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreRequest.SerializeToString,
                 response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreResponse.FromString,
                 _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/ListUsers',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/ListTokens',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeTokens = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/RevokeTokens',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokensRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokensResponse.FromString,
+                _registered_method=True)
+        self.SetUserDisabled = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/SetUserDisabled',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.SetUserDisabledRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.SetUserDisabledResponse.FromString,
+                _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/ListAudit',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -230,6 +255,41 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUsers(self, request, context):
+        """Admin: every user (never a secret).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Admin: a user's tokens, by id (sha256 prefix) and the token's first characters, never the token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeTokens(self, request, context):
+        """Admin: revoke by token, by id, or every token of a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserDisabled(self, request, context):
+        """Admin: a disabled user's tokens are refused until enabled again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """Admin: the audit log of admin actions, newest last.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -312,6 +372,31 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.Rescore,
                     request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreRequest.FromString,
                     response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreResponse.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListUsersRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListTokensRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeTokens,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokensRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokensResponse.SerializeToString,
+            ),
+            'SetUserDisabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserDisabled,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.SetUserDisabledRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.SetUserDisabledResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -747,6 +832,141 @@ class GatewayService:
             '/zrc.gateway.v1.GatewayService/Rescore',
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreRequest.SerializeToString,
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.RescoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/ListUsers',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListUsersRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/ListTokens',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListTokensRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/RevokeTokens',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokensRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.RevokeTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserDisabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/SetUserDisabled',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.SetUserDisabledRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.SetUserDisabledResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/ListAudit',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.ListAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

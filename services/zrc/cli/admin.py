@@ -1,0 +1,102 @@
+"""``zrc admin:*`` token administration: users, tokens (ids and prefixes, never secrets), revocation, disabling,
+expiry and the audit log. Every action is recorded by the gateway in its audit log."""
+
+from __future__ import annotations
+
+import sys
+
+from google.protobuf.json_format import MessageToDict
+
+from . import output
+
+
+def _dicts(messages) -> list[dict]:
+    return [MessageToDict(m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+            for m in messages]
+
+
+def register(add, session, usage_error) -> None:
+    """Add the admin parsers; ``add`` is main's parser factory, ``session`` its client context."""
+
+    def users(a) -> int:
+        with session() as client:
+            rows = _dicts(client.list_users())
+        if a.json:
+            output.print_json(rows)
+        else:
+            output.table("Users", ["name", "admin", "disabled", "created"],
+                         [[u["name"], "yes" if u["admin"] else "", "DISABLED" if u["disabled"] else "",
+                           u["created_at"]] for u in rows])
+        return 0
+
+    def tokens(a) -> int:
+        with session() as client:
+            rows = _dicts(client.list_tokens(a.user))
+        if a.json:
+            output.print_json(rows)
+        else:
+            output.table(f"Tokens of {a.user}", ["id", "starts with", "created", "expires", "state"],
+                         [[t["id"], t["prefix"] + "…", t["created_at"], t["expires_at"] or "never",
+                           "revoked" if t["revoked"] else "active"] for t in rows])
+        return 0
+
+    def token_create(a) -> int:
+        with session() as client:
+            r = client.issue_token(a.user, a.expires_days)
+        if a.json:
+            output.print_json({"user": a.user, "token": r.token, "id": r.id, "expires_at": r.expires_at})
+            return 0
+        sys.stdout.write(r.token + "\n")   # stdout carries the token alone, for scripts
+        output.note(f"token {r.id} for {a.user}: shown once, stored hashed on the server; "
+                    f"expires {r.expires_at or 'never'}")
+        return 0
+
+    def token_revoke(a) -> int:
+        given = [x for x in (a.token, a.id, a.user) if x]
+        if len(given) != 1:
+            raise usage_error("give exactly one of: TOKEN, --id ID (from admin:tokens), --user USER")
+        with session() as client:
+            n = client.revoke_tokens(token=a.token or "", token_id=a.id or "", user=a.user or "")
+        if a.json:
+            output.print_json({"revoked": n})
+        else:
+            output.note(f"{n} token(s) revoked")
+        return 0
+
+    def set_disabled(disabled: bool):
+        def cmd(a) -> int:
+            with session() as client:
+                client.set_user_disabled(a.user, disabled)
+            if a.json:
+                output.print_json({"user": a.user, "disabled": disabled})
+            else:
+                output.note(f"user {a.user} {'disabled: their tokens are refused' if disabled else 'enabled'}")
+            return 0
+        return cmd
+
+    def audit(a) -> int:
+        with session() as client:
+            rows = _dicts(client.audit(a.limit))
+        if a.json:
+            output.print_json(rows)
+        else:
+            output.table("Admin actions", ["at", "by", "action", "target", "detail"],
+                         [[r["at"], r["actor"], r["action"], r["target"], r["detail"]] for r in rows])
+        return 0
+
+    add("admin:users", users, "admin: list users")
+    sp = add("admin:tokens", tokens, "admin: a user's tokens (ids and first characters, never the secrets)")
+    sp.add_argument("user")
+    sp = add("admin:token-create", token_create, "admin: issue a token for USER (created if needed)")
+    sp.add_argument("user")
+    sp.add_argument("--expires-days", type=int, default=0, help="the token stops working after N days (0: never)")
+    sp = add("admin:token-revoke", token_revoke, "admin: revoke a token, a token by id, or every token of a user")
+    sp.add_argument("token", nargs="?", help="the token itself")
+    sp.add_argument("--id", help="a token id from admin:tokens")
+    sp.add_argument("--user", help="revoke every token of this user")
+    sp = add("admin:user-disable", set_disabled(True), "admin: refuse every token of USER until enabled")
+    sp.add_argument("user")
+    sp = add("admin:user-enable", set_disabled(False), "admin: accept USER's tokens again")
+    sp.add_argument("user")
+    sp = add("admin:audit", audit, "admin: the audit log of admin actions (newest last)")
+    sp.add_argument("--limit", type=int, default=100)
