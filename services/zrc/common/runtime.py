@@ -261,11 +261,16 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     ``make(storage, env)`` returns the keyword arguments of :func:`serve` that differ per service
     (at least ``register``).
     """
+    from zrc.core import limits
     from zrc.storage import from_env
 
     env = dict(os.environ if env is None else env)
     configure_logging(service)
     base = BaseSettings.base(env)
+    try:   # the input limits are checked at start, not at the first request
+        limits.set_current(limits.Limits.from_env(env))
+    except limits.LimitConfigError as exc:
+        raise ConfigError(str(exc)) from None
     storage = from_env(env)
     kw = make(storage, env)
     serve(service, kw.pop("register"), base["listen"], base["grace"], base["workers"], storage, **kw)

@@ -21,6 +21,10 @@ from dataclasses import dataclass, fields, replace
 ENV_PREFIX = "ZRC_LIMIT_"
 
 
+class LimitConfigError(ValueError):
+    """A ``ZRC_LIMIT_*`` variable that is not a positive integer."""
+
+
 @dataclass(frozen=True)
 class Limits:
     archive_bytes: int = 16 << 30     # compressed archive size
@@ -52,9 +56,9 @@ class Limits:
             try:
                 value = int(raw)
             except ValueError:
-                raise ValueError(f"{ENV_PREFIX}{f.name.upper()} must be an integer, got {raw[:40]!r}") from None
+                raise LimitConfigError(f"{ENV_PREFIX}{f.name.upper()} must be an integer, got {raw[:40]!r}") from None
             if value <= 0:
-                raise ValueError(f"{ENV_PREFIX}{f.name.upper()} must be positive, got {value}")
+                raise LimitConfigError(f"{ENV_PREFIX}{f.name.upper()} must be positive, got {value}")
             values[f.name] = value
         return cls(**values)
 
@@ -73,6 +77,12 @@ def limits() -> Limits:
     if _current is None:
         _current = Limits.from_env()
     return _current
+
+
+def set_current(value: Limits) -> None:
+    """The limits a service runs with (from its environment, checked at start)."""
+    global _current
+    _current = value
 
 
 @contextlib.contextmanager

@@ -363,6 +363,9 @@ def build(storage: Storage, env: dict[str, str]):
         retry_budget=runtime.env_float(env, "ZRC_RETRY_BUDGET_SECONDS", 180.0),
         workers=runtime.env_int(env, "ZRC_JOB_WORKERS", 2),
         reap_every=runtime.env_float(env, "ZRC_REAP_SECONDS", 5.0),
+        max_attempts=runtime.env_int(env, "ZRC_JOB_MAX_ATTEMPTS", 6),
+        max_crashes=runtime.env_int(env, "ZRC_JOB_MAX_CRASHES", 2),
+        adopt_orphans=env.get("ZRC_ADOPT_ORPHANS", "1") != "0",
     )
     clients = Clients(runtime.env_addr(env, "ZRC_VALIDATION_ADDR"), runtime.env_addr(env, "ZRC_RESULTS_ADDR"),
                       scorers, settings)
