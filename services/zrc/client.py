@@ -236,7 +236,7 @@ class Client:
                     yield msg
                     if msg.HasField("job"):
                         return
-                return
+                continue   # the server ends a long poll after a while: reconnect after the last event seen
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
@@ -252,8 +252,15 @@ class Client:
     def get_job(self, job_id: str):
         return self._call(self.stub.GetJob, gateway_pb2.GetJobRequest(job_id=job_id)).job
 
-    def list_jobs(self):
-        return self._call(self.stub.ListJobs, gateway_pb2.ListJobsRequest()).jobs
+    def list_jobs(self, page_size: int = 0) -> list:
+        """Every job of the caller (summaries, oldest first), page by page."""
+        out, token = [], ""
+        while True:
+            r = self._call(self.stub.ListJobs, gateway_pb2.ListJobsRequest(page_size=page_size, page_token=token))
+            out.extend(r.jobs)
+            token = r.next_page_token
+            if not token:
+                return out
 
     def get_scores(self, job_id: str):
         return self._call(self.stub.GetScores, gateway_pb2.GetScoresRequest(job_id=job_id), timeout=300.0)

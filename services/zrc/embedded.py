@@ -70,6 +70,9 @@ class Embedded:
         env = {"ZRC_VALIDATION_ADDR": addrs["validation"], "ZRC_RESULTS_ADDR": addrs["results"],
                "ZRC_TMPDIR": str(tmp), "ZRC_REAP_SECONDS": "2", "ZRC_RETRY_BUDGET_SECONDS": "20",
                **{f"ZRC_SCORER_{t.upper()}_ADDR": addrs[t] for t in SCORERS}}
+        # stream, watch and job settings may be tuned from the environment as on a server
+        env.update({k: v for k, v in os.environ.items()
+                    if k.startswith(("ZRC_STREAM", "ZRC_WATCH_", "ZRC_MAX_STREAMS", "ZRC_JOB_"))})
         env["ZRC_AUTH"] = "off"   # one local user, who is the admin; no quota
         # a job left by a zrc process that died (killed by its input?) is ended, never resumed by this one
         env["ZRC_ADOPT_ORPHANS"] = "0"

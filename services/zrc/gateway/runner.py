@@ -124,8 +124,18 @@ class Clients:
         return jobs.Job.from_dict(json.loads(r.job_json))
 
     def unfinished(self) -> list[jobs.Job]:
-        r = self.call(self.results.ListJobs, results_pb2.ListJobsRequest(unfinished_only=True), budget=5.0)
-        return [jobs.Job.from_dict(json.loads(j)) for j in r.job_json]
+        """Summaries (no findings, no events) of the jobs not yet final, fetched page by page."""
+        return [jobs.Job.from_dict(d) for d in self.job_summaries(unfinished_only=True, budget=5.0)]
+
+    def job_summaries(self, unfinished_only: bool = False, budget: float | None = None) -> list[dict]:
+        out, token = [], ""
+        while True:
+            r = self.call(self.results.ListJobs, results_pb2.ListJobsRequest(
+                unfinished_only=unfinished_only, page_size=500, page_token=token, summaries=True), budget=budget)
+            out.extend(json.loads(j) for j in r.job_json)
+            token = r.next_page_token
+            if not token:
+                return out
 
     def close(self) -> None:
         for ch in self._channels:
