@@ -41,6 +41,7 @@ from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.streams import StreamGuard
+from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.gateway.uploads import Uploads
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.results.v1 import results_pb2
@@ -440,8 +441,17 @@ def build(storage: Storage, env: dict[str, str]):
 
 def main(env: dict[str, str] | None = None) -> None:
     def make(storage: Storage, env: dict[str, str]) -> dict:
-        reg, runner, _, auth = build(storage, env)
+        reg, runner, clients, auth = build(storage, env)
         runner.start()
-        return {"register": reg, "on_stop": runner.shutdown, "interceptors": (AuthInterceptor(auth),)}
+        sweeper = Sweeper(storage, clients.job_summaries, RetentionSettings(
+            every=runtime.env_float(env, "ZRC_SWEEP_SECONDS", 3600.0),
+            upload_hours=runtime.env_float(env, "ZRC_RETAIN_UPLOAD_HOURS", 24.0),
+            invalid_hours=runtime.env_float(env, "ZRC_RETAIN_INVALID_HOURS", 168.0)))
+        sweeper.start()
+
+        def stop() -> None:
+            sweeper.shutdown()
+            runner.shutdown()
+        return {"register": reg, "on_stop": stop, "interceptors": (AuthInterceptor(auth),)}
 
     runtime.run_service("gateway", make, env)
