@@ -124,9 +124,13 @@ def test_yaml_aliases_depth_and_size_are_refused():
 
 
 def test_nan_identity_fields_are_errors_when_publishing():
-    meta, _ = load_meta("username: .nan\n")
+    meta, warned = load_meta("username: .nan\nmodel_info: {train_set: [1, .inf]}\n")
+    assert meta["username"] is None and meta["model_info"]["train_set"] == [1, None]   # JSON-safe now
+    assert [x.code for x in warned.items] == ["meta_type", "meta_type"]
     f = check_meta(meta, strict=True)
-    assert any(x.code == "meta_type" and "username" in x.message for x in f.items)
+    assert any(x.code == "meta_required" and "username" in x.message for x in f.items)
+    meta, _ = load_meta("username: [a, b]\n")
+    assert any(x.code == "meta_type" and "username" in x.message for x in check_meta(meta, strict=True).items)
 
 
 def test_findings_are_capped_with_counts_by_code():

@@ -10,6 +10,7 @@ required-field rules errors (publishing); otherwise they are warnings, since
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from typing import Any
 
@@ -75,7 +76,20 @@ def load_meta(text: str | bytes | None) -> tuple[dict[str, Any] | None, Findings
     if not isinstance(obj, dict):
         findings.error("meta_yaml", "expected a mapping", META_FILE)
         return None, findings
-    return obj, findings
+    return _finite(obj, "", findings), findings
+
+
+def _finite(value: Any, path: str, findings: Findings) -> Any:
+    """``.nan``/``.inf`` values removed (None) with a warning: they cannot go into JSON job records and
+    leaderboard entries, and an identity field that is a number is no identity (publishing then requires it)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        findings.warning("meta_type", f"{path or 'value'} is {value!r}, not a value; it is ignored", META_FILE)
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), findings) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v, f"{path}[{i}]", findings) for i, v in enumerate(value)]
+    return value
 
 
 def _s(v: Any) -> str | None:
