@@ -27,6 +27,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py --scale $${BENCH_SCALE:-1.0}
 
+## chaos: fault and abuse suite over the multi-process stack: 208 malformed archives, special files, service kills,
+## gateway restart mid-upload, S3 paused 20 s, two gateways racing; one table (CHAOS_ARGS="--mode embedded" for in-process)
+.PHONY: chaos
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
+
 ## demo: generate a small dataset + submission and evaluate it with the zrc CLI
 demo: $(STAMP)
 	$(BIN)/zrc demo

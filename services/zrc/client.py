@@ -22,7 +22,8 @@ from zrc.common import tls
 from zrc.common.runtime import CHUNK, CLIENT_OPTIONS
 from zrc.common.v1 import common_pb2
 from zrc.core.dataset import gold_files
-from zrc.core.sources import open_tree
+from zrc.core.limits import Limits, excerpt, limits
+from zrc.core.sources import SourceError, check_regular, open_tree
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 STORED_EXT = (".npy", ".zip")
@@ -30,8 +31,15 @@ _DATE = (2020, 1, 1, 0, 0, 0)
 
 
 def build_archive(folder: str | Path, dest: str | Path) -> None:
-    """Zip a submission folder deterministically (members sorted, fixed times)."""
+    """Zip a submission folder deterministically (members sorted, fixed times).
+
+    What the server would refuse is refused here first, with the file named: names that are not UTF-8
+    (zip cannot carry them), anything but regular files (a FIFO blocks, a link to /dev/zero never ends),
+    more files or bigger files than the limits allow.
+    """
     folder = Path(folder)
+    lim = limits()
+    count = 0
     with zipfile.ZipFile(dest, "w") as z:
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) == folder and d == "scores"))
@@ -40,6 +48,22 @@ def build_archive(folder: str | Path, dest: str | Path) -> None:
                     continue
                 p = Path(root) / f
                 rel = p.relative_to(folder).as_posix()
+                try:
+                    rel.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    raise SourceError(f"{excerpt(shown)}: the file name is not valid UTF-8; rename it") from None
+                if len(rel) > lim.name_chars:
+                    raise SourceError(f"{excerpt(rel)}: a file name of {len(rel)} characters "
+                                      f"(limit {Limits.setting('name_chars')}={lim.name_chars})")
+                check_regular(p, rel)
+                if p.stat().st_size > lim.member_bytes:
+                    raise SourceError(f"{rel}: {p.stat().st_size} bytes, larger than the limit "
+                                      f"{Limits.setting('member_bytes')}={lim.member_bytes}")
+                count += 1
+                if count > lim.members:
+                    raise SourceError(f"{folder}: more than {lim.members} files "
+                                      f"(limit {Limits.setting('members')})")
                 info = zipfile.ZipInfo(rel, date_time=_DATE)
                 info.compress_type = zipfile.ZIP_STORED if f.endswith(STORED_EXT) else zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
@@ -238,7 +262,7 @@ class Client:
                     yield msg
                     if msg.HasField("job"):
                         return
-                return
+                continue   # the server ends a long poll after a while: reconnect after the last event seen
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
@@ -254,8 +278,15 @@ class Client:
     def get_job(self, job_id: str):
         return self._call(self.stub.GetJob, gateway_pb2.GetJobRequest(job_id=job_id)).job
 
-    def list_jobs(self):
-        return self._call(self.stub.ListJobs, gateway_pb2.ListJobsRequest()).jobs
+    def list_jobs(self, page_size: int = 0) -> list:
+        """Every job of the caller (summaries, oldest first), page by page."""
+        out, token = [], ""
+        while True:
+            r = self._call(self.stub.ListJobs, gateway_pb2.ListJobsRequest(page_size=page_size, page_token=token))
+            out.extend(r.jobs)
+            token = r.next_page_token
+            if not token:
+                return out
 
     def get_scores(self, job_id: str):
         return self._call(self.stub.GetScores, gateway_pb2.GetScoresRequest(job_id=job_id), timeout=300.0)

@@ -85,7 +85,12 @@ class Embedded:
                "ZRC_TMPDIR": str(tmp), "ZRC_REAP_SECONDS": "2", "ZRC_RETRY_BUDGET_SECONDS": "20",
                "ZRC_INTERNAL_TOKEN": token,
                **{f"ZRC_SCORER_{t.upper()}_ADDR": addrs[t] for t in SCORERS}}
+        # stream, watch and job settings may be tuned from the environment as on a server
+        env.update({k: v for k, v in os.environ.items()
+                    if k.startswith(("ZRC_STREAM", "ZRC_WATCH_", "ZRC_MAX_STREAMS", "ZRC_JOB_"))})
         env["ZRC_AUTH"] = "off"   # one local user, who is the admin; no quota
+        # a job left by a zrc process that died (killed by its input?) is ended, never resumed by this one
+        env["ZRC_ADOPT_ORPHANS"] = "0"
         reg, self.runner, self._clients, _ = build(self.storage, env)
         self.runner.start()
         self.address = start("gateway", reg, ())

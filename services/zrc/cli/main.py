@@ -34,6 +34,7 @@ from zrc.common.v1 import common_pb2
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import DatasetError
 from zrc.core.findings import Finding
+from zrc.core.limits import LimitConfigError
 from zrc.core.meta import META_FILE, check_meta, load_meta, template_yaml
 from zrc.core.params import PARAMS_FILE, default_params, parse_params
 from zrc.core.pipeline import SelectionError, select
@@ -610,6 +611,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (SourceError, DatasetError) as exc:
         output.error(str(exc))
+        return 2
+    except grpc.RpcError as exc:   # outside a session's own translation: still one sentence, never a dump
+        output.error(_rpc_sentence(exc, os.environ.get("ZRC_SERVER", "") or "the embedded stack", True))
+        return 2
+    except LimitConfigError as exc:
+        output.error(f"configuration error: {exc}")
         return 2
     except OSError as exc:
         output.error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))

@@ -271,6 +271,7 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     ``make(storage, env)`` returns the keyword arguments of :func:`serve` that differ per service
     (at least ``register``).
     """
+    from zrc.core import limits
     from zrc.storage import from_env
 
     env = dict(os.environ if env is None else env)
@@ -280,6 +281,10 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     if internal:  # only the gateway may call it (zrc.common.internal)
         from zrc.common.internal import server_interceptor
         interceptors = (server_interceptor(env),)
+    try:   # the input limits are checked at start, not at the first request
+        limits.set_current(limits.Limits.from_env(env))
+    except limits.LimitConfigError as exc:
+        raise ConfigError(str(exc)) from None
     storage = from_env(env)
     kw = make(storage, env)
     kw["interceptors"] = (*interceptors, *kw.get("interceptors", ()))

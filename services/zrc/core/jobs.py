@@ -55,6 +55,7 @@ class Job:
     lease_owner: str = ""
     lease_expires: float = 0.0
     attempts: int = 0
+    validation_starts: int = 0            # Validate calls begun and not seen to end (a crash leaves it up)
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

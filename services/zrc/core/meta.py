@@ -10,12 +10,15 @@ required-field rules errors (publishing); otherwise they are warnings, since
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from typing import Any
 
 import yaml
 
+from . import yamlsafe
 from .findings import Findings
+from .limits import excerpt, quoted
 
 META_FILE = "meta.yaml"
 BENCHMARK_NAMES = ("prosAudit", "sLM21", "abxLS", "abx17", "tde17",
@@ -61,16 +64,32 @@ def load_meta(text: str | bytes | None) -> tuple[dict[str, Any] | None, Findings
     if text is None:
         return None, findings
     try:
-        obj = yaml.safe_load(text)
+        obj = yamlsafe.load(text)
+    except yamlsafe.YamlRefused as exc:
+        findings.error("meta_yaml", exc.message, META_FILE, exc.line)
+        return None, findings
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        findings.error("meta_yaml", f"not valid YAML: {getattr(exc, 'problem', exc)}", META_FILE,
+        findings.error("meta_yaml", f"not valid YAML: {excerpt(str(getattr(exc, 'problem', None) or exc))}", META_FILE,
                        mark.line + 1 if mark else None)
         return None, findings
     if not isinstance(obj, dict):
         findings.error("meta_yaml", "expected a mapping", META_FILE)
         return None, findings
-    return obj, findings
+    return _finite(obj, "", findings), findings
+
+
+def _finite(value: Any, path: str, findings: Findings) -> Any:
+    """``.nan``/``.inf`` values removed (None) with a warning: they cannot go into JSON job records and
+    leaderboard entries, and an identity field that is a number is no identity (publishing then requires it)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        findings.warning("meta_type", f"{path or 'value'} is {value!r}, not a value; it is ignored", META_FILE)
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), findings) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v, f"{path}[{i}]", findings) for i, v in enumerate(value)]
+    return value
 
 
 def _s(v: Any) -> str | None:
@@ -86,10 +105,10 @@ def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, str
         return f
     name = meta.get("benchmark_name")
     if name not in BENCHMARK_NAMES:
-        f.add(sev, "meta_benchmark", f"benchmark_name {name!r} is not one of {', '.join(BENCHMARK_NAMES)}",
+        f.add(sev, "meta_benchmark", f"benchmark_name {quoted(name)} is not one of {', '.join(BENCHMARK_NAMES)}",
               META_FILE)
     elif benchmark and name.removeprefix("test-") != benchmark:
-        f.add(sev, "meta_benchmark", f"benchmark_name is {name!r} but the submission is evaluated as {benchmark!r}",
+        f.add(sev, "meta_benchmark", f"benchmark_name is {quoted(name)} but the submission is evaluated as {quoted(benchmark)}",
               META_FILE)
     mi = meta.get("model_info") if isinstance(meta.get("model_info"), dict) else None
     pub = meta.get("publication") if isinstance(meta.get("publication"), dict) else None
@@ -109,22 +128,34 @@ def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, str
         if value is None or (isinstance(value, str) and not value.strip()):
             f.add(sev, "meta_required", f"{path}: was not found or empty", META_FILE)
 
+    def text(value: Any, path: str) -> None:
+        """Identity fields are text: `.nan` (a float), a list or a mapping would pass a str() and break later."""
+        if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            required(_s(value), path)
+        else:
+            f.add(sev, "meta_type", f"{path} must be text, found {type(value).__name__} {quoted(value)}", META_FILE)
+
     def recommended(value: Any, path: str, why: str) -> None:
         if value is None or (isinstance(value, str) and not value.strip()):
             f.warning("meta_recommended", f"{path}: {why}", META_FILE)
 
-    required(_s(meta.get("username")), "username")
-    required(_s(mi.get("system_description")), "model_info.system_description")
-    required(_s(mi.get("train_set")), "model_info.train_set")
-    required(_s(pub.get("authors")), "publication.authors")
-    required(_s(pub.get("institution")), "publication.institution")
+    text(meta.get("username"), "username")
+    text(mi.get("system_description"), "model_info.system_description")
+    text(mi.get("train_set"), "model_info.train_set")
+    text(pub.get("authors"), "publication.authors")
+    text(pub.get("institution"), "publication.institution")
+    for key in ("author_label", "paper_title", "paper_url", "team"):
+        if key in pub and pub[key] is not None and not isinstance(pub[key], str | int):
+            f.add(sev, "meta_type", f"publication.{key} must be text, found {quoted(pub[key])}", META_FILE)
+    if "model_id" in mi and mi["model_id"] is not None and not isinstance(mi["model_id"], str | int):
+        f.add(sev, "meta_type", f"model_info.model_id must be text, found {quoted(mi['model_id'])}", META_FILE)
     year = pub.get("publication_year")
     if year is None:
         f.add(sev, "meta_required", "publication.publication_year: was not found or empty", META_FILE)
     elif not isinstance(year, int) or isinstance(year, bool):
-        f.add(sev, "meta_type", f"publication.publication_year must be an integer year, found {year!r}", META_FILE)
+        f.add(sev, "meta_type", f"publication.publication_year must be an integer year, found {quoted(year)}", META_FILE)
     if not isinstance(meta.get("open_source"), bool):
-        f.add(sev, "meta_type", f"open_source must be true or false, found {meta.get('open_source')!r}", META_FILE)
+        f.add(sev, "meta_type", f"open_source must be true or false, found {quoted(meta.get('open_source'))}", META_FILE)
     recommended(_s(meta.get("code_url")), "code_url", "If possible we would appreciate a URL to the code of the system")
     recommended(mi.get("gpu_budget"), "model_info.gpu_budget",
                 "It is recommended to add a GPU budget (GPU training time estimation)")
@@ -132,5 +163,5 @@ def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, str
     recommended(_s(pub.get("paper_url")), "publication.paper_url", "It is recommended to add the publication URL")
     code = _s(meta.get("code_url"))
     if code and not _TEMPLATE.match(code) and not re.match(r"^https?://[^\s/]+", code):
-        f.add(sev, "meta_url", f"code_url must be an http(s) URL, found {code!r}", META_FILE)
+        f.add(sev, "meta_url", f"code_url must be an http(s) URL, found {quoted(code)}", META_FILE)
     return f

@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
+from . import yamlsafe
 from .findings import Findings
+from .limits import excerpt, quoted
 
 # scipy.spatial.distance.cdist metrics accepted by the reference (zs/tasks/lm/params.py)
 METRICS = (
@@ -110,7 +112,7 @@ def default_params(benchmark: str) -> Params:
 def _bool(value: Any, path: str, findings: Findings, default: bool) -> bool:
     if isinstance(value, bool):
         return value
-    findings.error("params_type", f"{path} must be true or false, found {value!r}", PARAMS_FILE)
+    findings.error("params_type", f"{path} must be true or false, found {quoted(value)}", PARAMS_FILE)
     return default
 
 
@@ -121,10 +123,13 @@ def parse_params(text: str | bytes | None, benchmark: str) -> tuple[Params, Find
     if text is None:
         return params, findings
     try:
-        obj = yaml.safe_load(text)
+        obj = yamlsafe.load(text)
+    except yamlsafe.YamlRefused as exc:
+        findings.error("params_yaml", exc.message, PARAMS_FILE, exc.line)
+        return params, findings
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        findings.error("params_yaml", f"not valid YAML: {getattr(exc, 'problem', exc)}", PARAMS_FILE,
+        findings.error("params_yaml", f"not valid YAML: {excerpt(str(getattr(exc, 'problem', None) or exc))}", PARAMS_FILE,
                        mark.line + 1 if mark else None)
         return params, findings
     if obj is None:
@@ -137,13 +142,13 @@ def parse_params(text: str | bytes | None, benchmark: str) -> tuple[Params, Find
     if benchmark == "prosAudit":
         for key in obj:
             if key not in ("quiet", "results_filename"):
-                findings.warning("params_unknown", f"unknown parameter {key!r} is ignored", PARAMS_FILE)
+                findings.warning("params_unknown", f"unknown parameter {quoted(key)} is ignored", PARAMS_FILE)
         return params, findings
 
     known = {"quiet", "semantic", "lexical", "syntactic"}
     for key in obj:
         if key not in known:
-            findings.warning("params_unknown", f"unknown parameter {key!r} is ignored", PARAMS_FILE)
+            findings.warning("params_unknown", f"unknown parameter {quoted(key)} is ignored", PARAMS_FILE)
 
     sem = obj.get("semantic") or {}
     s = SemanticParams()
@@ -152,22 +157,22 @@ def parse_params(text: str | bytes | None, benchmark: str) -> tuple[Params, Find
         sem = {}
     metric = sem.get("metric", s.metric)
     if metric not in METRICS:
-        findings.error("params_metric", f"semantic.metric {metric!r} is not a scipy cdist metric; "
+        findings.error("params_metric", f"semantic.metric {quoted(metric)} is not a scipy cdist metric; "
                        f"expected one of {', '.join(METRICS)}", PARAMS_FILE)
         metric = s.metric
     pooling = sem.get("pooling", s.pooling)
     if pooling not in POOLINGS:
-        findings.error("params_pooling", f"semantic.pooling {pooling!r} is not one of {', '.join(POOLINGS)}",
+        findings.error("params_pooling", f"semantic.pooling {quoted(pooling)} is not one of {', '.join(POOLINGS)}",
                        PARAMS_FILE)
         pooling = s.pooling
     n_jobs = sem.get("n_jobs", s.n_jobs)
     if not isinstance(n_jobs, int) or isinstance(n_jobs, bool):
-        findings.error("params_type", f"semantic.n_jobs must be an integer, found {n_jobs!r}", PARAMS_FILE)
+        findings.error("params_type", f"semantic.n_jobs must be an integer, found {quoted(n_jobs)}", PARAMS_FILE)
         n_jobs = 1
     for key in sem:
         if key not in ("metric", "pooling", "synthetic", "librispeech", "correlations", "n_jobs",
                        "result_filenames"):
-            findings.warning("params_unknown", f"unknown parameter semantic.{key!r} is ignored", PARAMS_FILE)
+            findings.warning("params_unknown", f"unknown parameter semantic.{quoted(key)} is ignored", PARAMS_FILE)
     s = SemanticParams(
         metric=metric, pooling=pooling,
         synthetic=_bool(sem.get("synthetic", True), "semantic.synthetic", findings, True),
@@ -187,7 +192,7 @@ def parse_params(text: str | bytes | None, benchmark: str) -> tuple[Params, Find
     syn = obj.get("syntactic") or {}
     ext = syn.get("score_files_type", ".npy") if isinstance(syn, dict) else ".npy"
     if ext not in EMBEDDING_EXTENSIONS:
-        findings.error("params_type", f"syntactic.score_files_type must be .npy or .txt, found {ext!r}",
+        findings.error("params_type", f"syntactic.score_files_type must be .npy or .txt, found {quoted(ext)}",
                        PARAMS_FILE)
         ext = ".npy"
     return replace(params, semantic=s, lexical=lx, score_files_type=ext), findings

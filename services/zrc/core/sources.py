@@ -4,20 +4,57 @@ Datasets and submissions are both trees of files. Reading them through this one
 small interface lets the same validation and scoring code run on a folder on
 disk, an uploaded zip, or (in the services) an archive fetched from object
 storage.
+
+Archives come from anyone, so opening one checks the limits of
+:mod:`zrc.core.limits` before anything is inflated: the member count is read
+from the end-of-central-directory record (a million-entry directory is never
+parsed), then total and per-member uncompressed sizes, compression ratios,
+name lengths and encryption flags come from the directory. Whole-archive
+problems raise :class:`LimitExceeded`; a bad member is left out of
+``names()`` and reported in ``problems`` (validation turns them into
+findings). Reads are bounded by the declared size, and a corrupt deflate
+stream or an encrypted member is a :class:`SourceError`, never an internal
+error. Folders list regular files only: a FIFO or a link to ``/dev/zero``
+would otherwise hang or fill memory.
 """
 
 from __future__ import annotations
 
+import io
+import lzma
 import os
+import stat
 import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from .limits import Limits, excerpt, limits
+
 
 class SourceError(ValueError):
     """The tree cannot be opened at all (missing folder, corrupt archive)."""
+
+    code = "archive"
+
+
+class LimitExceeded(SourceError):
+    """The archive as a whole is over a limit (member count, total size); ``setting`` names it."""
+
+    code = "limit"
+
+    def __init__(self, name: str, message: str):
+        self.limit = name
+        self.setting = Limits.setting(name)
+        super().__init__(f"{message} (limit {self.setting}={getattr(limits(), name)})")
+
+
+# Member problems are (code, message, name); codes stable for tests and users.
+Problem = tuple[str, str, str]
+_READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
+                zlib.error, lzma.LZMAError)
 
 
 class FileTree(ABC):
@@ -48,6 +85,12 @@ class FileTree(ABC):
         p = prefix.rstrip("/") + "/"
         return [n for n in self.names() if n.startswith(p)]
 
+    def open(self, name: str) -> BinaryIO:
+        """A binary stream of one file (readers that check a header before the body use it)."""
+        return io.BytesIO(self.read(name))
+
+    problems: list[Problem] = []   # files left out of names() and why (archives from users)
+
     def close(self) -> None:  # noqa: B027 - optional hook: only archives hold a handle
         """Release the underlying handle, if any."""
 
@@ -73,26 +116,81 @@ class DirTree(FileTree):
         return self._names
 
     def read(self, name: str) -> bytes:
+        with self.open(name) as fh:
+            data = fh.read(limits().member_bytes + 1)
+        if len(data) > limits().member_bytes:
+            raise SourceError(f"{name}: larger than {limits().member_bytes} bytes "
+                              f"(limit {Limits.setting('member_bytes')})")
+        return data
+
+    def open(self, name: str) -> BinaryIO:
         path = self.root / PurePosixPath(name)
-        with open(path, "rb") as fh:
-            return fh.read()
+        check_regular(path, name)
+        return open(path, "rb")
 
     def path(self, name: str) -> Path:
         return self.root / PurePosixPath(name)
 
 
+def check_regular(path: str | os.PathLike, name: str) -> None:
+    """Refuse anything but a regular file (after links): a FIFO blocks a reader, /dev/zero never ends."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise SourceError(f"{name}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+        raise SourceError(f"{name}: is {kind}, not a regular file; only regular files can be submitted")
+
+
+def _entry_count(fp: BinaryIO) -> int | None:
+    """Members announced by the end-of-central-directory record, read before the directory itself.
+
+    ``zipfile`` builds a ZipInfo per entry on open (a million entries cost ~0.7 GB), so the count is checked
+    first. ``_EndRecData`` is the record reader zipfile itself uses (stable since Python 2); None if absent.
+    """
+    try:
+        rec = zipfile._EndRecData(fp)  # noqa: SLF001 - see the docstring
+        fp.seek(0)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if rec is None else int(rec[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
+
+
 class ZipTree(FileTree):
-    """A zip archive, optionally rooted at a folder inside it."""
+    """A zip archive, optionally rooted at a folder inside it, opened within the limits."""
 
     def __init__(self, path: str | os.PathLike | BinaryIO, prefix: str = "", label: str | None = None):
-        try:
-            self._zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            raise SourceError(f"{label or path}: not a readable zip archive ({exc})") from None
+        lim = limits()
         self.label = label or str(path)
+        fp = open(path, "rb") if isinstance(path, str | os.PathLike) else path  # noqa: SIM115 - kept open
+        self._own = fp is not path
+        try:
+            size = fp.seek(0, os.SEEK_END)
+            fp.seek(0)
+            if size > lim.archive_bytes:
+                raise LimitExceeded("archive_bytes", f"{self.label}: the archive is {size} bytes")
+            count = _entry_count(fp)
+            if count is not None and count > lim.members:
+                raise LimitExceeded("members", f"{self.label}: the archive has {count} files")
+            try:
+                self._zip = zipfile.ZipFile(fp)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                raise SourceError(f"{self.label}: not a readable zip archive ({excerpt(str(exc))})") from None
+        except BaseException:
+            if self._own:
+                fp.close()
+            raise
         self.prefix = prefix
+        self.problems: list[Problem] = []
         names = []
-        for info in self._zip.infolist():
+        total = 0
+        infos = self._zip.infolist()
+        if len(infos) > lim.members:
+            self.close()
+            raise LimitExceeded("members", f"{self.label}: the archive has {len(infos)} files")
+        for info in infos:
             if info.is_dir():
                 continue
             n = info.filename
@@ -102,22 +200,85 @@ class ZipTree(FileTree):
             # refuse absolute paths and traversal outright: names come from users
             if rel.startswith("/") or ".." in PurePosixPath(rel).parts:
                 continue
+            total += info.file_size
+            problem = _member_problem(info, rel, lim)
+            if problem is not None:
+                self.problems.append(problem)
+                continue
             names.append(rel)
+        if total > lim.total_bytes:
+            self.close()
+            raise LimitExceeded("total_bytes", f"{self.label}: the files inflate to {total} bytes")
         self._names = sorted(names)
 
     def names(self) -> list[str]:
         return self._names
 
     def read(self, name: str) -> bytes:
+        with self.open(name) as fh:
+            try:
+                return fh.read(limits().member_bytes + 1)[: limits().member_bytes]
+            except _READ_ERRORS as exc:
+                raise SourceError(f"{name} cannot be extracted ({excerpt(str(exc))})") from None
+
+    def open(self, name: str) -> BinaryIO:
         try:
-            return self._zip.read(self.prefix + name)
+            fh = self._zip.open(self.prefix + name)
         except KeyError:
             raise FileNotFoundError(name) from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            raise SourceError(f"{self.label}: {name} cannot be extracted ({exc})") from None
+        except _READ_ERRORS as exc:
+            raise SourceError(f"{name} cannot be extracted ({excerpt(str(exc))})") from None
+        return _Guarded(fh, name)
 
     def close(self) -> None:
-        self._zip.close()
+        zf = getattr(self, "_zip", None)
+        if zf is not None:
+            zf.close()
+            fp = zf.fp
+            if self._own and fp is not None:
+                fp.close()
+
+
+class _Guarded(io.RawIOBase):
+    """A member stream whose decompression errors (corrupt deflate, bad CRC) become SourceError."""
+
+    def __init__(self, fh: BinaryIO, name: str):
+        self._fh, self._name = fh, name
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._fh.read(n)
+        except _READ_ERRORS as exc:
+            raise SourceError(f"{self._name} cannot be extracted ({excerpt(str(exc))})") from None
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _member_problem(info: zipfile.ZipInfo, rel: str, lim: Limits) -> Problem | None:
+    """Why one member cannot be read within the limits, from its directory entry alone."""
+    shown = excerpt(rel, 60)
+    if len(rel) > lim.name_chars:
+        return ("name_too_long", f"a file name of {len(rel)} characters (limit {Limits.setting('name_chars')}="
+                f"{lim.name_chars}): '{shown}'", shown)
+    if info.flag_bits & 0x1:
+        return ("encrypted", "the file is encrypted; submit an archive without a password", rel)
+    if info.file_size > lim.member_bytes:
+        return ("file_too_large", f"the file inflates to {info.file_size} bytes (limit "
+                f"{Limits.setting('member_bytes')}={lim.member_bytes})", rel)
+    if info.file_size > (1 << 20) and info.file_size > lim.ratio * max(info.compress_size, 1):
+        return ("compression_ratio", f"the file is compressed {info.file_size // max(info.compress_size, 1)}-fold "
+                f"(limit {Limits.setting('ratio')}={lim.ratio}): a zip bomb is refused", rel)
+    return None
 
 
 def open_tree(path: str | os.PathLike) -> FileTree:
@@ -156,12 +317,16 @@ class SubTree(FileTree):
         self.prefix = prefix
         self.label = tree.label + ("/" + prefix.rstrip("/") if prefix else "")
         self._names = [n[len(prefix):] for n in tree.names() if n.startswith(prefix)]
+        self.problems = tree.problems
 
     def names(self) -> list[str]:
         return self._names
 
     def read(self, name: str) -> bytes:
         return self.tree.read(self.prefix + name)
+
+    def open(self, name: str) -> BinaryIO:
+        return self.tree.open(self.prefix + name)
 
     def close(self) -> None:
         self.tree.close()

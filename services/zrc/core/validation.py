@@ -13,7 +13,11 @@ objects; nothing here raises for bad input. Rules (codes in brackets):
   [array_dtype], not 2-D [array_ndim], empty [array_empty], NaN/inf
   [array_nonfinite], too few frames for the pooling [array_frames], feature
   dimension differing across files of a set [array_dim];
-* params.yaml and meta.yaml rules (see :mod:`params`, :mod:`meta`).
+* params.yaml and meta.yaml rules (see :mod:`params`, :mod:`meta`);
+* limits (see :mod:`limits`): archive members left out on opening [name_too_long,
+  encrypted, file_too_large, compression_ratio], oversized arrays [array_too_large],
+  long or too many lines [line_too_long, too_many_lines], a whole archive over a
+  limit [limit]; each message names the ``ZRC_LIMIT_*`` setting.
 
 float16/float32 arrays are accepted (the reference rejects them) and scored in float64.
 """
@@ -28,11 +32,12 @@ import numpy as np
 from .benchmarks import BenchmarkSpec, TaskSpec
 from .dataset import Dataset, DatasetError, PairGold, SemanticGold
 from .findings import Findings
+from .limits import quoted
 from .meta import META_FILE, check_meta, load_meta
 from .params import PARAMS_FILE, Params, parse_params
 from .scoring import PooledSet, pool
 from .sources import FileTree, SourceError
-from .submission import ArrayError, ScoreFile, check_array, load_array, parse_score_file
+from .submission import ArrayError, ScoreFile, check_array, parse_score_file, read_array
 
 
 @dataclass
@@ -50,13 +55,33 @@ class Report:
         return self.findings.ok
 
 
+def _read_yaml(tree: FileTree, name: str, findings: Findings) -> bytes | None:
+    """A YAML file's bytes, or None if absent or unreadable (a finding says which)."""
+    if not tree.exists(name):
+        return None
+    try:
+        return tree.read(name)
+    except (SourceError, OSError) as exc:
+        findings.error("unreadable", str(exc), name)
+        return None
+
+
 def read_params(tree: FileTree, benchmark: str) -> tuple[Params, Findings]:
-    text = tree.read(PARAMS_FILE) if tree.exists(PARAMS_FILE) else None
-    return parse_params(text, benchmark)
+    unreadable = Findings()
+    params, findings = parse_params(_read_yaml(tree, PARAMS_FILE, unreadable), benchmark)
+    unreadable.extend(findings)
+    return params, unreadable
 
 
 def _examples(names) -> str:
-    return ", ".join(f"'{n}'" for n in names)
+    return ", ".join(quoted(str(n), 40) for n in names)
+
+
+def rejected(exc: SourceError, params: Params) -> Report:
+    """The report of an archive refused as a whole (over a limit, not a zip): one error finding."""
+    findings = Findings()
+    findings.error(exc.code, str(exc))
+    return Report(findings, params)
 
 
 def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
@@ -68,7 +93,7 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
         return None
     try:
         data = tree.read(path)
-    except SourceError as exc:
+    except (SourceError, OSError) as exc:
         findings.error("unreadable", str(exc), path)
         return None
     sf = parse_score_file(data, path, findings)
@@ -78,14 +103,15 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
     dup = np.flatnonzero(sn[1:] == sn[:-1]) + 1
     for k in dup:
         first_line = sf.lines[order[k - 1]]
-        findings.error("duplicate_name", f"'{sn[k]}' appears again (first on line {first_line})", path,
+        findings.error("duplicate_name", f"{quoted(str(sn[k]))} appears again (first on line {first_line})", path,
                        int(sf.lines[order[k]]))
     nan = np.flatnonzero(np.isnan(sf.scores))
     for k in nan:
-        findings.error("nan_score", f"score of '{sf.names[k]}' is NaN", path, int(sf.lines[k]))
+        findings.error("nan_score", f"score of {quoted(str(sf.names[k]))} is NaN", path, int(sf.lines[k]))
     rows = gold.lookup(sf.names)
     for k in np.flatnonzero(rows < 0):
-        findings.error("extra_name", f"'{sf.names[k]}' is not a {task.name} {set_} item", path, int(sf.lines[k]))
+        findings.error("extra_name", f"{quoted(str(sf.names[k]))} is not a {task.name} {set_} item", path,
+                       int(sf.lines[k]))
     seen = np.zeros(gold.stems.size, bool)
     seen[rows[rows >= 0]] = True
     missing = np.flatnonzero(~seen)
@@ -126,18 +152,19 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
         taken = np.zeros(expected.size, bool)
         for name, row in zip(files, rows, strict=True):
             if row < 0:
-                findings.error("extra_file", f"{posixpath.basename(name)} is not a {t} {gold.set} item", name)
+                findings.error("extra_file", f"{quoted(posixpath.basename(name))} is not a {t} {gold.set} item", name)
                 continue
             if taken[row]:
                 findings.error("duplicate_file", f"a second file for '{expected[row]}'", name)
                 continue
             taken[row] = True
             try:
-                arr = load_array(tree.read(name), ext)
+                with tree.open(name) as fh:
+                    arr = read_array(fh, ext)
             except ArrayError as exc:
                 findings.error(exc.code, exc.message, name)
                 continue
-            except SourceError as exc:
+            except (SourceError, OSError) as exc:
                 findings.error("unreadable", str(exc), name)
                 continue
             problem = check_array(arr)
@@ -171,10 +198,12 @@ def validate(dataset: Dataset, tree: FileTree, bench: BenchmarkSpec, sets: list[
              *, meta_strict: bool = False, params: Params | None = None) -> Report:
     """Validate the selected (task, set) parts of a submission; never raises for bad input."""
     findings = Findings()
+    for code, message, name in getattr(tree, "problems", ()):
+        findings.error(code, message, name)
     if params is None:
         params, pf = read_params(tree, bench.name)
         findings.extend(pf)
-    meta_text = tree.read(META_FILE) if tree.exists(META_FILE) else None
+    meta_text = _read_yaml(tree, META_FILE, findings)
     meta, mf = load_meta(meta_text)
     findings.extend(mf)
     if meta is not None or meta_strict:

@@ -10,6 +10,18 @@ re-running a step after a crash is harmless.
 Calls to validation/scoring/results retry with exponential backoff on
 UNAVAILABLE (a scorer being restarted, storage paused) up to a time budget; a
 job then ends FAILED with the reason, never stuck in a running state.
+
+Only infrastructure faults are retried. What the input caused is final at
+once: RESOURCE_EXHAUSTED (a message over the size limit) or INVALID_ARGUMENT
+from validation or scoring ends the job INVALID with a finding, never FAILED
+as "unavailable". A job that makes its validator die is not crash-looped on
+the one validator everyone shares: every Validate call begun is counted in the
+job record before it starts (so a dead gateway counts too), and a job whose
+validation was begun ``max_crashes`` times without ending is quarantined as
+INVALID with a message naming the limits. ``attempts`` (leases taken) is
+capped as well. An embedded runner (``adopt_orphans`` off) never resumes a job
+another, dead ``zrc`` process left: it ends it with the reason instead of
+dying on it again inside an unrelated command.
 """
 
 from __future__ import annotations
@@ -34,6 +46,8 @@ from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.findings import Finding
 from zrc.core.leaderboard import dumps, entry_from_summaries
+from zrc.core.limits import excerpt
+from zrc.core.limits import summary as limits_summary
 from zrc.core.meta import check_meta
 from zrc.core.params import Params
 from zrc.core.pipeline import select
@@ -42,7 +56,9 @@ from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
 
 log = structlog.get_logger("zrc.gateway.runner")
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# Errors the submission caused: retrying gives the same answer and costs everyone the shared services.
+INPUT_CAUSED = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT)
 
 
 @dataclass
@@ -53,6 +69,10 @@ class RunnerSettings:
     quick_timeout: float = 30.0       # deadline of one results/describe call
     workers: int = 2
     reap_every: float = 5.0
+    max_attempts: int = 6             # leases taken (gateway restarts) before a job is given up
+    max_crashes: int = 2              # validations begun and never ended before the job is quarantined
+    adopt_orphans: bool = True        # resume jobs whose owner died (servers); the embedded CLI does not
+    orphan_grace: float = 30.0        # a job nobody leased for this long is an orphan
 
 
 def version_label(task_names, versions: dict[str, str]) -> str:
@@ -62,6 +82,17 @@ def version_label(task_names, versions: dict[str, str]) -> str:
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, grpc.RpcError) and exc.code() in RETRYABLE
+
+
+def _never_connected(exc: grpc.RpcError) -> bool:
+    """UNAVAILABLE before the call reached a server (refused, no address): no validator died of it."""
+    d = (exc.details() or "").lower()
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and ("failed to connect" in d or "connection refused" in d
+                                                          or "dns resolution" in d or "no address" in d)
+
+
+class Quarantined(Exception):
+    """The job made its worker fail too often: it ends INVALID with this message."""
 
 
 class Clients:
@@ -96,8 +127,18 @@ class Clients:
         return jobs.Job.from_dict(json.loads(r.job_json))
 
     def unfinished(self) -> list[jobs.Job]:
-        r = self.call(self.results.ListJobs, results_pb2.ListJobsRequest(unfinished_only=True), budget=5.0)
-        return [jobs.Job.from_dict(json.loads(j)) for j in r.job_json]
+        """Summaries (no findings, no events) of the jobs not yet final, fetched page by page."""
+        return [jobs.Job.from_dict(d) for d in self.job_summaries(unfinished_only=True, budget=5.0)]
+
+    def job_summaries(self, unfinished_only: bool = False, budget: float | None = None) -> list[dict]:
+        out, token = [], ""
+        while True:
+            r = self.call(self.results.ListJobs, results_pb2.ListJobsRequest(
+                unfinished_only=unfinished_only, page_size=500, page_token=token, summaries=True), budget=budget)
+            out.extend(json.loads(j) for j in r.job_json)
+            token = r.next_page_token
+            if not token:
+                return out
 
     def close(self) -> None:
         for ch in self._channels:
@@ -142,11 +183,30 @@ class Runner:
                 for job in self.c.unfinished():
                     with self._lock:
                         busy = job.job_id in self._active
-                    if not busy and job.lease_free(self.owner, time.time()):
-                        self.queue.put(job.job_id)
+                    if busy or not job.lease_free(self.owner, time.time()):
+                        continue
+                    if not self.s.adopt_orphans and self._orphan(job):
+                        self._end_orphan(job)
+                        continue
+                    self.queue.put(job.job_id)
             except Exception as exc:  # noqa: BLE001 - storage may be down; try again next tick
                 log.warning("reaper_failed", error=str(exc)[:200])
             self.stop.wait(self.s.reap_every)
+
+    def _orphan(self, job: jobs.Job) -> bool:
+        """Left by another runner that is gone (its lease expired), or never leased for ``orphan_grace``."""
+        if job.lease_owner and job.lease_owner != self.owner:
+            return True
+        return not job.lease_owner and time.time() - jobs._epoch(job.updated_at) > self.s.orphan_grace  # noqa: SLF001
+
+    def _end_orphan(self, job: jobs.Job) -> None:
+        """An embedded job whose zrc process died: ended with the reason, not resumed by a later command."""
+        fresh = self.c.get_job(job.job_id)
+        if fresh.final or not fresh.lease_free(self.owner, time.time()) or not self._orphan(fresh):
+            return
+        self._fail(fresh, f"interrupted while {fresh.state.lower()}: the zrc command that ran this job ended "
+                          "before it finished (interrupted, or killed, e.g. out of memory); run the command again. "
+                          f"Limits in force: {limits_summary()}")
 
     def _work(self) -> None:
         while not self.stop.is_set():
@@ -173,6 +233,10 @@ class Runner:
         if job.final or not job.lease_free(self.owner, time.time()):
             return
         job.take_lease(self.owner, time.time(), self.s.lease_seconds)
+        if job.attempts > self.s.max_attempts:
+            self._fail(job, f"gave up after {job.attempts - 1} attempts: the services running this job kept "
+                            "stopping before it finished")
+            return
         self.c.put_job(job)
         beat = threading.Event()
         lock = threading.Lock()   # the job object is shared with the heartbeat thread
@@ -192,8 +256,16 @@ class Runner:
         hb.start()
         try:
             self._steps(job, lock)
+        except Quarantined as exc:
+            with lock:
+                self._invalid(job, "quarantined", str(exc))
         except grpc.RpcError as exc:
-            reason = f"{exc.code().name}: {exc.details()}"
+            reason = f"{exc.code().name}: {excerpt(exc.details() or '', 300)}"
+            if exc.code() in INPUT_CAUSED:
+                with lock:
+                    self._invalid(job, "input_rejected", f"the submission was refused: {reason}. Limits in "
+                                  f"force: {limits_summary()}")
+                return
             if exc.code() in RETRYABLE:
                 reason = f"a service stayed unavailable for {self.s.retry_budget:.0f} s ({reason})"
             with lock:
@@ -214,7 +286,44 @@ class Runner:
         self.c.put_job(job)
         log.warning("job_failed", reason=reason)
 
-    def _validate(self, job: jobs.Job, sel) -> validation_pb2.ValidateResponse:
+    def _invalid(self, job: jobs.Job, code: str, message: str) -> None:
+        """End the job INVALID with one error finding: the input's fault, final, never retried."""
+        if job.final:
+            return
+        job.findings = [{"severity": "error", "code": code, "message": message, "file": None, "line": None}]
+        job.move(jobs.INVALID, excerpt(message, 300))
+        job.lease_owner = ""
+        self.c.put_job(job)
+        log.warning("job_invalid", code=code, reason=excerpt(message, 300))
+
+    def _call_validation(self, job: jobs.Job, lock: threading.Lock, sel) -> validation_pb2.ValidateResponse:
+        """Validate, counting each begun call in the job record first: a validator (or an embedded CLI)
+        killed by the submission leaves the count up, and ``max_crashes`` of them quarantine the job."""
+        request = validation_pb2.ValidateRequest(selection=sel)
+        deadline = time.monotonic() + self.s.retry_budget
+        delay = 0.2
+        while True:
+            if job.validation_starts >= self.s.max_crashes:
+                raise Quarantined(
+                    f"the submission made the validator fail {job.validation_starts} times (killed or timed "
+                    f"out, e.g. out of memory); it is not retried. Limits in force: {limits_summary()}")
+            self._save(job, lock, lambda: setattr(job, "validation_starts", job.validation_starts + 1))
+            try:
+                v = self.c.validation.Validate(request, timeout=self.s.call_timeout)
+            except grpc.RpcError as exc:
+                if _never_connected(exc) or exc.code() not in RETRYABLE:
+                    self._save(job, lock, lambda: setattr(job, "validation_starts", job.validation_starts - 1))
+                if exc.code() not in RETRYABLE or time.monotonic() > deadline:
+                    raise
+                log.info("retrying", method="Validate", error=excerpt(exc.details() or "", 200))
+                self.stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            with lock:
+                job.validation_starts = 0   # saved with the state change that follows
+            return v
+
+    def _validate(self, job: jobs.Job, sel, lock: threading.Lock | None = None) -> validation_pb2.ValidateResponse:
         """Validation is deterministic too: cached like task results (a re-run does not re-read the archive)."""
         key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, "validation",
                          " ".join(sel.sets) + "|" + " ".join(sel.tasks), {}, SCORER_VERSION)
@@ -225,8 +334,7 @@ class Runner:
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
-        v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel),
-                        timeout=self.s.call_timeout)
+        v = self._call_validation(job, lock or threading.Lock(), sel)
         if v.dataset_digest == job.dataset_digest:
             self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=results_pb2.TaskResult(
                 key=key, task="validation", set="", summary_json=json_format.MessageToJson(v),
@@ -264,7 +372,7 @@ class Runner:
         if job.state == jobs.QUEUED:
             self._save(job, lock, lambda: job.move(jobs.VALIDATING, "validating the submission"))
         if job.state == jobs.VALIDATING:
-            v = self._validate(job, sel)
+            v = self._validate(job, sel, lock)
             findings = [finding_from_pb(f) for f in v.findings]
             ok = v.ok
             if job.publish:  # publishing needs a complete meta.yaml (MetaFile.is_valid of the reference)

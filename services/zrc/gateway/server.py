@@ -10,6 +10,7 @@ records a job and returns its id at once; the runner does the work.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -39,6 +40,8 @@ from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
+from zrc.gateway.streams import StreamGuard
+from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.gateway.uploads import Uploads
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.results.v1 import results_pb2
@@ -58,7 +61,19 @@ def job_to_pb(job: jobs.Job) -> gateway_pb2.Job:
                            skip_validation=job.skip_validation, findings=[finding_to_pb(f) for f in job.findings],
                            failure_reason=job.failure_reason, parts_done=len(job.done), parts_total=len(job.parts),
                            created_at=job.created_at, updated_at=job.updated_at, owner=job.owner,
-                           publish=job.publish, model_id=job.model_id)
+                           publish=job.publish, model_id=job.model_id, findings_count=len(job.findings))
+
+
+def _page_token(d: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps([d["created_at"], d["job_id"]]).encode()).decode()
+
+
+def _page_after(token: str) -> tuple[str, str]:
+    try:
+        created, job_id = json.loads(base64.urlsafe_b64decode(token.encode()[:400]))
+        return str(created), str(job_id)
+    except (ValueError, TypeError):
+        raise BadRequest("page_token is not one this server returned") from None
 
 
 def event_to_pb(e: dict) -> gateway_pb2.JobEvent:
@@ -205,9 +220,11 @@ class _Admin:
 
 
 class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
-    def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None):
+    def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None,
+                 streams: StreamGuard | None = None):
         self.storage, self.c, self.runner, self.auth, self.tmpdir = storage, clients, runner, auth, tmpdir
         self.uploads = Uploads(storage)
+        self.streams = streams or StreamGuard()
 
     # uploads ------------------------------------------------------------------------------------------
     def GetUpload(self, request, context):
@@ -219,10 +236,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         return gateway_pb2.GetUploadResponse(committed=self.uploads.committed(digest, who.user))
 
     def UploadSubmission(self, request_iterator, context):
+        who = current.get()
+        with self.streams.open(who.user, "upload"):
+            return self._upload(self.streams.idle_limited(request_iterator, context), who)
+
+    def _upload(self, request_iterator, who):
         meta, rest = _first(request_iterator, "upload")
         digest = meta.sha256.lower()
         structlog.contextvars.bind_contextvars(submission=digest[:12])
-        who = current.get()
         if self.uploads.stored(digest):
             self.uploads.verify(meta, rest)  # already here: hashed, not stored twice; the sender now owns it
             self.auth.add_owner(digest, who)
@@ -239,7 +260,9 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
 
     def ImportDataset(self, request_iterator, context):
         self.auth.require_admin(current.get(), "importing a dataset")
-        meta, path, size, digest = _spool_to_file(request_iterator, "dataset", self.tmpdir)
+        with self.streams.open(current.get().user, "import"):
+            meta, path, size, digest = _spool_to_file(self.streams.idle_limited(request_iterator, context),
+                                                      "dataset", self.tmpdir)
         name = meta.name
         manifest_key = dataset_manifest_key(name)
         try:
@@ -346,16 +369,39 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         return gateway_pb2.GetJobResponse(job=job_to_pb(self._own_job(request.job_id)))
 
     def ListJobs(self, request, context):
+        """The caller's jobs, oldest first, a page at a time, as summaries: one job with megabytes of
+        findings can no longer make the listing fail for everyone."""
         who = current.get()
-        r = self.c.call(self.c.results.ListJobs, results_pb2.ListJobsRequest(unfinished_only=False))
-        js = sorted((jobs.Job.from_dict(json.loads(j)) for j in r.job_json), key=lambda j: j.created_at)
-        return gateway_pb2.ListJobsResponse(jobs=[job_to_pb(j) for j in js if who.admin or j.owner == who.user])
+        if request.page_size < 0:
+            raise BadRequest(f"page_size must be positive, got {request.page_size}")
+        size = min(request.page_size or 100, 1000)
+        rows = [d for d in self.c.job_summaries() if who.admin or d.get("owner") == who.user]
+        rows.sort(key=lambda d: (d["created_at"], d["job_id"]))
+        if request.page_token:
+            after = _page_after(request.page_token)
+            rows = [d for d in rows if (d["created_at"], d["job_id"]) > after]
+        page = rows[:size]
+        token = _page_token(page[-1]) if len(rows) > size else ""
+        out = []
+        for d in page:
+            pb = job_to_pb(jobs.Job.from_dict(d))
+            pb.findings_count = int(d.get("findings_count", 0))
+            out.append(pb)
+        return gateway_pb2.ListJobsResponse(jobs=out, next_page_token=token)
 
     def WatchJob(self, request, context):
+        """Events until the job ends, or until ``ZRC_WATCH_SECONDS`` pass: the stream then ends without a
+        final job and the client reconnects after the last event it saw (a stalled job pins no thread)."""
         structlog.contextvars.bind_contextvars(job_id=request.job_id)
         self._own_job(request.job_id)
+        with self.streams.open(current.get().user, "watch"):
+            yield from self._watch(request, context)
+
+    def _watch(self, request, context):
         seen = request.after_seq
-        while context.is_active():
+        until = time.monotonic() + self.streams.watch_seconds
+        pause = 0.2
+        while context.is_active() and time.monotonic() < until:
             job = self._job(request.job_id)
             new = [e for e in job.events if e["seq"] > seen]
             for i, e in enumerate(new):
@@ -366,7 +412,8 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                 if not new:
                     yield gateway_pb2.WatchJobResponse(job=job_to_pb(job))
                 return
-            time.sleep(0.2)
+            pause = 0.2 if new else min(pause * 1.5, 2.0)   # a quiet job is polled less and less often
+            time.sleep(pause)
 
     def GetScores(self, request, context):
         job = self._own_job(request.job_id)
@@ -402,6 +449,9 @@ def build(storage: Storage, env: dict[str, str]):
         retry_budget=runtime.env_float(env, "ZRC_RETRY_BUDGET_SECONDS", 180.0),
         workers=runtime.env_int(env, "ZRC_JOB_WORKERS", 2),
         reap_every=runtime.env_float(env, "ZRC_REAP_SECONDS", 5.0),
+        max_attempts=runtime.env_int(env, "ZRC_JOB_MAX_ATTEMPTS", 6),
+        max_crashes=runtime.env_int(env, "ZRC_JOB_MAX_CRASHES", 2),
+        adopt_orphans=env.get("ZRC_ADOPT_ORPHANS", "1") != "0",
     )
     clients = Clients(runtime.env_addr(env, "ZRC_VALIDATION_ADDR"), runtime.env_addr(env, "ZRC_RESULTS_ADDR"),
                       scorers, settings, internal_token=internal.gateway_token(env))
@@ -417,17 +467,32 @@ def build(storage: Storage, env: dict[str, str]):
     if auth.required:
         runner.enforce_identity, runner.claim_model = True, auth.claim_model
 
+    workers = runtime.env_int(env, "ZRC_WORKERS", 8)
+    streams = StreamGuard(per_user=runtime.env_int(env, "ZRC_STREAMS_PER_USER", 4),
+                          total=runtime.env_int(env, "ZRC_MAX_STREAMS", max(1, workers - 2)),
+                          idle_seconds=runtime.env_float(env, "ZRC_STREAM_IDLE_SECONDS", 30.0),
+                          watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0))
+
     def reg(server) -> list[str]:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
-            GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None), server)
+            GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, streams), server)
         return [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
     return reg, runner, clients, auth
 
 
 def main(env: dict[str, str] | None = None) -> None:
     def make(storage: Storage, env: dict[str, str]) -> dict:
-        reg, runner, _, auth = build(storage, env)
+        reg, runner, clients, auth = build(storage, env)
         runner.start()
-        return {"register": reg, "on_stop": runner.shutdown, "interceptors": (AuthInterceptor(auth),)}
+        sweeper = Sweeper(storage, clients.job_summaries, RetentionSettings(
+            every=runtime.env_float(env, "ZRC_SWEEP_SECONDS", 3600.0),
+            upload_hours=runtime.env_float(env, "ZRC_RETAIN_UPLOAD_HOURS", 24.0),
+            invalid_hours=runtime.env_float(env, "ZRC_RETAIN_INVALID_HOURS", 168.0)))
+        sweeper.start()
+
+        def stop() -> None:
+            sweeper.shutdown()
+            runner.shutdown()
+        return {"register": reg, "on_stop": stop, "interceptors": (AuthInterceptor(auth),)}
 
     runtime.run_service("gateway", make, env)

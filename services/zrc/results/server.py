@@ -74,15 +74,22 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         return results_pb2.GetJobResponse(job_json=data.decode())
 
     def ListJobs(self, request, context):
+        """Job records in job id order; paged (``page_size``) and as summaries on request, so that a listing
+        stays small whatever the jobs carry."""
         prefix = "open/" if request.unfinished_only else "jobs/"
+        ids = sorted(key[len(prefix):].removesuffix(".json") for key in self.storage.list(RESULTS, prefix))
+        if request.page_token:
+            ids = [j for j in ids if j > request.page_token]
+        size = request.page_size if request.page_size > 0 else len(ids)
+        page, more = ids[:size], len(ids) > size
         out = []
-        for key in self.storage.list(RESULTS, prefix):
-            jid = key[len(prefix):].removesuffix(".json")
+        for jid in page:
             try:
-                out.append(self.storage.get_bytes(RESULTS, f"jobs/{jid}.json").decode())
+                data = self.storage.get_bytes(RESULTS, f"jobs/{jid}.json").decode()
             except NotFound:
                 continue
-        return results_pb2.ListJobsResponse(job_json=out)
+            out.append(_summary(data) if request.summaries else data)
+        return results_pb2.ListJobsResponse(job_json=out, next_page_token=page[-1] if more and page else "")
 
     def PutEntry(self, request, context):
         json.loads(request.entry_json)  # refuse garbage early
@@ -105,6 +112,14 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
     def GetEntry(self, request, context):
         data = self.storage.get_bytes(RESULTS, f"entries/{_id(request.job_id, 'job id')}.json")
         return results_pb2.GetEntryResponse(entry_json=data.decode())
+
+
+def _summary(record: str) -> str:
+    """A job record without its findings and events (their counts instead)."""
+    d = json.loads(record)
+    d["findings_count"] = len(d.pop("findings", None) or [])
+    d["events_count"] = len(d.pop("events", None) or [])
+    return json.dumps(d)
 
 
 def register(storage: Storage):

@@ -105,6 +105,10 @@ class Storage(ABC):
             return False
         return True
 
+    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
+        """(key, seconds since last modified) of every object under ``prefix`` (the retention sweeper)."""
+        raise NotImplementedError
+
     def put_json(self, bucket: str, key: str, obj: Any) -> None:
         self.put_bytes(bucket, key, json.dumps(obj, allow_nan=False).encode())
 

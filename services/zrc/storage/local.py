@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -108,6 +109,16 @@ class LocalStorage(Storage):
 
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)
+
+    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
+        now = time.time()
+        out = []
+        for key in self.list(bucket, prefix):
+            try:
+                out.append((key, now - self._path(bucket, key).stat().st_mtime))
+            except FileNotFoundError:
+                continue
+        return out
 
     def copy(self, bucket: str, src: str, dst: str) -> None:
         with open(self._path(bucket, src), "rb") as fh:

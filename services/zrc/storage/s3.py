@@ -9,6 +9,7 @@ server cannot hang a caller forever.
 from __future__ import annotations
 
 import io
+import time
 from typing import BinaryIO
 
 import urllib3
@@ -121,6 +122,12 @@ class S3Storage(Storage):
     def list(self, bucket: str, prefix: str = "") -> list[str]:
         return sorted(o.object_name for o in self.client.list_objects(self.buckets[bucket], prefix=prefix,
                                                                       recursive=True))
+
+    @_wrap
+    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
+        now = time.time()
+        return sorted((o.object_name, now - o.last_modified.timestamp() if o.last_modified else 0.0)
+                      for o in self.client.list_objects(self.buckets[bucket], prefix=prefix, recursive=True))
 
     @_wrap
     def delete(self, bucket: str, key: str) -> None:

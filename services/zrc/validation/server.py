@@ -9,8 +9,10 @@ import structlog
 from zrc.common import runtime
 from zrc.common.data import DatasetCache, finding_to_pb, open_submission, pooled_key, save_pooled
 from zrc.core.benchmarks import get_benchmark
+from zrc.core.params import default_params
 from zrc.core.pipeline import SelectionError, select
-from zrc.core.validation import validate
+from zrc.core.sources import SourceError
+from zrc.core.validation import rejected, validate
 from zrc.storage import Storage
 from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
 
@@ -39,11 +41,16 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         sel = request.selection
         structlog.contextvars.bind_contextvars(submission=sel.submission_digest[:12])
         bench, dataset, digest, sets, tasks = resolve(sel, self.datasets)
-        tree = open_submission(self.storage, sel.submission_digest)
         try:
-            report = validate(dataset, tree, bench, sets, tasks)
-        finally:
-            tree.close()
+            tree = open_submission(self.storage, sel.submission_digest)
+        except SourceError as exc:   # refused as a whole (not a zip, over a limit): the user's error, a finding
+            tree = None
+            report = rejected(exc, default_params(bench.name))
+        if tree is not None:
+            try:
+                report = validate(dataset, tree, bench, sets, tasks)
+            finally:
+                tree.close()
         for (_, set_), pooled in report.pooled.items():
             # hand the pooled embeddings to the semantic scorer: it need not read every file again
             save_pooled(self.storage, pooled_key(sel.submission_digest, digest, set_, report.params.cache_key()),

@@ -154,7 +154,7 @@ class EvaluateResponse(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "state", "selection", "skip_validation", "findings", "failure_reason", "parts_done", "parts_total", "created_at", "updated_at", "owner", "publish", "model_id")
+    __slots__ = ("job_id", "state", "selection", "skip_validation", "findings", "failure_reason", "parts_done", "parts_total", "created_at", "updated_at", "owner", "publish", "model_id", "findings_count")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SELECTION_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +168,7 @@ class Job(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     PUBLISH_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_COUNT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     selection: _common_pb2.Selection
@@ -181,7 +182,8 @@ class Job(_message.Message):
     owner: str
     publish: bool
     model_id: str
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., parts_done: _Optional[int] = ..., parts_total: _Optional[int] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., owner: _Optional[str] = ..., publish: _Optional[bool] = ..., model_id: _Optional[str] = ...) -> None: ...
+    findings_count: int
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., parts_done: _Optional[int] = ..., parts_total: _Optional[int] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., owner: _Optional[str] = ..., publish: _Optional[bool] = ..., model_id: _Optional[str] = ..., findings_count: _Optional[int] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("seq", "state", "message", "task", "set", "at")
@@ -228,14 +230,20 @@ class GetJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "next_page_token")
     JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
-    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetScoresRequest(_message.Message):
     __slots__ = ("job_id",)

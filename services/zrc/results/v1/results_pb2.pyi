@@ -68,16 +68,24 @@ class GetJobResponse(_message.Message):
     def __init__(self, job_json: _Optional[str] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
-    __slots__ = ("unfinished_only",)
+    __slots__ = ("unfinished_only", "page_size", "page_token", "summaries")
     UNFINISHED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SUMMARIES_FIELD_NUMBER: _ClassVar[int]
     unfinished_only: bool
-    def __init__(self, unfinished_only: _Optional[bool] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    summaries: bool
+    def __init__(self, unfinished_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., summaries: _Optional[bool] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
-    __slots__ = ("job_json",)
+    __slots__ = ("job_json", "next_page_token")
     JOB_JSON_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     job_json: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_json: _Optional[_Iterable[str]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, job_json: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class PutEntryRequest(_message.Message):
     __slots__ = ("job_id", "entry_json")

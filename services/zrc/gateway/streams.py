@@ -1,0 +1,95 @@
+"""Streams that cannot starve the gateway.
+
+The gateway serves every call from one pool of threads, and a gRPC stream
+holds a thread for as long as it is open. Eight idle upload streams, or eight
+watchers of a stalled job, used to take every thread, and nobody else could
+even ask who they were. So:
+
+* streams (uploads, dataset imports, watches) are counted per user
+  (``ZRC_STREAMS_PER_USER``) and in all (``ZRC_MAX_STREAMS``, by default the
+  pool size less a reserve for short calls); one over is RESOURCE_EXHAUSTED at
+  once, with the limit named, instead of a wait;
+* an upload that sends nothing for ``ZRC_STREAM_IDLE_SECONDS`` is cancelled by
+  a watchdog (what arrived is kept: the client resumes);
+* a watch is a long poll of bounded length (``ZRC_WATCH_SECONDS``): it ends
+  without a final job and the client reconnects after the last event it saw,
+  so a stalled job never pins a thread for hours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import grpc
+import structlog
+
+from zrc.common.runtime import Abort
+
+log = structlog.get_logger("zrc.gateway.streams")
+
+
+class StreamGuard:
+    def __init__(self, per_user: int = 4, total: int = 6, idle_seconds: float = 30.0, watch_seconds: float = 60.0):
+        self.per_user, self.total = per_user, total
+        self.idle_seconds, self.watch_seconds = idle_seconds, watch_seconds
+        self._lock = threading.Lock()
+        self._by_user: Counter[str] = Counter()
+        self._open = 0
+        self._watched: dict[int, list] = {}   # id -> [context, last activity]
+        self._next = 0
+        self._watchdog: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def open(self, user: str, kind: str) -> Iterator[None]:
+        """Hold one stream slot of ``user`` for the duration of the block."""
+        with self._lock:
+            if self._by_user[user] >= self.per_user:
+                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"{self._by_user[user]} streams of yours are already open (limit ZRC_STREAMS_PER_USER="
+                            f"{self.per_user}); wait for one to finish")
+            if self._open >= self.total:
+                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS={self.total}); "
+                            "try again shortly")
+            self._by_user[user] += 1
+            self._open += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._by_user[user] -= 1
+                if self._by_user[user] <= 0:
+                    del self._by_user[user]
+                self._open -= 1
+
+    def idle_limited(self, messages, context) -> Iterator:
+        """The request messages of ``context``; the call is cancelled if none arrives for ``idle_seconds``."""
+        with self._lock:
+            key = self._next
+            self._next += 1
+            entry = [context, time.monotonic()]
+            self._watched[key] = entry
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, name="stream-idle", daemon=True)
+                self._watchdog.start()
+        try:
+            for msg in messages:
+                entry[1] = time.monotonic()
+                yield msg
+        finally:
+            with self._lock:
+                self._watched.pop(key, None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(1.0, self.idle_seconds / 4))
+            now = time.monotonic()
+            with self._lock:
+                stale = [e for e in self._watched.values() if now - e[1] > self.idle_seconds]
+            for context, _ in stale:
+                log.warning("stream_idle_cancelled", idle_seconds=self.idle_seconds)
+                context.cancel()

@@ -1,0 +1,102 @@
+"""Retention: what abandoned and invalid submissions leave behind is deleted after a while.
+
+Without it every interrupted upload kept its segments forever and every
+invalid archive stayed (hundreds of MiB from a few bad days). A gateway thread
+sweeps the submissions bucket every ``ZRC_SWEEP_SECONDS`` (default 3600; 0
+disables it):
+
+* upload segments (``uploads/<sha256>/``) and staging objects untouched for
+  ``ZRC_RETAIN_UPLOAD_HOURS`` (default 24): the client could still resume
+  within that time, not after;
+* archives older than ``ZRC_RETAIN_INVALID_HOURS`` (default 168) whose every
+  job ended INVALID, or that no job ever used (uploaded for ``verify`` only),
+  with what validation derived from them (``derived/<sha256>/``). An archive
+  with any other job (succeeded, running, failed for infrastructure reasons)
+  or on a leaderboard is kept.
+
+Deleting is safe against races: a fresh archive is younger than the
+retention age, and a later Evaluate of a swept digest is refused as "not
+uploaded" (the client uploads it again). Several gateways may sweep at once:
+deletes are idempotent.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import structlog
+
+from zrc.core import jobs
+from zrc.storage import SUBMISSIONS, NotFound, Storage
+
+log = structlog.get_logger("zrc.gateway.sweeper")
+
+
+@dataclass
+class RetentionSettings:
+    every: float = 3600.0
+    upload_hours: float = 24.0
+    invalid_hours: float = 168.0
+
+
+class Sweeper:
+    def __init__(self, storage: Storage, job_summaries, settings: RetentionSettings):
+        """``job_summaries()`` returns every job record summary (dicts with selection and state)."""
+        self.storage, self.job_summaries, self.s = storage, job_summaries, settings
+        self.stop = threading.Event()
+
+    def start(self) -> None:
+        if self.s.every > 0:
+            threading.Thread(target=self._loop, name="retention-sweeper", daemon=True).start()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.s.every):
+            try:
+                self.sweep()
+            except Exception as exc:  # noqa: BLE001 - storage may be down: next time
+                log.warning("sweep_failed", error=str(exc)[:200])
+
+    def sweep(self) -> dict[str, int]:
+        """One pass; returns how many objects of each kind were deleted."""
+        deleted = {"upload_segments": 0, "archives": 0, "derived": 0}
+        upload_age = self.s.upload_hours * 3600
+        for prefix in ("uploads/", "staging/"):
+            # an upload is abandoned when its newest segment is old (a resuming client adds new ones)
+            newest: dict[str, float] = {}
+            ages = self.storage.list_ages(SUBMISSIONS, prefix)
+            for key, age in ages:
+                group = key.split("/", 2)[1] if prefix == "uploads/" else key
+                newest[group] = min(age, newest.get(group, age))
+            for key, _ in ages:
+                group = key.split("/", 2)[1] if prefix == "uploads/" else key
+                if newest[group] > upload_age:
+                    self._delete(key)
+                    deleted["upload_segments"] += 1
+        keep: set[str] = set()
+        for d in self.job_summaries():
+            digest = (d.get("selection") or {}).get("submission_digest", "")
+            if d.get("state") != jobs.INVALID:
+                keep.add(digest)
+        invalid_age = self.s.invalid_hours * 3600
+        for key, age in self.storage.list_ages(SUBMISSIONS, "archives/"):
+            digest = key[len("archives/"):].removesuffix(".zip")
+            if digest in keep or age <= invalid_age:
+                continue
+            self._delete(key)
+            deleted["archives"] += 1
+            for derived in self.storage.list(SUBMISSIONS, f"derived/{digest}/"):
+                self._delete(derived)
+                deleted["derived"] += 1
+        if any(deleted.values()):
+            log.info("swept", **deleted)
+        return deleted
+
+    def _delete(self, key: str) -> None:
+        try:
+            self.storage.delete(SUBMISSIONS, key)
+        except NotFound:
+            pass

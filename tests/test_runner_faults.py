@@ -1,0 +1,145 @@
+"""The job runner tells the user's errors from the infrastructure's: the former are final at once.
+
+A fake set of service stubs plays each failure: RESOURCE_EXHAUSTED from the
+validator (a message over the size limit), a validator that dies on the job
+(UNAVAILABLE after the call was accepted), one that is merely not up yet
+(UNAVAILABLE before connecting), a job restarted too often, and a job left by
+a dead embedded CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import grpc
+import pytest
+
+from zrc.core import jobs
+from zrc.gateway.runner import Clients, Runner, RunnerSettings
+from zrc.validation.v1 import validation_pb2
+
+SEL = {"submission_digest": "a" * 64, "benchmark": "prosAudit", "dataset": "", "sets": ["dev"],
+       "tasks": ["english"]}
+
+
+class FakeError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str):
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+
+class FakeValidation:
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = 0
+
+    def Validate(self, request, timeout=None):  # noqa: N802 - gRPC stub name
+        self.calls += 1
+        out = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+
+class FakeResults:
+    def GetResult(self, request, timeout=None):  # noqa: N802
+        raise FakeError(grpc.StatusCode.NOT_FOUND, "no result")
+
+    def PutResult(self, request, timeout=None):  # noqa: N802
+        return None
+
+
+class FakeClients(Clients):
+    def __init__(self, settings: RunnerSettings, validation: FakeValidation):
+        self.s = settings
+        self.validation = validation
+        self.results = FakeResults()
+        self.store: dict[str, str] = {}
+        self.scorers = {}
+
+    def put_job(self, job):
+        self.store[job.job_id] = json.dumps(job.to_dict())
+
+    def get_job(self, job_id):
+        return jobs.Job.from_dict(json.loads(self.store[job_id]))
+
+    def unfinished(self):
+        return [j for j in map(jobs.Job.from_dict, map(json.loads, self.store.values())) if not j.final]
+
+
+def _runner(outcomes, **settings) -> tuple[Runner, FakeClients, jobs.Job]:
+    s = RunnerSettings(retry_budget=5.0, **settings)
+    c = FakeClients(s, FakeValidation(outcomes))
+    job = jobs.Job.new(dict(SEL), False)
+    c.put_job(job)
+    return Runner(c, s, owner="me"), c, job
+
+
+def test_resource_exhausted_is_invalid_at_once_not_retried():
+    r, c, job = _runner([FakeError(grpc.StatusCode.RESOURCE_EXHAUSTED, "message larger than max")])
+    r.run(job.job_id)
+    done = c.get_job(job.job_id)
+    assert done.state == jobs.INVALID and c.validation.calls == 1
+    assert done.findings[0]["code"] == "input_rejected" and "ZRC_LIMIT_" in done.findings[0]["message"]
+
+
+def test_a_job_that_kills_its_validator_twice_is_quarantined():
+    r, c, job = _runner([FakeError(grpc.StatusCode.UNAVAILABLE, "Socket closed")], max_crashes=2)
+    r.run(job.job_id)
+    done = c.get_job(job.job_id)
+    assert done.state == jobs.INVALID and c.validation.calls == 2
+    assert done.findings[0]["code"] == "quarantined" and "fail 2 times" in done.findings[0]["message"]
+    assert "ZRC_LIMIT_" in done.findings[0]["message"]
+
+
+def test_a_validator_not_up_yet_is_retried_without_counting_crashes():
+    refused = FakeError(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses; Connection refused")
+    answer = validation_pb2.ValidateResponse(ok=False, params_json="{}", meta_json="null")
+    r, c, job = _runner([refused, refused, refused, answer], max_crashes=2)
+    r.run(job.job_id)
+    done = c.get_job(job.job_id)
+    assert c.validation.calls == 4 and done.state == jobs.INVALID and done.validation_starts == 0
+
+
+def test_a_crash_counted_in_a_previous_run_survives_a_gateway_restart():
+    r, c, job = _runner([FakeError(grpc.StatusCode.UNAVAILABLE, "Connection reset by peer")], max_crashes=2)
+    job.state, job.validation_starts = jobs.VALIDATING, 1   # a gateway died while its Validate ran
+    c.put_job(job)
+    r.run(job.job_id)
+    assert c.get_job(job.job_id).state == jobs.INVALID and c.validation.calls == 1
+
+
+def test_attempts_are_capped():
+    r, c, job = _runner([validation_pb2.ValidateResponse(ok=True)], max_attempts=3)
+    job.attempts, job.lease_owner, job.lease_expires = 3, "dead-gateway", time.time() - 1
+    c.put_job(job)
+    r.run(job.job_id)
+    done = c.get_job(job.job_id)
+    assert done.state == jobs.FAILED and "gave up after 3 attempts" in done.failure_reason
+    assert c.validation.calls == 0
+
+
+@pytest.mark.parametrize("adopt", [False, True])
+def test_embedded_runner_ends_jobs_of_a_dead_cli_instead_of_resuming_them(adopt):
+    r, c, job = _runner([validation_pb2.ValidateResponse(ok=True)], adopt_orphans=adopt, reap_every=0.05)
+    job.state, job.lease_owner, job.lease_expires = jobs.VALIDATING, "dead-cli", time.time() - 1
+    c.put_job(job)
+    t0 = time.time()
+    r.queue.put = lambda job_id: None   # only the reaper's decision is under test
+    import threading
+    threading.Thread(target=r._reap, daemon=True).start()
+    while time.time() - t0 < 2 and not c.get_job(job.job_id).final:
+        time.sleep(0.05)
+    r.shutdown()
+    done = c.get_job(job.job_id)
+    if adopt:
+        assert not done.final   # servers resume what a dead gateway left
+    else:
+        assert done.state == jobs.FAILED and "interrupted while validating" in done.failure_reason

@@ -1,0 +1,82 @@
+"""No caller can starve the gateway: idle uploads are cancelled, streams are bounded, watches are long polls."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import pytest
+
+from zrc.client import Client
+from zrc.embedded import start_embedded
+from zrc.gateway.v1 import gateway_pb2
+
+
+@pytest.fixture()
+def stack(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZRC_STREAM_IDLE_SECONDS", "1")
+    monkeypatch.setenv("ZRC_STREAMS_PER_USER", "2")
+    monkeypatch.setenv("ZRC_WATCH_SECONDS", "1")
+    emb = start_embedded(tmp_path / "home")
+    client = Client(emb.address)
+    yield client
+    client.close()
+    emb.close()
+
+
+def _idle_upload(hold: float):
+    """Metadata, then nothing for ``hold`` seconds (an idle or very slow client)."""
+    yield gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(sha256="b" * 64, size=10))
+    time.sleep(hold)
+
+
+def test_an_idle_upload_is_cancelled(stack):
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        stack.stub.UploadSubmission(_idle_upload(10), timeout=20)
+    assert e.value.code() == grpc.StatusCode.CANCELLED and time.monotonic() - t0 < 6
+
+
+def test_streams_per_user_are_bounded_and_others_still_served(stack):
+    errors: list[grpc.RpcError] = []
+
+    def hold() -> None:
+        try:
+            stack.stub.UploadSubmission(_idle_upload(3), timeout=20)
+        except grpc.RpcError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.2)
+    assert stack.whoami().user   # short calls are still answered while streams are open
+    for t in threads:
+        t.join()
+    exhausted = [e for e in errors if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    assert len(exhausted) == 1 and "ZRC_STREAMS_PER_USER=2" in exhausted[0].details()
+
+
+def test_list_jobs_pages(stack, slm21_case):
+    ds, sub = slm21_case
+    stack.import_dataset(ds, "sLM21-dataset")
+    digest = stack.upload_folder(sub).digest
+    ids = [stack.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"]) for _ in range(3)]
+    first = stack.stub.ListJobs(gateway_pb2.ListJobsRequest(page_size=2))
+    assert len(first.jobs) == 2 and first.next_page_token
+    second = stack.stub.ListJobs(gateway_pb2.ListJobsRequest(page_size=2, page_token=first.next_page_token))
+    assert [j.job_id for j in first.jobs] + [j.job_id for j in second.jobs] == ids and not second.next_page_token
+    assert all(not j.findings for j in first.jobs)
+    with pytest.raises(grpc.RpcError) as e:
+        stack.stub.ListJobs(gateway_pb2.ListJobsRequest(page_token="garbage!"))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_watch_reconnects_across_long_polls(stack, slm21_case):
+    ds, sub = slm21_case
+    stack.import_dataset(ds, "sLM21-dataset")
+    digest = stack.upload_folder(sub).digest
+    job_id = stack.evaluate(digest, "sLM21")
+    job = stack.wait(job_id, timeout=120)   # a full evaluation outlasts several 1 s polls
+    assert job.state == gateway_pb2.JOB_STATE_SUCCEEDED

@@ -1,0 +1,43 @@
+"""Retention: abandoned uploads and invalid or unused archives are deleted once old; the rest is kept."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from zrc.core import jobs
+from zrc.gateway.sweeper import RetentionSettings, Sweeper
+from zrc.storage import SUBMISSIONS
+from zrc.storage.local import LocalStorage
+
+
+def _age(storage: LocalStorage, key: str, hours: float) -> None:
+    p = storage._path(SUBMISSIONS, key)
+    t = time.time() - hours * 3600
+    os.utime(p, (t, t))
+
+
+def test_sweeper_deletes_only_what_retention_allows(tmp_path):
+    st = LocalStorage(tmp_path)
+    st.ensure_buckets()
+    a, b, c, d, e = (ch * 64 for ch in "abcde")
+    objects = {
+        f"uploads/{a}/0000000000000000-0000000000000010": 30,   # abandoned upload: swept
+        f"uploads/{b}/0000000000000000-0000000000000010": 30,   # resumed recently (newer segment): kept
+        f"uploads/{b}/0000000000000010-0000000000000010": 1,
+        f"archives/{c}.zip": 200,                              # only INVALID jobs, old: swept
+        f"derived/{c}/pooled-x.npz": 200,
+        f"archives/{d}.zip": 200,                              # a succeeded job: kept
+        f"archives/{e}.zip": 10,                               # invalid but recent: kept
+    }
+    for key, hours in objects.items():
+        st.put_bytes(SUBMISSIONS, key, b"x")
+        _age(st, key, hours)
+    summaries = [{"selection": {"submission_digest": c}, "state": jobs.INVALID},
+                 {"selection": {"submission_digest": d}, "state": jobs.SUCCEEDED},
+                 {"selection": {"submission_digest": e}, "state": jobs.INVALID}]
+    out = Sweeper(st, lambda: summaries, RetentionSettings(upload_hours=24, invalid_hours=168)).sweep()
+    left = set(st.list(SUBMISSIONS))
+    assert out == {"upload_segments": 1, "archives": 1, "derived": 1}
+    assert left == set(objects) - {f"uploads/{a}/0000000000000000-0000000000000010", f"archives/{c}.zip",
+                                   f"derived/{c}/pooled-x.npz"}
