@@ -21,7 +21,7 @@ import grpc
 from zrc.common.runtime import CHUNK, channel
 from zrc.common.v1 import common_pb2
 from zrc.core.dataset import gold_files
-from zrc.core.sources import open_tree
+from zrc.core.sources import excluded_from_submission, open_tree
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 STORED_EXT = (".npy", ".zip")
@@ -35,10 +35,10 @@ def build_archive(folder: str | Path, dest: str | Path) -> None:
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) == folder and d == "scores"))
             for f in sorted(files):
-                if f.startswith("."):
-                    continue
                 p = Path(root) / f
                 rel = p.relative_to(folder).as_posix()
+                if excluded_from_submission(rel):   # the same files the embedded mode leaves out in place
+                    continue
                 info = zipfile.ZipInfo(rel, date_time=_DATE)
                 info.compress_type = zipfile.ZIP_STORED if f.endswith(STORED_EXT) else zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
@@ -102,6 +102,7 @@ class Client:
         self.stub = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        self.local = None   # the embedded stack's LocalFolders, set when the stack runs in this process
 
     def close(self) -> None:
         self.channel.close()
@@ -167,16 +168,26 @@ class Client:
     def list_datasets(self):
         return self._call(self.stub.ListDatasets, gateway_pb2.ListDatasetsRequest()).datasets
 
+    def submission(self, folder: str | Path, on_bytes: Callable[[int], None] | None = None,
+                   tmpdir: str | None = None) -> tuple[str, str]:
+        """(digest, local_ref) to evaluate ``folder``: in place when the stack runs in this process (nothing
+        archived or copied), else the digest of the uploaded archive and no reference."""
+        if self.local is not None:
+            ref, digest = self.local.register(folder)
+            return digest, ref
+        return self.upload_folder(folder, on_bytes=on_bytes, tmpdir=tmpdir).digest, ""
+
     def evaluate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=(),
-                 skip_validation: bool = False, publish: bool = False, baseline: bool = False) -> str:
+                 skip_validation: bool = False, publish: bool = False, baseline: bool = False,
+                 local_ref: str = "") -> str:
         sel = common_pb2.Selection(submission_digest=digest, benchmark=benchmark, dataset=dataset,
-                                   sets=list(sets or []), tasks=list(tasks or []))
+                                   sets=list(sets or []), tasks=list(tasks or []), local_ref=local_ref)
         return self._call(self.stub.Evaluate, gateway_pb2.EvaluateRequest(
             selection=sel, skip_validation=skip_validation, publish=publish, baseline=baseline)).job_id
 
-    def validate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=()):
+    def validate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=(), local_ref: str = ""):
         sel = common_pb2.Selection(submission_digest=digest, benchmark=benchmark, dataset=dataset,
-                                   sets=list(sets or []), tasks=list(tasks or []))
+                                   sets=list(sets or []), tasks=list(tasks or []), local_ref=local_ref)
         return self._call(self.stub.ValidateSubmission, gateway_pb2.ValidateSubmissionRequest(selection=sel),
                           timeout=self.timeout)
 

@@ -19,6 +19,7 @@ import structlog
 
 from zrc.common import runtime
 from zrc.common.data import DatasetCache
+from zrc.common.local import LocalFolders
 from zrc.gateway.server import build
 from zrc.results.server import register as results_register
 from zrc.scoring.server import register as scoring_register
@@ -48,6 +49,7 @@ class Embedded:
         self._stops = []
         self.runner = None
         self.address = ""
+        self.local = LocalFolders()   # folders this process evaluates in place (nothing copied to ZRC_HOME)
 
     def start(self) -> Embedded:
         _log_to_file(self.home / "logs" / "embedded.log")
@@ -62,16 +64,16 @@ class Embedded:
         addrs["results"] = start("results", results_register(self.storage))
         # One process: the services share parsed gold files instead of each parsing them again.
         datasets = DatasetCache(self.storage)
-        addrs["validation"] = start("validation", validation_register(self.storage, datasets))
+        addrs["validation"] = start("validation", validation_register(self.storage, datasets, self.local))
         for t in SCORERS:
-            addrs[t] = start(f"scoring-{t}", scoring_register(self.storage, t, datasets=datasets))
+            addrs[t] = start(f"scoring-{t}", scoring_register(self.storage, t, datasets=datasets, local=self.local))
         tmp = self.home / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         env = {"ZRC_VALIDATION_ADDR": addrs["validation"], "ZRC_RESULTS_ADDR": addrs["results"],
                "ZRC_TMPDIR": str(tmp), "ZRC_REAP_SECONDS": "2", "ZRC_RETRY_BUDGET_SECONDS": "20",
                **{f"ZRC_SCORER_{t.upper()}_ADDR": addrs[t] for t in SCORERS}}
         env["ZRC_AUTH"] = "off"   # one local user, who is the admin; no quota
-        reg, self.runner, self._clients, _ = build(self.storage, env)
+        reg, self.runner, self._clients, _ = build(self.storage, env, local=self.local)
         self.runner.start()
         self.address = start("gateway", reg)
         runtime.wait_serving(self.address, timeout=30)

@@ -86,6 +86,8 @@ def session() -> Iterator[Client]:
         embedded = start_embedded(home.home())
         server = embedded.address
     client = Client(server, token=token)
+    if embedded is not None:
+        client.local = embedded.local   # benchmarks:run / submission:verify read the folder in place
     try:
         yield client
     except grpc.RpcError as exc:
@@ -134,6 +136,13 @@ def _require_dataset(client: Client, bench: str, name: str | None) -> None:
 def _upload(client: Client, folder: str, quiet: bool) -> str:
     with output.upload_progress(quiet) as on_bytes:
         return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir())).digest
+
+
+def _submission(client: Client, folder: str, quiet: bool) -> tuple[str, str]:
+    """(digest, local_ref): the folder in place in embedded mode, else uploaded (with progress)."""
+    if client.local is not None:
+        return client.submission(folder)
+    return _upload(client, folder, quiet), ""
 
 
 def _tmpdir() -> Path:
@@ -199,9 +208,9 @@ def cmd_run(a) -> int:
     quiet = a.quiet or a.json
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        digest = _upload(client, a.submission, quiet)
+        digest, local_ref = _submission(client, a.submission, quiet)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
-                                 skip_validation=a.skip_validation)
+                                 skip_validation=a.skip_validation, local_ref=local_ref)
         job = _watch(client, job_id, quiet)
         findings = [Finding(**finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
@@ -262,9 +271,9 @@ def cmd_verify(a) -> int:
     quiet = a.quiet or a.json
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        digest = _upload(client, a.location, quiet)
+        digest, local_ref = _submission(client, a.location, quiet)
         sel = common_pb2.Selection(submission_digest=digest, benchmark=bench, dataset=a.dataset or "",
-                                   sets=sets, tasks=tasks)
+                                   sets=sets, tasks=tasks, local_ref=local_ref)
         r = client.stub.ValidateSubmission(gateway_pb2.ValidateSubmissionRequest(selection=sel), timeout=3600,
                                            metadata=client.metadata)
     findings = [Finding(**finding_from_pb(f)) for f in r.findings]

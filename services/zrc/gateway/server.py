@@ -30,6 +30,7 @@ from zrc.common.data import (
     selection_from_dict,
     selection_to_dict,
 )
+from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.common.v1 import common_pb2
 from zrc.core import jobs
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
@@ -168,8 +169,10 @@ class _Admin:
 
 
 class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
-    def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None):
+    def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None,
+                 local: LocalFolders | None = None):
         self.storage, self.c, self.runner, self.auth, self.tmpdir = storage, clients, runner, auth, tmpdir
+        self.local = local   # the embedded stack's registered folders; None on a server: local refs refused
         self.uploads = Uploads(storage)
 
     # uploads ------------------------------------------------------------------------------------------
@@ -235,7 +238,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
 
     def ValidateSubmission(self, request, context):
         self._check_selection(request.selection)
-        self.auth.check_owner(request.selection.submission_digest, current.get())
+        self._check_owner(request.selection, current.get())
         v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
                         timeout=self.c.s.call_timeout)
         params = Params.from_json(v.params_json)
@@ -256,15 +259,25 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             raise NotFound(f"dataset {ds_name} is not imported") from None
         if man["benchmark"] != bench.name:
             raise SelectionError(f"dataset {ds_name} is a {man['benchmark']} dataset, not {bench.name}")
-        if not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
+        if sel.local_ref:
+            if self.local is None:
+                raise LocalRefError(REFUSED)
+            self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
+            archive_key(sel.submission_digest)  # the folder's fingerprint keys its cached results
+        elif not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
             raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
         return bench.name, sets, tasks, ds_name, man
+
+    def _check_owner(self, sel, who) -> None:
+        """Archives have owners; a local folder belongs to the process that registered it (checked above)."""
+        if not sel.local_ref:
+            self.auth.check_owner(sel.submission_digest, who)
 
     def Evaluate(self, request, context):
         sel = request.selection
         who = current.get()
         bench, sets, tasks, ds_name, man = self._check_selection(sel)
-        self.auth.check_owner(sel.submission_digest, who)
+        self._check_owner(sel, who)
         if request.baseline:
             self.auth.require_admin(who, "publishing a baseline")
         if request.publish and (sets != ["dev", "test"] or tasks != list(get_benchmark(bench).task_names)
@@ -354,8 +367,12 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                                              job=job_to_pb(job))
 
 
-def build(storage: Storage, env: dict[str, str]):
-    """Clients, runner and a register function from the gateway's environment."""
+def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = None):
+    """Clients, runner and a register function from the gateway's environment.
+
+    ``local`` is given only by the embedded stack (zrc.embedded): never by an environment setting, so no
+    deployed server can be configured to read folders named in requests.
+    """
     scorers = {t: runtime.env_addr(env, f"ZRC_SCORER_{t.upper()}_ADDR")
                for t in ("lexical", "syntactic", "semantic", "prosaudit")}
     settings = RunnerSettings(
@@ -378,7 +395,7 @@ def build(storage: Storage, env: dict[str, str]):
 
     def reg(server) -> list[str]:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
-            GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None), server)
+            GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, local), server)
         return [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
     return reg, runner, clients, auth
 
