@@ -265,6 +265,7 @@ def test_credentials_file_is_private(zhome):
 
 
 def _store_files(zhome: Path, bucket: str) -> list[Path]:
+    assert (zhome / "store" / bucket).is_dir(), bucket
     return [p for p in (zhome / "store" / bucket).rglob("*") if p.is_file()]
 
 
@@ -278,10 +279,10 @@ def test_local_run_reads_the_folder_in_place(imported, zhome, tmp_path):
     assert main(["benchmarks:run", "sLM21", str(mine), "-o", str(out), "-q"]) == 0
     core = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), "sLM21").files()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == core
-    assert _store_files(zhome, "zrc-submissions") == []
+    assert _store_files(zhome, "submissions") == []
     assert not [p for p in (zhome / "tmp").rglob("*") if p.is_file()]
     sub_bytes = sum(p.stat().st_size for p in mine.rglob("*") if p.is_file())
-    results = sum(p.stat().st_size for p in _store_files(zhome, "zrc-results"))
+    results = sum(p.stat().st_size for p in _store_files(zhome, "results"))
     assert results < sub_bytes, "only job records and results are kept"
     # the folder's fingerprint keys cached results: a changed file is scored again
     lines = (mine / "lexical/dev.txt").read_text().splitlines()

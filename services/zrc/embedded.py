@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -24,13 +25,19 @@ from zrc.gateway.server import build
 from zrc.results.server import register as results_register
 from zrc.scoring.server import register as scoring_register
 from zrc.storage.local import LocalStorage
+from zrc.storage.prune import BudgetError, budget_from_env, prune_store
 from zrc.validation.server import register as validation_register
 
 SCORERS = ("lexical", "syntactic", "semantic", "prosaudit")
 
 
+LOG_LIMIT = 5 << 20   # the log is kept to about this size: one previous generation, then dropped
+
+
 def _log_to_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and path.stat().st_size > LOG_LIMIT:
+        os.replace(path, path.with_suffix(path.suffix + ".1"))
     fh = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
@@ -49,6 +56,7 @@ class Embedded:
         self._stops = []
         self.runner = None
         self.address = ""
+        self._started = time.time()
         self.local = LocalFolders()   # folders this process evaluates in place (nothing copied to ZRC_HOME)
 
     def start(self) -> Embedded:
@@ -88,9 +96,23 @@ class Embedded:
             server.stop(0.5)
         if self.runner:
             self._clients.close()
+        self.prune()
+
+    def prune(self):
+        """Keep ZRC_HOME within ZRC_HOME_BUDGET: least recently used caches go, this session's stay."""
+        try:
+            return prune_store(self.storage.root, budget_from_env(), keep_used_since=self._started - 0.1)  # coarse fs clocks
+        except (BudgetError, OSError) as exc:
+            print(f"warning: ZRC_HOME was not pruned: {exc}", file=sys.stderr)
+            return None
 
 
 def start_embedded(home: str | os.PathLike) -> Embedded:
+    try:
+        budget_from_env()   # a bad ZRC_HOME_BUDGET is a setup error now, not a warning after the work
+    except BudgetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         return Embedded(Path(home)).start()
     except OSError as exc:

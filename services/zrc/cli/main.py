@@ -39,7 +39,7 @@ from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import DirTree, SourceError
 from zrc.gateway.v1 import gateway_pb2
 
-from . import credentials, home, output
+from . import cache, credentials, home, output
 from .export import leaderboard_csv
 
 
@@ -597,6 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scale", type=float, default=0.01)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("-q", "--quiet", action="store_true")
+    cache.add_parser(add)
     return p
 
 
