@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .benchmarks import BENCHMARKS, SETS, BenchmarkSpec, TaskSpec
+from .compiled import compile_table, compiled_name, load_compiled
 from .sources import FileTree, SourceError, open_tree, rooted
 from .table import Table, TableError, read_csv
 
@@ -169,6 +170,16 @@ class Dataset:
             self.gold(task, set_)
         return self
 
+    def compiled(self) -> dict[str, bytes]:
+        """Compiled forms of every gold/pairs table loaded so far, by the name to store them under."""
+        out = {}
+        for g in self._golds.values():
+            named = ((g.file, g.table),) if isinstance(g, PairGold) else ((g.gold_file, g.gold),
+                                                                           (g.pairs_file, g.pairs))
+            for name, table in named:
+                out[compiled_name(name)] = compile_table(table, self.root.read(name))
+        return out
+
     @property
     def available(self) -> list[tuple[str, str]]:
         return sorted(self.parts)
@@ -179,8 +190,15 @@ class Dataset:
 
 
 def _read_table(tree: FileTree, name: str, required: tuple[str, ...]) -> Table:
+    """The compiled form next to the CSV when it was made from these very bytes, else the parsed CSV."""
+    data = tree.read(name)
+    cname = compiled_name(name)
+    if tree.exists(cname):
+        table = load_compiled(tree.read(cname), data)
+        if table is not None and all(c in table for c in required):
+            return table
     try:
-        return read_csv(tree.read(name), file=name, required=required)
+        return read_csv(data, file=name, required=required)
     except TableError as exc:
         raise DatasetError(exc.message, exc.file, exc.line) from None
     except UnicodeDecodeError:
