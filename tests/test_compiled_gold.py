@@ -9,8 +9,8 @@ import numpy as np
 from zrc.cli.main import main
 from zrc.common.data import DatasetCache
 from zrc.core import dataset as dataset_mod
-from zrc.core.compiled import compile_table, compiled_name, load_compiled
-from zrc.core.dataset import load_dataset
+from zrc.core.compiled import compiled_name
+from zrc.core.dataset import PairGold, compile_gold, load_compiled_gold, load_dataset
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
 from zrc.storage import DATASETS
@@ -26,14 +26,44 @@ def _same(a, b) -> None:
 
 def test_round_trip_is_exact(slm21_case):
     ds = load_dataset(str(slm21_case[0])).load_all()
-    for task, set_ in ds.available:
+    assert sorted(ds.compiled()) == sorted(compiled_name(n) for n in ds.root.names() if n.endswith("gold.csv"))
+    for (task, set_), spec in ds.parts.items():
         g = ds.gold(task, set_)
-        tables = [(g.file, g.table)] if hasattr(g, "table") else [(g.gold_file, g.gold), (g.pairs_file, g.pairs)]
-        for name, table in tables:
-            src = ds.root.read(name)
-            _same(load_compiled(compile_table(table, src), src), table)
-            assert load_compiled(compile_table(table, src), src + b"\n") is None, "made from other bytes"
+        assert load_compiled_gold(ds.root, spec, set_) is None, "the folder holds no compiled gold"
+        c = _compiled(ds, spec, set_)
+        if isinstance(g, PairGold):
+            _same(c.table, g.table)
+            for k in ("stems", "good", "bad"):
+                np.testing.assert_array_equal(getattr(c, k), getattr(g, k))
+            np.testing.assert_array_equal(c.index.sorted, g.index.sorted)
+        else:
+            _same(c.gold, g.gold)
+            _same(c.pairs, g.pairs)
+            for t in g.stems:
+                np.testing.assert_array_equal(c.index[t].sorted, g.index[t].sorted)
+        assert c.notes == g.notes
     assert compiled_name("semantic/dev/pairs.csv") == "semantic/dev/pairs.npz"
+
+
+def _compiled(ds, spec, set_):
+    """The part's gold as loaded back from its compiled form (a tree holding the CSVs and the npz)."""
+    from zrc.core.sources import FileTree
+
+    g = ds.gold(spec.name, set_)
+    files = {n: ds.root.read(n) for n in ds.root.names()}
+    files.update(ds.compiled())
+
+    class Mem(FileTree):
+        label = "mem"
+
+        def names(self):
+            return sorted(files)
+
+        def read(self, name):
+            return files[name]
+    out = load_compiled_gold(Mem(), spec, set_)
+    assert out is not None and type(out) is type(g)
+    return out
 
 
 def test_import_stores_compiled_gold_and_services_use_it(slm21_case, tmp_path, monkeypatch, capsys):
@@ -41,8 +71,8 @@ def test_import_stores_compiled_gold_and_services_use_it(slm21_case, tmp_path, m
     assert main(["datasets:import", str(slm21_case[0])]) == 0
     storage = LocalStorage(tmp_path / "h" / "store")
     keys = storage.list(DATASETS, "sLM21-dataset/files/")
-    csvs = [k for k in keys if k.endswith(".csv")]
-    assert csvs and all(compiled_name(k) in keys for k in csvs)
+    golds = [k for k in keys if k.endswith("gold.csv")]
+    assert len(golds) == 6 and all(compiled_name(k) in keys for k in golds)
 
     def no_parsing(*a, **k):
         raise AssertionError("a CSV was parsed although its compiled form was stored")
@@ -57,12 +87,16 @@ def test_import_stores_compiled_gold_and_services_use_it(slm21_case, tmp_path, m
 def test_stale_or_foreign_compiled_file_is_ignored(slm21_case, tmp_path):
     ds_dir = tmp_path / "sLM21-dataset"
     shutil.copytree(slm21_case[0], ds_dir)
+    ds = load_dataset(str(ds_dir))
+    g = ds.gold("lexical", "dev")
+    npz = ds_dir / "lexical/dev/gold.npz"
+    npz.write_bytes(compile_gold(g, ds.root))
+    assert load_compiled_gold(load_dataset(str(ds_dir)).root, g.task, "dev") is not None
     gold = ds_dir / "lexical/dev/gold.csv"
-    table = load_dataset(str(ds_dir)).gold("lexical", "dev").table
-    (ds_dir / "lexical/dev/gold.npz").write_bytes(compile_table(table, gold.read_bytes()))
     lines = gold.read_text().splitlines()
     gold.write_text("\n".join(lines[:-2]) + "\n")    # the CSV changed after compiling
+    fresh = load_dataset(str(ds_dir))
+    assert load_compiled_gold(fresh.root, g.task, "dev") is None
+    assert fresh.gold("lexical", "dev").table.nrows == len(lines) - 3
+    npz.write_bytes(b"garbage")
     assert load_dataset(str(ds_dir)).gold("lexical", "dev").table.nrows == len(lines) - 3
-    (ds_dir / "lexical/dev/gold.npz").write_bytes(b"garbage")
-    assert load_dataset(str(ds_dir)).gold("lexical", "dev").table.nrows == len(lines) - 3
-
