@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +48,11 @@ def _log_to_file(path: Path) -> None:
         logger_factory=structlog.PrintLoggerFactory(fh), cache_logger_on_first_use=False)
 
 
+def _warm_imports() -> None:
+    import scipy.spatial.distance  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+
 class Embedded:
     def __init__(self, home: Path):
         self.home = home
@@ -61,6 +67,9 @@ class Embedded:
 
     def start(self) -> Embedded:
         _log_to_file(self.home / "logs" / "embedded.log")
+        # semantic scoring needs scipy (1.6 s to import): import it while the stack starts and validation
+        # reads the files, not after
+        threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         addrs = {}
 
         def start(name, register) -> str:
