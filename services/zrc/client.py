@@ -21,7 +21,10 @@ import grpc
 from zrc.common.runtime import CHUNK, channel
 from zrc.common.v1 import common_pb2
 from zrc.core.dataset import gold_files
-from zrc.core.sources import excluded_from_submission, open_tree
+from zrc.core.findings import Findings
+from zrc.core.pooled import pool_submission
+from zrc.core.sources import SubmissionDirTree, excluded_from_submission, open_tree
+from zrc.core.validation import read_params
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 STORED_EXT = (".npy", ".zip")
@@ -45,6 +48,29 @@ def build_archive(folder: str | Path, dest: str | Path) -> None:
                 with open(p, "rb") as src, z.open(info, "w") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
+
+
+def build_pooled_archive(folder: str | Path, dest: str | Path, benchmark: str) -> Findings:
+    """Zip a submission with its embeddings pooled (zrc.core.pooled): score files, params.yaml, meta.yaml and
+    one npz of pooled vectors per semantic set and type, instead of every embedding file.
+
+    Returns the findings of checking each embedding file (the server's per-file rules, by file); the archive
+    is written only when there is no error.
+    """
+    tree = SubmissionDirTree(Path(folder))
+    params, findings = read_params(tree, benchmark)
+    pooled = pool_submission(tree, params, ["dev", "test"], findings) if findings.ok else {}
+    if not findings.ok:
+        return findings
+    with zipfile.ZipFile(dest, "w") as z:
+        members = {n: None for n in tree.names() if not n.startswith("semantic/")}
+        members.update(pooled)
+        for rel in sorted(members):
+            info = zipfile.ZipInfo(rel, date_time=_DATE)
+            info.compress_type = zipfile.ZIP_STORED if rel.endswith((".npz", *STORED_EXT)) else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, members[rel] if members[rel] is not None else tree.read(rel))
+    return findings
 
 
 def build_gold_archive(source: str | Path, dest: str | Path) -> None:
@@ -154,6 +180,19 @@ class Client:
             archive = Path(tmp) / "submission.zip"
             build_archive(folder, archive)
             return self.upload_archive(archive, on_bytes)
+
+    def upload_pooled(self, folder: str | Path, benchmark: str, on_bytes: Callable[[int], None] | None = None,
+                      tmpdir: str | None = None):
+        """(upload response or None, findings): the folder pooled here, then uploaded (resumable, deduplicated).
+
+        Nothing is uploaded when a file breaks a per-file rule (the findings say which, by file).
+        """
+        with tempfile.TemporaryDirectory(dir=tmpdir) as tmp:
+            archive = Path(tmp) / "submission-pooled.zip"
+            findings = build_pooled_archive(folder, archive, benchmark)
+            if not findings.ok:
+                return None, findings
+            return self.upload_archive(archive, on_bytes), findings
 
     def import_dataset(self, source: str | Path, name: str):
         with tempfile.TemporaryDirectory() as tmp:

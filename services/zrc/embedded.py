@@ -54,8 +54,9 @@ def _warm_imports() -> None:
 
 
 class Embedded:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, settings: dict[str, str] | None = None):
         self.home = home
+        self.settings = settings or {}   # extra gateway settings (tests: ZRC_SUBMIT_REQUIRE_RAW, ...)
         self.storage = LocalStorage(home / "store")
         self.storage.ensure_buckets()
         self._servers = []
@@ -90,6 +91,7 @@ class Embedded:
                "ZRC_TMPDIR": str(tmp), "ZRC_REAP_SECONDS": "2", "ZRC_RETRY_BUDGET_SECONDS": "20",
                **{f"ZRC_SCORER_{t.upper()}_ADDR": addrs[t] for t in SCORERS}}
         env["ZRC_AUTH"] = "off"   # one local user, who is the admin; no quota
+        env.update(self.settings)
         reg, self.runner, self._clients, _ = build(self.storage, env, local=self.local)
         self.runner.start()
         self.address = start("gateway", reg)

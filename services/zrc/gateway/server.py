@@ -27,6 +27,7 @@ from zrc.common.data import (
     archive_key,
     dataset_manifest_key,
     finding_to_pb,
+    open_submission,
     selection_from_dict,
     selection_to_dict,
 )
@@ -37,6 +38,7 @@ from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_files, load_dataset
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
+from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
@@ -173,6 +175,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                  local: LocalFolders | None = None):
         self.storage, self.c, self.runner, self.auth, self.tmpdir = storage, clients, runner, auth, tmpdir
         self.local = local   # the embedded stack's registered folders; None on a server: local refs refused
+        self.require_raw = False   # ZRC_SUBMIT_REQUIRE_RAW: published entries must come from raw archives
         self.uploads = Uploads(storage)
 
     # uploads ------------------------------------------------------------------------------------------
@@ -284,6 +287,9 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         if request.publish and (sets != ["dev", "test"] or tasks != list(get_benchmark(bench).task_names)
                                 or request.skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")
+        if request.publish and self.require_raw and self._pooled(sel):
+            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                "this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
         selection.update(benchmark=bench, dataset=ds_name, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
@@ -295,6 +301,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self.runner.submit(job.job_id)
         log.info("job_created", benchmark=bench, sets=sets, tasks=tasks, publish=request.publish, user=who.user)
         return gateway_pb2.EvaluateResponse(job_id=job.job_id)
+
+    def _pooled(self, sel) -> bool:
+        """Whether the archive carries pooled vectors instead of the embedding files (zrc.core.pooled)."""
+        tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
+        try:
+            return is_pooled_upload(tree)
+        finally:
+            tree.close()
 
     def _job_state(self, job_id: str) -> str | None:
         try:
@@ -394,9 +408,14 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     auth = Auth(storage, required=mode == "required", admin_token=admin_token,
                 quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0))
 
+    require_raw = env.get("ZRC_SUBMIT_REQUIRE_RAW", "false").lower()
+    if require_raw not in ("true", "false", "1", "0"):
+        raise runtime.ConfigError(f"ZRC_SUBMIT_REQUIRE_RAW must be true or false, got {require_raw!r}")
+
     def reg(server) -> list[str]:
-        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
-            GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, local), server)
+        servicer = GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, local)
+        servicer.require_raw = require_raw in ("true", "1")
+        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
         return [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
     return reg, runner, clients, auth
 
