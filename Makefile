@@ -23,9 +23,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check services tests tools bench
 
-## bench: full-size generated case, wall time and peak RSS per task (BENCH_SCALE=0.1 for a quick run)
+## bench: full-size generated case, wall time and peak RSS per task (BENCH_SCALE=0.1 quick; BENCH_DIM, BENCH_DTYPE)
 bench: $(STAMP)
-	$(BIN)/python bench/bench.py --scale $${BENCH_SCALE:-1.0}
+	$(BIN)/python bench/bench.py --scale $${BENCH_SCALE:-1.0} --dim $${BENCH_DIM:-32} --dtype $${BENCH_DTYPE:-float64}
 
 ## chaos: fault and abuse suite over the multi-process stack: 208 malformed archives, special files, service kills,
 ## gateway restart mid-upload, S3 paused 20 s, two gateways racing; one table (CHAOS_ARGS="--mode embedded" for in-process)

@@ -2,6 +2,7 @@
 
     make bench                      # scale 1.0: real set sizes, ~40k semantic files, 32-dim features
     BENCH_SCALE=0.1 make bench      # quick look
+    BENCH_DIM=768 BENCH_DTYPE=float32 make bench   # what a HuBERT/wav2vec2-base submission looks like
 
 Each task runs in a fresh process (so its peak RSS is its own), validation
 included, score files rendered; then the whole benchmark runs in one process.
@@ -28,8 +29,12 @@ import numpy as np
 REFERENCE_SECONDS = {"lexical": 23.8, "syntactic": 25.9, "semantic": 386.0, "english": 3.2}
 
 
+DIM, DTYPE = 32, "float64"   # the case's embedding shape (set from --dim / --dtype)
+
+
 def case_dirs(scale: float, seed: int) -> tuple[Path, Path]:
-    base = Path(os.environ.get("ZRC_BENCH_DIR", "/tmp/zrc-bench")) / f"scale{scale}-seed{seed}"
+    shape = "" if (DIM, DTYPE) == (32, "float64") else f"-dim{DIM}-{DTYPE}"
+    base = Path(os.environ.get("ZRC_BENCH_DIR", "/tmp/zrc-bench")) / f"scale{scale}-seed{seed}{shape}"
     return base / "slm21", base / "prosaudit"
 
 
@@ -42,12 +47,14 @@ def ensure_case(scale: float, seed: int) -> None:
         if done.exists():
             continue
         t = time.perf_counter()
-        generate(out, bench, GenOptions(scale=scale, seed=seed, dim=32))
+        generate(out, bench, GenOptions(scale=scale, seed=seed, dim=DIM, dtype=DTYPE))
         done.write_text("ok")
         print(f"generated {bench} case in {time.perf_counter() - t:.1f} s -> {out}", file=sys.stderr)
 
 
 def run_one(root: Path, benchmark: str, tasks: list[str] | None) -> dict:
+    import scipy.stats  # noqa: F401 - imported lazily by the core; kept outside the timing as before
+
     from zrc.core.dataset import load_dataset
     from zrc.core.pipeline import evaluate
     from zrc.core.sources import open_tree
@@ -86,6 +93,7 @@ def vm_hwm_mb(pid: int) -> float:
 
 def run_stack(scale: float, seed: int) -> dict:
     """The same case through the multi-process stack (real S3, real gRPC): end-to-end wall time."""
+    from zrc.client import build_archive
     from zrc.stack import Stack
 
     slm, _ = case_dirs(scale, seed)
@@ -98,8 +106,24 @@ def run_stack(scale: float, seed: int) -> dict:
             t = time.perf_counter()
             c.import_dataset(slm / "sLM21-dataset", "sLM21-dataset")
             out["import_s"] = time.perf_counter() - t
+            # what `zrc benchmarks:run` does with ZRC_SERVER set: pool here, upload the vectors, score there
             t = time.perf_counter()
-            up = c.upload_folder(slm / "submission")
+            pooled, findings = c.upload_pooled(slm / "submission", "sLM21")
+            assert findings.ok, findings.items[:3]
+            out["pooled_upload_s"] = time.perf_counter() - t
+            out["pooled_mb"] = pooled.size / 2**20
+            t = time.perf_counter()
+            job = c.wait(c.evaluate(pooled.digest, "sLM21"))
+            out["pooled_evaluate_s"] = time.perf_counter() - t
+            assert job.state == 4, job.failure_reason
+            out["files_pooled"] = {f.name: f.content for f in c.get_scores(job.job_id).files}
+            # --raw: the archive of every file (built first, so the upload rate is the transfer alone)
+            raw_zip = root / "raw.zip"
+            t = time.perf_counter()
+            build_archive(slm / "submission", raw_zip)
+            out["archive_build_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            up = c.upload_archive(raw_zip)
             out["upload_s"] = time.perf_counter() - t
             out["archive_mb"] = up.size / 2**20
             t = time.perf_counter()
@@ -113,8 +137,7 @@ def run_stack(scale: float, seed: int) -> dict:
             out["cached_rerun_s"] = time.perf_counter() - t
             # a second, different submission on the now warm services (gold files already parsed)
             variant = root / "variant.zip"
-            from zrc.client import build_archive
-            build_archive(slm / "submission", variant)
+            shutil.copy(raw_zip, variant)
             with zipfile.ZipFile(variant, "a") as z:
                 z.writestr("notes.md", "variant\n")
             t = time.perf_counter()
@@ -124,6 +147,18 @@ def run_stack(scale: float, seed: int) -> dict:
             job2 = c.wait(c.evaluate(up2.digest, "sLM21"))
             out["warm_evaluate_s"] = time.perf_counter() - t
             assert job2.state == 4, job2.failure_reason
+            # another checkpoint, pooled, on warm services (a hard-linked copy with its own meta.yaml)
+            other = root / "checkpoint-2"
+            shutil.copytree(slm / "submission", other, copy_function=os.link)
+            (other / "meta.yaml").unlink()
+            (other / "meta.yaml").write_text((slm / "submission" / "meta.yaml").read_text() + "# checkpoint 2\n")
+            t = time.perf_counter()
+            p2, _ = c.upload_pooled(other, "sLM21")
+            out["warm_pooled_upload_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            job3 = c.wait(c.evaluate(p2.digest, "sLM21"))
+            out["warm_pooled_evaluate_s"] = time.perf_counter() - t
+            assert job3.state == 4, job3.failure_reason
         out["rss_mb"] = {n: vm_hwm_mb(p.pid) for n, p in stack.procs.items()}
         out["files_equal_core"] = files
     finally:
@@ -132,7 +167,49 @@ def run_stack(scale: float, seed: int) -> dict:
     return out
 
 
+def _tree_bytes(d: Path) -> int:
+    return sum(p.stat().st_size for p in d.rglob("*") if p.is_file()) if d.is_dir() else 0
+
+
+def _timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command, measured on that process alone (wait4)."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {p.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def run_local_cli(scale: float, seed: int) -> dict:
+    """What a user types, ZRC_SERVER unset: `zrc benchmarks:run sLM21 SUB` (the embedded stack in-process).
+
+    Two runs of the same folder in one ZRC_HOME: a cold one, then the cached re-run; with the bytes each
+    leaves in ZRC_HOME beyond the imported dataset.
+    """
+    slm, _ = case_dirs(scale, seed)
+    root = Path(os.environ.get("ZRC_BENCH_DIR", "/tmp/zrc-bench")) / f"cli-{os.getpid()}"
+    zrc = str(Path(sys.executable).parent / "zrc")
+    env = {k: v for k, v in os.environ.items() if k != "ZRC_SERVER"}
+    env["ZRC_HOME"] = str(root / "home")
+    out: dict = {}
+    try:
+        out["import_s"], _ = _timed([zrc, "datasets:import", str(slm / "sLM21-dataset"), "-q"], env)
+        base = _tree_bytes(root / "home")
+        for label in ("cold", "rerun"):
+            out[f"{label}_s"], out[f"{label}_rss_mb"] = _timed(
+                [zrc, "benchmarks:run", "sLM21", str(slm / "submission"), "-q", "-o", str(root / "scores")], env)
+            out[f"{label}_home_bytes"] = _tree_bytes(root / "home") - base
+            base = _tree_bytes(root / "home")
+        out["files"] = {p.name: p.read_bytes() for p in (root / "scores").iterdir()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def child(args: list[str]) -> dict:
+    args = [*args, "--dim", str(DIM), "--dtype", DTYPE]
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -143,7 +220,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--child", nargs="+")
     ap.add_argument("--no-stack", action="store_true", help="skip the multi-process stack measurement")
+    ap.add_argument("--dim", type=int, default=32, help="embedding dimension of the generated case (e.g. 768)")
+    ap.add_argument("--dtype", default="float64", choices=("float16", "float32", "float64"))
     a = ap.parse_args()
+    global DIM, DTYPE
+    DIM, DTYPE = a.dim, a.dtype
     slm, pros = case_dirs(a.scale, a.seed)
     if a.child:
         kind = a.child[0]
@@ -165,7 +246,8 @@ def main() -> None:
     whole = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "sLM21"])
     whole_p = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "prosAudit"])
     total = sum(r["seconds"] for _, r in rows)
-    print(f"\nzrc-service benchmark, scale {a.scale} (1.0 = real set sizes), seed {a.seed}")
+    print(f"\nzrc-service benchmark, scale {a.scale} (1.0 = real set sizes), seed {a.seed}, "
+          f"{a.dim}-dim {a.dtype} embeddings")
     print(f"{'task':<12}{'wall s':>9}{'peak RSS MB':>13}{'reference s':>13}{'speed-up':>10}")
     for label, r in rows:
         ref = REFERENCE_SECONDS[label] * (a.scale if a.scale != 1.0 else 1.0)
@@ -179,20 +261,44 @@ def main() -> None:
     print(f"semantic vs np.load of its {npl['files']} files ({npl['seconds']:.2f} s): {sem / npl['seconds']:.2f}x")
     if a.scale != 1.0:
         print("(reference seconds scaled linearly from the full-size measurement; only scale 1.0 is comparable)")
-    if a.no_stack:
-        return
-    st = run_stack(a.scale, a.seed)
+    cli = run_local_cli(a.scale, a.seed)
+    # the core as a whole command too (interpreter start and imports included), comparable with `zrc ...`
+    core_cmd = [sys.executable, __file__, "--scale", str(a.scale), "--seed", str(a.seed), "--dim", str(DIM),
+                "--dtype", DTYPE, "--child", "sLM21"]
+    core_wall, core_rss = _timed(core_cmd, dict(os.environ))
     from zrc.core.dataset import load_dataset
     from zrc.core.pipeline import evaluate
     from zrc.core.sources import open_tree
     core = evaluate(load_dataset(str(slm / "sLM21-dataset")), open_tree(slm / "submission"), "sLM21").files()
+    print("\nlocal CLI, ZRC_SERVER unset (`zrc benchmarks:run sLM21 SUB`, embedded stack, folder read in place):")
+    print(f"{'':<26}{'wall s':>9}{'peak RSS MB':>13}{'x core':>8}{'ZRC_HOME +MB':>14}")
+    print(f"{'core (load + evaluate)':<26}{whole['seconds']:>9.2f}{whole['peak_rss_mb']:>13.0f}{'':>8}{'-':>14}")
+    print(f"{'core as a command':<26}{core_wall:>9.2f}{core_rss:>13.0f}{1:>8.2f}{'-':>14}")
+    for label in ("cold", "rerun"):
+        print(f"{'zrc benchmarks:run ' + label:<26}{cli[label + '_s']:>9.2f}{cli[label + '_rss_mb']:>13.0f}"
+              f"{cli[label + '_s'] / core_wall:>8.2f}{cli[label + '_home_bytes'] / 1e6:>14.2f}")
+    print(f"{'np.load floor':<26}{npl['seconds']:>9.2f}{npl['peak_rss_mb']:>13.0f}{'':>8}{'-':>14}")
+    print("  (x core: wall over the core run as a command: interpreter start and imports in both)")
+    print(f"  score files identical to the in-process core: {cli['files'] == core}")
+    if a.no_stack:
+        return
+    st = run_stack(a.scale, a.seed)
     same = st.pop("files_equal_core") == core
+    same_pooled = st.pop("files_pooled") == core
     e2e = st["upload_s"] + st["evaluate_s"]
+    e2e_pooled = st["pooled_upload_s"] + st["pooled_evaluate_s"]
     print("\nmulti-process stack (SeaweedFS S3 + 7 services), sLM21 all tasks:")
-    print(f"  upload {st['archive_mb']:.0f} MB archive: {st['upload_s']:.2f} s; evaluate: {st['evaluate_s']:.2f} s; "
-          f"end to end {e2e:.2f} s (in-process: {whole['seconds']:.2f} s); cached re-run {st['cached_rerun_s']:.2f} s")
+    print(f"  pooled (default with ZRC_SERVER): pool + upload {st['pooled_mb']:.1f} MB {st['pooled_upload_s']:.2f} s; "
+          f"evaluate {st['pooled_evaluate_s']:.2f} s; end to end {e2e_pooled:.2f} s = "
+          f"{e2e_pooled / whole['seconds']:.2f}x the core ({whole['seconds']:.2f} s); identical files: {same_pooled}")
+    print(f"  --raw: build archive {st['archive_build_s']:.2f} s; upload {st['archive_mb']:.0f} MB "
+          f"{st['upload_s']:.2f} s ({st['archive_mb'] / st['upload_s']:.0f} MB/s); evaluate {st['evaluate_s']:.2f} s; "
+          f"end to end {e2e:.2f} s; cached re-run {st['cached_rerun_s']:.2f} s")
     print(f"  a second submission on warm services: upload {st['warm_upload_s']:.2f} s (archive already built), "
           f"evaluate {st['warm_evaluate_s']:.2f} s")
+    warm = st["warm_pooled_upload_s"] + st["warm_pooled_evaluate_s"]
+    print(f"  another checkpoint pooled, warm services: pool + upload {st['warm_pooled_upload_s']:.2f} s, evaluate "
+          f"{st['warm_pooled_evaluate_s']:.2f} s; end to end {warm:.2f} s = {warm / whole['seconds']:.2f}x the core")
     print(f"  score files identical to the in-process core: {same}")
     print("  peak RSS per process (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in st["rss_mb"].items()))
 

@@ -262,3 +262,44 @@ def test_credentials_file_is_private(zhome):
     p = credentials.save("h:1", "tok")
     assert oct(p.stat().st_mode & 0o777) == "0o600"
     assert credentials.load("h:1") == "tok" and credentials.load("other:2") is None
+
+
+def _store_files(zhome: Path, bucket: str) -> list[Path]:
+    assert (zhome / "store" / bucket).is_dir(), bucket
+    return [p for p in (zhome / "store" / bucket).rglob("*") if p.is_file()]
+
+
+def test_local_run_reads_the_folder_in_place(imported, zhome, tmp_path):
+    """Embedded mode: no archive, no pooled copy, no byte of the submission lands in ZRC_HOME."""
+    dataset_dir, sub = imported
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    (mine / "semantic/dev/synthetic/.DS_Store").write_bytes(b"junk")   # left out, as the archive does
+    out = tmp_path / "o"
+    assert main(["benchmarks:run", "sLM21", str(mine), "-o", str(out), "-q"]) == 0
+    core = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), "sLM21").files()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == core
+    assert _store_files(zhome, "submissions") == []
+    assert not [p for p in (zhome / "tmp").rglob("*") if p.is_file()]
+    sub_bytes = sum(p.stat().st_size for p in mine.rglob("*") if p.is_file())
+    results = sum(p.stat().st_size for p in _store_files(zhome, "results"))
+    assert results < sub_bytes, "only job records and results are kept"
+    # the folder's fingerprint keys cached results: a changed file is scored again
+    lines = (mine / "lexical/dev.txt").read_text().splitlines()
+    flipped = [f"{ln.split()[0]} {-float(ln.split()[1])}" for ln in lines]
+    (mine / "lexical/dev.txt").write_text("\n".join(flipped) + "\n")
+    assert main(["benchmarks:run", "sLM21", str(mine), "-o", str(out), "-q", "-t", "lexical", "-s", "dev"]) == 0
+    again = evaluate(load_dataset(str(dataset_dir)), DirTree(mine), "sLM21", sets=["dev"], tasks=["lexical"]).files()
+    assert (out / "score_lexical_dev_by_pair.csv").read_bytes() == again["score_lexical_dev_by_pair.csv"]
+    assert again["score_lexical_dev_by_pair.csv"] != core["score_lexical_dev_by_pair.csv"]
+
+
+def test_local_run_invalid_folder_findings_by_line(imported, tmp_path, capsys):
+    _, sub = imported
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    np_file = next((mine / "semantic/dev/librispeech").iterdir())
+    np_file.write_bytes(b"not a numpy file")
+    assert main(["benchmarks:run", "sLM21", str(mine), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert f"semantic/dev/librispeech/{np_file.name}" in err and "Traceback" not in err

@@ -22,8 +22,17 @@ from zrc.common import tls
 from zrc.common.runtime import CHUNK, CLIENT_OPTIONS
 from zrc.common.v1 import common_pb2
 from zrc.core.dataset import gold_files
+from zrc.core.findings import Findings
 from zrc.core.limits import Limits, excerpt, limits
-from zrc.core.sources import SourceError, check_regular, open_tree
+from zrc.core.pooled import pool_submission
+from zrc.core.sources import (
+    SourceError,
+    SubmissionDirTree,
+    check_regular,
+    excluded_from_submission,
+    open_tree,
+)
+from zrc.core.validation import read_params
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 STORED_EXT = (".npy", ".zip")
@@ -44,10 +53,10 @@ def build_archive(folder: str | Path, dest: str | Path) -> None:
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) == folder and d == "scores"))
             for f in sorted(files):
-                if f.startswith("."):
-                    continue
                 p = Path(root) / f
                 rel = p.relative_to(folder).as_posix()
+                if excluded_from_submission(rel):   # the same files the embedded mode leaves out in place
+                    continue
                 try:
                     rel.encode("utf-8")
                 except UnicodeEncodeError:
@@ -70,6 +79,29 @@ def build_archive(folder: str | Path, dest: str | Path) -> None:
                 with open(p, "rb") as src, z.open(info, "w") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
+
+
+def build_pooled_archive(folder: str | Path, dest: str | Path, benchmark: str) -> Findings:
+    """Zip a submission with its embeddings pooled (zrc.core.pooled): score files, params.yaml, meta.yaml and
+    one npz of pooled vectors per semantic set and type, instead of every embedding file.
+
+    Returns the findings of checking each embedding file (the server's per-file rules, by file); the archive
+    is written only when there is no error.
+    """
+    tree = SubmissionDirTree(Path(folder))
+    params, findings = read_params(tree, benchmark)
+    pooled = pool_submission(tree, params, ["dev", "test"], findings) if findings.ok else {}
+    if not findings.ok:
+        return findings
+    with zipfile.ZipFile(dest, "w") as z:
+        members = {n: None for n in tree.names() if not n.startswith("semantic/")}
+        members.update(pooled)
+        for rel in sorted(members):
+            info = zipfile.ZipInfo(rel, date_time=_DATE)
+            info.compress_type = zipfile.ZIP_STORED if rel.endswith((".npz", *STORED_EXT)) else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, members[rel] if members[rel] is not None else tree.read(rel))
+    return findings
 
 
 def build_gold_archive(source: str | Path, dest: str | Path) -> None:
@@ -132,6 +164,7 @@ class Client:
         self.stub = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        self.local = None   # the embedded stack's LocalFolders, set when the stack runs in this process
 
     def close(self) -> None:
         self.channel.close()
@@ -184,6 +217,19 @@ class Client:
             build_archive(folder, archive)
             return self.upload_archive(archive, on_bytes)
 
+    def upload_pooled(self, folder: str | Path, benchmark: str, on_bytes: Callable[[int], None] | None = None,
+                      tmpdir: str | None = None):
+        """(upload response or None, findings): the folder pooled here, then uploaded (resumable, deduplicated).
+
+        Nothing is uploaded when a file breaks a per-file rule (the findings say which, by file).
+        """
+        with tempfile.TemporaryDirectory(dir=tmpdir) as tmp:
+            archive = Path(tmp) / "submission-pooled.zip"
+            findings = build_pooled_archive(folder, archive, benchmark)
+            if not findings.ok:
+                return None, findings
+            return self.upload_archive(archive, on_bytes), findings
+
     def import_dataset(self, source: str | Path, name: str):
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "gold.zip"
@@ -197,16 +243,26 @@ class Client:
     def list_datasets(self):
         return self._call(self.stub.ListDatasets, gateway_pb2.ListDatasetsRequest()).datasets
 
+    def submission(self, folder: str | Path, on_bytes: Callable[[int], None] | None = None,
+                   tmpdir: str | None = None) -> tuple[str, str]:
+        """(digest, local_ref) to evaluate ``folder``: in place when the stack runs in this process (nothing
+        archived or copied), else the digest of the uploaded archive and no reference."""
+        if self.local is not None:
+            ref, digest = self.local.register(folder)
+            return digest, ref
+        return self.upload_folder(folder, on_bytes=on_bytes, tmpdir=tmpdir).digest, ""
+
     def evaluate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=(),
-                 skip_validation: bool = False, publish: bool = False, baseline: bool = False) -> str:
+                 skip_validation: bool = False, publish: bool = False, baseline: bool = False,
+                 local_ref: str = "") -> str:
         sel = common_pb2.Selection(submission_digest=digest, benchmark=benchmark, dataset=dataset,
-                                   sets=list(sets or []), tasks=list(tasks or []))
+                                   sets=list(sets or []), tasks=list(tasks or []), local_ref=local_ref)
         return self._call(self.stub.Evaluate, gateway_pb2.EvaluateRequest(
             selection=sel, skip_validation=skip_validation, publish=publish, baseline=baseline)).job_id
 
-    def validate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=()):
+    def validate(self, digest: str, benchmark: str, *, dataset: str = "", sets=(), tasks=(), local_ref: str = ""):
         sel = common_pb2.Selection(submission_digest=digest, benchmark=benchmark, dataset=dataset,
-                                   sets=list(sets or []), tasks=list(tasks or []))
+                                   sets=list(sets or []), tasks=list(tasks or []), local_ref=local_ref)
         return self._call(self.stub.ValidateSubmission, gateway_pb2.ValidateSubmissionRequest(selection=sel),
                           timeout=self.timeout)
 

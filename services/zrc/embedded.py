@@ -22,23 +22,32 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import structlog
 
 from zrc.common import internal, runtime
 from zrc.common.data import DatasetCache
+from zrc.common.local import LocalFolders
 from zrc.gateway.server import build
 from zrc.results.server import register as results_register
 from zrc.scoring.server import register as scoring_register
 from zrc.storage.local import LocalStorage
+from zrc.storage.prune import BudgetError, budget_from_env, prune_store
 from zrc.validation.server import register as validation_register
 
 SCORERS = ("lexical", "syntactic", "semantic", "prosaudit")
 
 
+LOG_LIMIT = 5 << 20   # the log is kept to about this size: one previous generation, then dropped
+
+
 def _log_to_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and path.stat().st_size > LOG_LIMIT:
+        os.replace(path, path.with_suffix(path.suffix + ".1"))
     fh = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
@@ -48,9 +57,15 @@ def _log_to_file(path: Path) -> None:
         logger_factory=structlog.PrintLoggerFactory(fh), cache_logger_on_first_use=False)
 
 
+def _warm_imports() -> None:
+    import scipy.spatial.distance  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+
 class Embedded:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, settings: dict[str, str] | None = None):
         self.home = home
+        self.settings = settings or {}   # extra gateway settings (tests: ZRC_SUBMIT_REQUIRE_RAW, ...)
         self.storage = LocalStorage(home / "store")
         self.storage.ensure_buckets()
         self._servers = []
@@ -58,9 +73,14 @@ class Embedded:
         self.runner = None
         self.address = ""
         self.sockets = ""
+        self._started = time.time()
+        self.local = LocalFolders()   # folders this process evaluates in place (nothing copied to ZRC_HOME)
 
     def start(self) -> Embedded:
         _log_to_file(self.home / "logs" / "embedded.log")
+        # semantic scoring needs scipy (1.6 s to import): import it while the stack starts and validation
+        # reads the files, not after
+        threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         addrs = {}
         self.sockets = tempfile.mkdtemp(prefix="zrc-")   # 0700: only this user may connect
         token = secrets.token_urlsafe(32)
@@ -76,9 +96,9 @@ class Embedded:
         addrs["results"] = start("results", results_register(self.storage))
         # One process: the services share parsed gold files instead of each parsing them again.
         datasets = DatasetCache(self.storage)
-        addrs["validation"] = start("validation", validation_register(self.storage, datasets))
+        addrs["validation"] = start("validation", validation_register(self.storage, datasets, self.local))
         for t in SCORERS:
-            addrs[t] = start(f"scoring-{t}", scoring_register(self.storage, t, datasets=datasets))
+            addrs[t] = start(f"scoring-{t}", scoring_register(self.storage, t, datasets=datasets, local=self.local))
         tmp = self.home / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         env = {"ZRC_VALIDATION_ADDR": addrs["validation"], "ZRC_RESULTS_ADDR": addrs["results"],
@@ -91,7 +111,8 @@ class Embedded:
         env["ZRC_AUTH"] = "off"   # one local user, who is the admin; no quota
         # a job left by a zrc process that died (killed by its input?) is ended, never resumed by this one
         env["ZRC_ADOPT_ORPHANS"] = "0"
-        reg, self.runner, self._clients, _ = build(self.storage, env)
+        env.update(self.settings)
+        reg, self.runner, self._clients, _ = build(self.storage, env, local=self.local)
         self.runner.start()
         self.address = start("gateway", reg, ())
         runtime.wait_serving(self.address, timeout=30)
@@ -108,9 +129,23 @@ class Embedded:
             self._clients.close()
         if self.sockets:
             shutil.rmtree(self.sockets, ignore_errors=True)
+        self.prune()
+
+    def prune(self):
+        """Keep ZRC_HOME within ZRC_HOME_BUDGET: least recently used caches go, this session's stay."""
+        try:
+            return prune_store(self.storage.root, budget_from_env(), keep_used_since=self._started - 0.1)  # coarse fs clocks
+        except (BudgetError, OSError) as exc:
+            print(f"warning: ZRC_HOME was not pruned: {exc}", file=sys.stderr)
+            return None
 
 
 def start_embedded(home: str | os.PathLike) -> Embedded:
+    try:
+        budget_from_env()   # a bad ZRC_HOME_BUDGET is a setup error now, not a warning after the work
+    except BudgetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         return Embedded(Path(home)).start()
     except OSError as exc:

@@ -215,9 +215,11 @@ def test_cli_against_stack_equals_embedded_and_core(stack, slm21_case, tmp_path,
     monkeypatch.setenv("ZRC_CA_FILE", stack.ca_file)
     monkeypatch.setenv("ZRC_TOKEN", stack.admin_token)
     assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "server"), "-q"]) == 0
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "raw"), "-q", "--raw"]) == 0
     embedded = {p.name: p.read_bytes() for p in (tmp_path / "embedded").iterdir()}
-    server = {p.name: p.read_bytes() for p in (tmp_path / "server").iterdir()}
-    assert embedded == server == core_files(slm21_case, "sLM21")
+    server = {p.name: p.read_bytes() for p in (tmp_path / "server").iterdir()}   # pooled upload (default)
+    raw = {p.name: p.read_bytes() for p in (tmp_path / "raw").iterdir()}
+    assert embedded == server == raw == core_files(slm21_case, "sLM21")
 
 
 def test_a_scorer_that_stays_down_fails_the_job_with_its_reason(stack, prosaudit_case, tmp_path):

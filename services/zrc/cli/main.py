@@ -42,8 +42,10 @@ from zrc.core.sources import DirTree, SourceError
 from zrc.gateway.v1 import gateway_pb2
 
 from . import admin as admin_cli
-from . import credentials, home, output
+from . import cache, credentials, home, output
 from .export import leaderboard_csv
+
+RAW_HELP = "with ZRC_SERVER: upload the embedding files themselves, not one pooled vector per file"
 
 
 class UsageError(Exception):
@@ -95,6 +97,8 @@ def session() -> Iterator[Client]:
         if embedded is not None:
             embedded.close()
         raise UsageError(str(exc)) from None
+    if embedded is not None:
+        client.local = embedded.local   # benchmarks:run / submission:verify read the folder in place
     try:
         yield client
     except grpc.RpcError as exc:
@@ -153,6 +157,38 @@ def _require_quota(client: Client, bench: str) -> None:
 def _upload(client: Client, folder: str, quiet: bool) -> str:
     with output.upload_progress(quiet) as on_bytes:
         return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir())).digest
+
+
+class _InvalidHere(Exception):
+    """Embedding files that break a per-file rule, found while pooling them before an upload."""
+
+    def __init__(self, findings: Sequence[Finding]):
+        super().__init__("invalid embedding files")
+        self.findings = findings
+
+
+def _submission(client: Client, folder: str, quiet: bool, bench: str, raw: bool = False,
+                local_ok: bool = True) -> tuple[str, str]:
+    """(digest, local_ref): the folder in place in embedded mode; else uploaded with its embeddings pooled
+    here (one vector per file, the server's own pooling code), or as the raw files with ``--raw``."""
+    if client.local is not None and local_ok:
+        return client.submission(folder)
+    if raw:
+        return _upload(client, folder, quiet), ""
+    with output.upload_progress(quiet) as on_bytes:
+        up, findings = client.upload_pooled(folder, bench, on_bytes=on_bytes, tmpdir=str(_tmpdir()))
+    if up is None:
+        raise _InvalidHere(findings.items)
+    return up.digest, ""
+
+
+def _invalid_here(a, exc: _InvalidHere, where: str, bench: str) -> int:
+    if a.json:
+        output.print_json({"ok": False, "findings": _findings_json(exc.findings)})
+    else:
+        output.findings(exc.findings, quiet=a.quiet)
+        output.error(f"{where} is not a valid {bench} submission: nothing was uploaded")
+    return 1
 
 
 def _tmpdir() -> Path:
@@ -219,9 +255,12 @@ def cmd_run(a) -> int:
     with session() as client:
         _require_dataset(client, bench, a.dataset)
         _require_quota(client, bench)
-        digest = _upload(client, a.submission, quiet)
+        try:
+            digest, local_ref = _submission(client, a.submission, quiet, bench, a.raw)
+        except _InvalidHere as exc:
+            return _invalid_here(a, exc, a.submission, bench)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
-                                 skip_validation=a.skip_validation)
+                                 skip_validation=a.skip_validation, local_ref=local_ref)
         job = _watch(client, job_id, quiet)
         findings = [Finding(**finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
@@ -283,9 +322,12 @@ def cmd_verify(a) -> int:
     with session() as client:
         _require_dataset(client, bench, a.dataset)
         _require_quota(client, bench)
-        digest = _upload(client, a.location, quiet)
+        try:
+            digest, local_ref = _submission(client, a.location, quiet, bench, a.raw)
+        except _InvalidHere as exc:
+            return _invalid_here(a, exc, a.location, bench)
         sel = common_pb2.Selection(submission_digest=digest, benchmark=bench, dataset=a.dataset or "",
-                                   sets=sets, tasks=tasks)
+                                   sets=sets, tasks=tasks, local_ref=local_ref)
         r = client.stub.ValidateSubmission(gateway_pb2.ValidateSubmissionRequest(selection=sel), timeout=3600,
                                            metadata=client.metadata)
     findings = [Finding(**finding_from_pb(f)) for f in r.findings]
@@ -401,7 +443,7 @@ def cmd_demo(a) -> int:
         return rc
     output.note(f"$ zrc benchmarks:run sLM21 {sub} --dataset sLM21-demo")
     ns = argparse.Namespace(name="sLM21", submission=str(sub), output=None, skip_validation=False, sets=None,
-                            tasks=None, quiet=a.quiet, json=a.json, dataset="sLM21-demo")
+                            tasks=None, quiet=a.quiet, json=a.json, dataset="sLM21-demo", raw=False)
     return cmd_run(ns)
 
 
@@ -420,7 +462,11 @@ def cmd_submit(a) -> int:
     with session() as client:
         _require_dataset(client, bench, a.dataset)
         _require_quota(client, bench)
-        digest = _upload(client, a.location, quiet)
+        try:
+            digest = _upload(client, a.location, quiet) if a.raw else _submission(client, a.location, quiet, bench,
+                                                                                  local_ok=False)[0]
+        except _InvalidHere as exc:
+            return _report_invalid(a, exc.findings, "nothing was uploaded")
         v = client.validate(digest, bench, dataset=a.dataset or "")
         findings = [Finding(**finding_from_pb(f)) for f in v.findings]
         if not v.ok:
@@ -550,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-t", "--tasks", nargs="+", metavar="TASK", help="tasks to run (default all)")
     sp.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     sp.add_argument("--dataset", help="imported dataset name (default: the benchmark's)")
+    sp.add_argument("--raw", action="store_true", help=RAW_HELP)
     sp = add("submission:init", cmd_init, "create a submission template folder")
     sp.add_argument("name")
     sp.add_argument("location")
@@ -560,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-t", "--tasks", nargs="+", metavar="TASK")
     sp.add_argument("-q", "--quiet", action="store_true")
     sp.add_argument("--dataset")
+    sp.add_argument("--raw", action="store_true", help=RAW_HELP)
     sp = add("submission:params", cmd_params, "show (or reset) a submission's params.yaml")
     sp.add_argument("location")
     sp.add_argument("-r", "--reset", action="store_true", help="rewrite params.yaml with the defaults")
@@ -574,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--benchmark", help="default: benchmark_name in meta.yaml")
     sp.add_argument("--dataset")
     sp.add_argument("--baseline", action="store_true", help="admin: flag the entry as a baseline")
+    sp.add_argument("--raw", action="store_true", help=RAW_HELP)
     sp.add_argument("-q", "--quiet", action="store_true")
     sp = add("leaderboard", cmd_leaderboard, "show a benchmark's leaderboard")
     sp.add_argument("name")
@@ -592,6 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scale", type=float, default=0.01)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("-q", "--quiet", action="store_true")
+    cache.add_parser(add)
     return p
 
 

@@ -14,7 +14,7 @@ from zrc.core import SCORER_VERSION
 from zrc.core.dataset import Dataset, load_dataset
 from zrc.core.findings import Finding
 from zrc.core.scoring import PooledSet
-from zrc.core.sources import ZipTree
+from zrc.core.sources import FileTree, ZipTree
 from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, StorageTree
 
 
@@ -50,13 +50,17 @@ def finding_from_pb(p: common_pb2.Finding) -> dict:
 
 
 def selection_to_dict(sel: common_pb2.Selection) -> dict:
-    return {"submission_digest": sel.submission_digest, "benchmark": sel.benchmark, "dataset": sel.dataset,
-            "sets": list(sel.sets), "tasks": list(sel.tasks)}
+    d = {"submission_digest": sel.submission_digest, "benchmark": sel.benchmark, "dataset": sel.dataset,
+         "sets": list(sel.sets), "tasks": list(sel.tasks)}
+    if sel.local_ref:
+        d["local_ref"] = sel.local_ref
+    return d
 
 
 def selection_from_dict(d: dict) -> common_pb2.Selection:
     return common_pb2.Selection(submission_digest=d["submission_digest"], benchmark=d["benchmark"],
-                                dataset=d.get("dataset", ""), sets=d.get("sets", []), tasks=d.get("tasks", []))
+                                dataset=d.get("dataset", ""), sets=d.get("sets", []), tasks=d.get("tasks", []),
+                                local_ref=d.get("local_ref", ""))
 
 
 def result_key(submission: str, dataset_digest: str, benchmark: str, task: str, set_: str, params_key: dict,
@@ -93,7 +97,14 @@ class DatasetCache:
         return ds, digest
 
 
-def open_submission(storage: Storage, digest: str) -> ZipTree:
+def open_submission(storage: Storage, digest: str, local_ref: str = "", local=None) -> FileTree:
+    """The stored archive of ``digest``; or, with ``local_ref``, the folder the embedded CLI registered with
+    ``local`` (a :class:`zrc.common.local.LocalFolders`; None on a server, which then refuses the reference)."""
+    if local_ref:
+        from zrc.common.local import REFUSED, LocalRefError
+        if local is None:
+            raise LocalRefError(REFUSED)
+        return local.open(local_ref)
     key = archive_key(digest)
     try:
         reader = storage.open(SUBMISSIONS, key)

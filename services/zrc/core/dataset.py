@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .benchmarks import BENCHMARKS, SETS, BenchmarkSpec, TaskSpec
+from .compiled import compiled_name, decode_table, encode_table, narrow, pack, unpack, widen
 from .sources import FileTree, SourceError, open_tree, rooted
 from .table import Table, TableError, read_csv
 
@@ -94,8 +95,8 @@ def as_key(values: np.ndarray) -> np.ndarray:
 class StemIndex:
     """Maps names to their row in a gold column (-1 when absent), vectorised with one sorted copy."""
 
-    def __init__(self, stems: np.ndarray):
-        self.order = np.argsort(stems, kind="stable")
+    def __init__(self, stems: np.ndarray, order: np.ndarray | None = None):
+        self.order = np.argsort(stems, kind="stable") if order is None else order
         self.sorted = stems[self.order]
 
     def lookup(self, names: np.ndarray) -> np.ndarray:
@@ -118,9 +119,10 @@ class PairGold:
     good: np.ndarray               # gold row of the correct item of each pair (gold order)
     bad: np.ndarray                # gold row of its incorrect twin
     notes: list[str] = field(default_factory=list)
+    order: np.ndarray | None = None   # sort order of stems, when known (compiled gold)
 
     def __post_init__(self) -> None:
-        self.index = StemIndex(self.stems)
+        self.index = StemIndex(self.stems, self.order)
 
     def lookup(self, names: np.ndarray) -> np.ndarray:
         """Gold row of each name, -1 where it is not in the gold."""
@@ -136,9 +138,10 @@ class SemanticGold:
     pairs: Table
     stems: dict[str, np.ndarray]   # type -> filenames of that type (gold order)
     notes: list[str] = field(default_factory=list)
+    orders: dict[str, np.ndarray] | None = None   # sort order of each type's stems (compiled gold)
 
     def __post_init__(self) -> None:
-        self.index = {t: StemIndex(s) for t, s in self.stems.items()}
+        self.index = {t: StemIndex(s, (self.orders or {}).get(t)) for t, s in self.stems.items()}
 
 
 class Dataset:
@@ -159,8 +162,9 @@ class Dataset:
             spec = self.parts.get(key)
             if spec is None:
                 raise DatasetError(f"dataset {self.name!r} has no gold for {task} {set_}")
-            self._golds[key] = (load_semantic_gold(self.root, set_) if spec.kind == "semantic"
-                                else load_pair_gold(self.root, spec, set_))
+            self._golds[key] = (load_compiled_gold(self.root, spec, set_)
+                                or (load_semantic_gold(self.root, set_) if spec.kind == "semantic"
+                                    else load_pair_gold(self.root, spec, set_)))
         return self._golds[key]
 
     def load_all(self) -> Dataset:
@@ -168,6 +172,11 @@ class Dataset:
         for task, set_ in self.parts:
             self.gold(task, set_)
         return self
+
+    def compiled(self) -> dict[str, bytes]:
+        """Compiled forms of every part loaded so far (checked, paired), by the name to store them under."""
+        return {compiled_name(g.file if isinstance(g, PairGold) else g.gold_file): compile_gold(g, self.root)
+                for g in self._golds.values()}
 
     @property
     def available(self) -> list[tuple[str, str]]:
@@ -284,6 +293,50 @@ def _check_synthetic_voices(gold: Table, pairs: Table, types: np.ndarray, ptypes
     if not shared.all():
         row = np.flatnonzero(psel)[np.flatnonzero(~shared)[0]]
         raise DatasetError("synthetic pair has no voice in common between its two words", pname, int(row) + 2)
+
+
+def _sources(gold: PairGold | SemanticGold, tree: FileTree) -> dict[str, bytes]:
+    names = [gold.file] if isinstance(gold, PairGold) else [gold.gold_file, gold.pairs_file]
+    return {n: tree.read(n) for n in names}
+
+
+def compile_gold(gold: PairGold | SemanticGold, tree: FileTree) -> bytes:
+    """One part's gold model as an npz (see :mod:`zrc.core.compiled`): tables, pairing, name orders, notes."""
+    arrays: dict[str, np.ndarray] = {"notes": np.array(gold.notes, dtype=str)}
+    if isinstance(gold, PairGold):
+        encode_table("t_", gold.table, arrays)
+        arrays.update(good=gold.good.astype(np.int32), bad=gold.bad.astype(np.int32),
+                      order=gold.index.order.astype(np.int32))
+    else:
+        encode_table("g_", gold.gold, arrays)
+        encode_table("p_", gold.pairs, arrays)
+        for t, idx in gold.index.items():
+            arrays[f"stems_{t}"] = narrow(gold.stems[t])
+            arrays[f"order_{t}"] = idx.order.astype(np.int32)
+    return pack(_sources(gold, tree), arrays)
+
+
+def load_compiled_gold(tree: FileTree, task: TaskSpec, set_: str) -> PairGold | SemanticGold | None:
+    """The compiled gold of a part when it was made from the CSVs ``tree`` holds now, else None."""
+    if task.kind == "semantic":
+        names = [f"semantic/{set_}/gold.csv", f"semantic/{set_}/pairs.csv"]
+    else:
+        names = [task.gold_path(set_)]
+    cname = compiled_name(names[0])
+    if not tree.exists(cname) or not all(tree.exists(n) for n in names):
+        return None
+    z = unpack(tree.read(cname), {n: tree.read(n) for n in names})
+    if z is None:
+        return None
+    notes = z["notes"].tolist()
+    if task.kind == "semantic":
+        stems = {t: widen(z[f"stems_{t}"]) for t in SEMANTIC_TYPES}
+        orders = {t: z[f"order_{t}"].astype(np.int64) for t in SEMANTIC_TYPES}
+        return SemanticGold(set_, names[0], names[1], decode_table("g_", z), decode_table("p_", z), stems, notes,
+                            orders)
+    table = decode_table("t_", z)
+    return PairGold(task, set_, names[0], table, PAIR_LAYOUTS[task.subset], as_key(table["filename"]),
+                    z["good"].astype(np.int64), z["bad"].astype(np.int64), notes, z["order"].astype(np.int64))
 
 
 def detect_benchmark(tree: FileTree) -> tuple[BenchmarkSpec, FileTree]:

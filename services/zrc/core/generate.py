@@ -270,3 +270,24 @@ def generate(out: str | Path, benchmark: str = "sLM21", opt: GenOptions | None =
     }
     (sub / "params.yaml").write_text(yaml.safe_dump(params))
     return root, sub
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m zrc.core.generate OUT [--benchmark sLM21] [--scale 1.0] [--dim 768] [--dtype float32]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m zrc.core.generate",
+                                 description="write a synthetic dataset + submission (real set sizes at scale 1.0)")
+    ap.add_argument("out")
+    ap.add_argument("--benchmark", default="sLM21", choices=("sLM21", "prosAudit"))
+    ap.add_argument("--scale", type=float, default=0.01)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dim", type=int, default=32, help="embedding feature dimension (e.g. 768 for HuBERT-base)")
+    ap.add_argument("--dtype", default="float64", choices=("float16", "float32", "float64"))
+    a = ap.parse_args(argv)
+    root, sub = generate(a.out, a.benchmark, GenOptions(scale=a.scale, seed=a.seed, dim=a.dim, dtype=a.dtype))
+    print(f"{root}\n{sub}")
+
+
+if __name__ == "__main__":
+    main()

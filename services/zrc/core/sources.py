@@ -158,6 +158,23 @@ def _entry_count(fp: BinaryIO) -> int | None:
     return None if rec is None else int(rec[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
 
 
+def excluded_from_submission(rel: str) -> bool:
+    """Files a submission folder holds that are not part of the submission: hidden files and folders, and the
+    top-level ``scores/`` folder the evaluation writes into. The archive sent to a server and the folder
+    evaluated in place leave out the same files, so both give the same findings and scores."""
+    parts = rel.split("/")
+    return any(p.startswith(".") for p in parts) or (len(parts) > 1 and parts[0] == "scores")
+
+
+class SubmissionDirTree(DirTree):
+    """A submission folder read in place (embedded mode), without what :func:`excluded_from_submission` drops."""
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            self._names = [n for n in super().names() if not excluded_from_submission(n)]
+        return self._names
+
+
 class ZipTree(FileTree):
     """A zip archive, optionally rooted at a folder inside it, opened within the limits."""
 

@@ -6,8 +6,9 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-import scipy.spatial.distance as ssd
-import scipy.stats
+
+# scipy is imported where it is used: it takes 1.6 s to import, which every `zrc` command paid, even
+# `zrc benchmarks`; only semantic scoring needs it.
 
 
 def group_stats(codes: np.ndarray, values: np.ndarray, ngroups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,6 +98,7 @@ def _cdist1(a: np.ndarray, b: np.ndarray, metric: str) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
+            import scipy.spatial.distance as ssd
             return float(ssd.cdist(a[None, :], b[None, :], metric=metric)[0, 0])
         except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
             return float("nan")
@@ -108,6 +110,7 @@ def cdist_mean(x: np.ndarray, y: np.ndarray, metric: str) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
+            import scipy.spatial.distance as ssd
             return float(ssd.cdist(x, y, metric=metric).mean())
         except (ValueError, np.linalg.LinAlgError, ZeroDivisionError):
             return float("nan")
@@ -117,6 +120,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rho as ``scipy.stats.spearmanr(a, b)[0]`` (NaN in, NaN out)."""
     if a.size < 2:
         return float("nan")
+    import scipy.stats
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(scipy.stats.spearmanr(a, b)[0])

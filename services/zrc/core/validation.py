@@ -35,6 +35,7 @@ from .findings import Findings
 from .limits import quoted
 from .meta import META_FILE, check_meta, load_meta
 from .params import PARAMS_FILE, Params, parse_params
+from .pooled import is_pooled_upload, scan_pooled
 from .scoring import PooledSet, pool
 from .sources import FileTree, SourceError
 from .submission import ArrayError, ScoreFile, check_array, parse_score_file, read_array
@@ -121,11 +122,36 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
     return sf
 
 
+def pool_file(tree: FileTree, name: str, ext: str, pooling: str, findings: Findings) -> np.ndarray | None:
+    """One embedding file checked and pooled (float64 vector), or None with its finding recorded.
+
+    The one per-file rule set: the server's validation and a client pooling before an upload call it.
+    """
+    try:   # streamed: the .npy header (shape, bytes) is checked against the limits before the body is read
+        with tree.open(name) as fh:
+            arr = read_array(fh, ext)
+    except ArrayError as exc:
+        findings.error(exc.code, exc.message, name)
+        return None
+    except (SourceError, OSError) as exc:
+        findings.error("unreadable", str(exc), name)
+        return None
+    problem = check_array(arr)
+    min_frames = 2 if pooling == "lastlast" else 1
+    if problem is None and arr.shape[0] < min_frames:
+        problem = ("array_frames", f"pooling {pooling!r} needs at least {min_frames} frames, found {arr.shape[0]}")
+    if problem is not None:
+        findings.error(problem[0], problem[1], name)
+        return None
+    return pool(arr, pooling)
+
+
 def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: Findings) -> dict[str, PooledSet]:
     """Validate and pool every embedding file of one set, reading each file once."""
+    if is_pooled_upload(tree):   # the client pooled the files already: check what it sent
+        return scan_pooled(gold, tree, params, findings)
     ext = params.score_files_type
     pooling = params.semantic.pooling
-    min_frames = 2 if pooling == "lastlast" else 1
     other = ".txt" if ext == ".npy" else ".npy"
     enabled = [t for t, on in (("synthetic", params.semantic.synthetic),
                                ("librispeech", params.semantic.librispeech)) if on]
@@ -158,28 +184,16 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
                 findings.error("duplicate_file", f"a second file for '{expected[row]}'", name)
                 continue
             taken[row] = True
-            try:
-                with tree.open(name) as fh:
-                    arr = read_array(fh, ext)
-            except ArrayError as exc:
-                findings.error(exc.code, exc.message, name)
-                continue
-            except (SourceError, OSError) as exc:
-                findings.error("unreadable", str(exc), name)
-                continue
-            problem = check_array(arr)
-            if problem is None and arr.shape[0] < min_frames:
-                problem = ("array_frames", f"pooling {pooling!r} needs at least {min_frames} frames, found {arr.shape[0]}")
-            if problem is not None:
-                findings.error(problem[0], problem[1], name)
+            vec = pool_file(tree, name, ext, pooling, findings)
+            if vec is None:
                 continue
             if dim is None:
-                dim, dim_file = arr.shape[1], name
-            elif arr.shape[1] != dim:
-                findings.error("array_dim", f"feature dimension {arr.shape[1]} differs from {dim} "
+                dim, dim_file = vec.shape[0], name
+            elif vec.shape[0] != dim:
+                findings.error("array_dim", f"feature dimension {vec.shape[0]} differs from {dim} "
                                f"({posixpath.basename(dim_file)})", name)
                 continue
-            pooled.append((int(row), pool(arr, pooling)))
+            pooled.append((int(row), vec))
         missing = np.flatnonzero(~taken)
         if missing.size:
             findings.error("missing_file", f"{missing.size} of {expected.size} {t} files missing, e.g. "

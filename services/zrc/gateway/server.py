@@ -28,15 +28,18 @@ from zrc.common.data import (
     archive_key,
     dataset_manifest_key,
     finding_to_pb,
+    open_submission,
     selection_from_dict,
     selection_to_dict,
 )
+from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.common.v1 import common_pb2
 from zrc.core import jobs
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_files, load_dataset
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
+from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
@@ -221,8 +224,10 @@ class _Admin:
 
 class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None,
-                 streams: StreamGuard | None = None):
+                 streams: StreamGuard | None = None, local: LocalFolders | None = None):
         self.storage, self.c, self.runner, self.auth, self.tmpdir = storage, clients, runner, auth, tmpdir
+        self.local = local   # the embedded stack's registered folders; None on a server: local refs refused
+        self.require_raw = False   # ZRC_SUBMIT_REQUIRE_RAW: published entries must come from raw archives
         self.uploads = Uploads(storage)
         self.streams = streams or StreamGuard()
 
@@ -270,6 +275,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             try:
                 dataset = load_dataset(tree, name=name).load_all()
                 bench, files = gold_files(tree)
+                compiled = dataset.compiled()   # services load these instead of parsing the CSVs
             finally:
                 tree.close()
         finally:
@@ -278,7 +284,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         for rel in sorted(files):
             content.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
         ds_digest = content.hexdigest()
-        for rel, data in files.items():
+        for rel, data in {**files, **compiled}.items():
             self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
         info = {"name": name, "benchmark": bench.name, "parts": [f"{t} {s}" for t, s in dataset.available],
                 "digest": ds_digest, "size": sum(len(d) for d in files.values())}
@@ -296,7 +302,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
 
     def ValidateSubmission(self, request, context):
         self._check_selection(request.selection)
-        self.auth.check_owner(request.selection.submission_digest, current.get())
+        self._check_owner(request.selection, current.get())
         v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
                         timeout=self.c.s.call_timeout)
         params = Params.from_json(v.params_json)
@@ -317,21 +323,34 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             raise NotFound(f"dataset {ds_name} is not imported") from None
         if man["benchmark"] != bench.name:
             raise SelectionError(f"dataset {ds_name} is a {man['benchmark']} dataset, not {bench.name}")
-        if not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
+        if sel.local_ref:
+            if self.local is None:
+                raise LocalRefError(REFUSED)
+            self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
+            archive_key(sel.submission_digest)  # the folder's fingerprint keys its cached results
+        elif not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
             raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
         return bench.name, sets, tasks, ds_name, man
+
+    def _check_owner(self, sel, who) -> None:
+        """Archives have owners; a local folder belongs to the process that registered it (checked above)."""
+        if not sel.local_ref:
+            self.auth.check_owner(sel.submission_digest, who)
 
     def Evaluate(self, request, context):
         sel = request.selection
         who = current.get()
         bench, sets, tasks, ds_name, man = self._check_selection(sel)
-        self.auth.check_owner(sel.submission_digest, who)
+        self._check_owner(sel, who)
         if request.baseline:
             self.auth.require_admin(who, "publishing a baseline")
             self.auth.audit(who, "baseline-publish", bench, sel.submission_digest[:12])
         if request.publish and (sets != ["dev", "test"] or tasks != list(get_benchmark(bench).task_names)
                                 or request.skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")
+        if request.publish and self.require_raw and self._pooled(sel):
+            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                "this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
         selection.update(benchmark=bench, dataset=ds_name, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
@@ -343,6 +362,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self.runner.submit(job.job_id)
         log.info("job_created", benchmark=bench, sets=sets, tasks=tasks, publish=request.publish, user=who.user)
         return gateway_pb2.EvaluateResponse(job_id=job.job_id)
+
+    def _pooled(self, sel) -> bool:
+        """Whether the archive carries pooled vectors instead of the embedding files (zrc.core.pooled)."""
+        tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
+        try:
+            return is_pooled_upload(tree)
+        finally:
+            tree.close()
 
     def _job_state(self, job_id: str) -> str | None:
         try:
@@ -440,8 +467,12 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                                              job=job_to_pb(job))
 
 
-def build(storage: Storage, env: dict[str, str]):
-    """Clients, runner and a register function from the gateway's environment."""
+def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = None):
+    """Clients, runner and a register function from the gateway's environment.
+
+    ``local`` is given only by the embedded stack (zrc.embedded): never by an environment setting, so no
+    deployed server can be configured to read folders named in requests.
+    """
     scorers = {t: runtime.env_addr(env, f"ZRC_SCORER_{t.upper()}_ADDR")
                for t in ("lexical", "syntactic", "semantic", "prosaudit")}
     settings = RunnerSettings(
@@ -473,9 +504,14 @@ def build(storage: Storage, env: dict[str, str]):
                           idle_seconds=runtime.env_float(env, "ZRC_STREAM_IDLE_SECONDS", 30.0),
                           watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0))
 
+    require_raw = env.get("ZRC_SUBMIT_REQUIRE_RAW", "false").lower()
+    if require_raw not in ("true", "false", "1", "0"):
+        raise runtime.ConfigError(f"ZRC_SUBMIT_REQUIRE_RAW must be true or false, got {require_raw!r}")
+
     def reg(server) -> list[str]:
-        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
-            GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, streams), server)
+        servicer = GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, streams, local)
+        servicer.require_raw = require_raw in ("true", "1")
+        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
         return [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
     return reg, runner, clients, auth
 

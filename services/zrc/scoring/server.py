@@ -27,8 +27,9 @@ SCORERS = {"lexical": "lexical", "syntactic": "syntactic", "semantic": "semantic
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     def __init__(self, storage: Storage, scorer: str, version: str = SCORER_VERSION,
-                 datasets: DatasetCache | None = None):
+                 datasets: DatasetCache | None = None, local=None):
         self.storage = storage
+        self.local = local   # LocalFolders of the embedded stack; None on a server (local refs refused)
         self.task = SCORERS[scorer]
         self.version = version
         self.datasets = datasets or DatasetCache(storage)
@@ -43,9 +44,9 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"this scorer scores exactly one set of task {self.task!r}")
         bench, dataset, ds_digest, sets, tasks = resolve(sel, self.datasets)
-        tree = open_submission(self.storage, sel.submission_digest)
+        tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
         try:
-            result = self._from_pooled(tree, bench.name, dataset, ds_digest, sel.submission_digest, sets[0])
+            result = self._from_pooled(tree, bench.name, dataset, ds_digest, sel, sets[0])
             if result is not None:
                 log.info("scored", task=self.task, set=sets[0], pooled_cache=True)
                 return self._response(result, dataset, [])
@@ -60,14 +61,15 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         log.info("scored", task=self.task, set=sets[0])
         return self._response(result, dataset, ev.findings)
 
-    def _from_pooled(self, tree, bench: str, dataset, ds_digest: str, digest: str, set_: str):
+    def _from_pooled(self, tree, bench: str, dataset, ds_digest: str, sel, set_: str):
         """Semantic only: score from the vectors the validation service pooled, if it left them."""
         if self.task != "semantic":
             return None
         params, pf = read_params(tree, bench)
         if not pf.ok:
             return None
-        pooled = load_pooled(self.storage, pooled_key(digest, ds_digest, set_, params.cache_key()))
+        key = pooled_key(sel.submission_digest, ds_digest, set_, params.cache_key())
+        pooled = self.local.take_pooled(key) if sel.local_ref else load_pooled(self.storage, key)
         if pooled is None:
             return None
         return score_semantic(dataset.gold("semantic", set_), pooled, params)
@@ -79,10 +81,11 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             scorer_version=self.version, findings=[finding_to_pb(f) for f in findings])
 
 
-def register(storage: Storage, scorer: str, version: str = SCORER_VERSION, datasets: DatasetCache | None = None):
+def register(storage: Storage, scorer: str, version: str = SCORER_VERSION, datasets: DatasetCache | None = None,
+             local=None):
     def reg(server) -> list[str]:
-        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(ScoringServicer(storage, scorer, version, datasets),
-                                                              server)
+        scoring_pb2_grpc.add_ScoringServiceServicer_to_server(
+            ScoringServicer(storage, scorer, version, datasets, local), server)
         return [scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name]
     return reg
 
@@ -97,6 +100,9 @@ def main(env: dict[str, str] | None = None) -> None:
         # The scorer version keys cached results: set ZRC_SCORER_VERSION (e.g. to the image digest) to force
         # re-scoring after a deployment; by default it is the evaluation core's SCORER_VERSION.
         version = env.get("ZRC_SCORER_VERSION") or SCORER_VERSION
+        if scorer == "semantic":   # the core imports scipy lazily (1.6 s); this scorer pays it at start, not per job
+            import scipy.spatial.distance  # noqa: F401
+            import scipy.stats  # noqa: F401
         structlog.contextvars.bind_contextvars(scorer=scorer, scorer_version=version)
         return {"register": register(storage, scorer, version)}
 

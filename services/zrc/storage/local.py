@@ -14,6 +14,14 @@ from typing import BinaryIO
 from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Storage
 
 
+def _touch(path: Path) -> None:
+    """Mark a file as used now: the store is pruned least recently used first (zrc.storage.prune)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
 class LocalStorage(Storage):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -79,10 +87,17 @@ class LocalStorage(Storage):
         self._atomic(self._path(bucket, key), lambda fh: shutil.copyfileobj(fileobj, fh, 1 << 20))
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
+        path = self._path(bucket, key)
         try:
-            return self._path(bucket, key).read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"{bucket}/{key}") from None
+        _touch(path)
+        return data
+
+    def open(self, bucket: str, key: str, buffer: int = 8 << 20):
+        _touch(self._path(bucket, key))
+        return super().open(bucket, key, buffer)
 
     def read_range(self, bucket: str, key: str, offset: int, length: int) -> bytes:
         try:

@@ -33,16 +33,17 @@ def resolve(selection, datasets: DatasetCache):
 
 
 class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
-    def __init__(self, storage: Storage, datasets: DatasetCache | None = None):
+    def __init__(self, storage: Storage, datasets: DatasetCache | None = None, local=None):
         self.storage = storage
         self.datasets = datasets or DatasetCache(storage)
+        self.local = local   # LocalFolders of the embedded stack; None on a server (local refs refused)
 
     def Validate(self, request, context):
         sel = request.selection
         structlog.contextvars.bind_contextvars(submission=sel.submission_digest[:12])
         bench, dataset, digest, sets, tasks = resolve(sel, self.datasets)
         try:
-            tree = open_submission(self.storage, sel.submission_digest)
+            tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
         except SourceError as exc:   # refused as a whole (not a zip, over a limit): the user's error, a finding
             tree = None
             report = rejected(exc, default_params(bench.name))
@@ -53,8 +54,11 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
                 tree.close()
         for (_, set_), pooled in report.pooled.items():
             # hand the pooled embeddings to the semantic scorer: it need not read every file again
-            save_pooled(self.storage, pooled_key(sel.submission_digest, digest, set_, report.params.cache_key()),
-                        pooled)
+            key = pooled_key(sel.submission_digest, digest, set_, report.params.cache_key())
+            if sel.local_ref:   # same process: in memory, nothing derived from the folder lands in ZRC_HOME
+                self.local.put_pooled(key, pooled)
+            else:
+                save_pooled(self.storage, key, pooled)
         log.info("validated", ok=report.ok, findings=len(report.findings))
         return validation_pb2.ValidateResponse(
             ok=report.ok, findings=[finding_to_pb(f) for f in report.findings.items],
@@ -62,9 +66,10 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
             dataset_digest=digest)
 
 
-def register(storage: Storage, datasets: DatasetCache | None = None):
+def register(storage: Storage, datasets: DatasetCache | None = None, local=None):
     def reg(server) -> list[str]:
-        validation_pb2_grpc.add_ValidationServiceServicer_to_server(ValidationServicer(storage, datasets), server)
+        validation_pb2_grpc.add_ValidationServiceServicer_to_server(ValidationServicer(storage, datasets, local),
+                                                                    server)
         return [validation_pb2.DESCRIPTOR.services_by_name["ValidationService"].full_name]
     return reg
 

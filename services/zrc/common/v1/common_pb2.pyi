@@ -39,15 +39,17 @@ class File(_message.Message):
     def __init__(self, name: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
 
 class Selection(_message.Message):
-    __slots__ = ("submission_digest", "benchmark", "dataset", "sets", "tasks")
+    __slots__ = ("submission_digest", "benchmark", "dataset", "sets", "tasks", "local_ref")
     SUBMISSION_DIGEST_FIELD_NUMBER: _ClassVar[int]
     BENCHMARK_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
     SETS_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_REF_FIELD_NUMBER: _ClassVar[int]
     submission_digest: str
     benchmark: str
     dataset: str
     sets: _containers.RepeatedScalarFieldContainer[str]
     tasks: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, submission_digest: _Optional[str] = ..., benchmark: _Optional[str] = ..., dataset: _Optional[str] = ..., sets: _Optional[_Iterable[str]] = ..., tasks: _Optional[_Iterable[str]] = ...) -> None: ...
+    local_ref: str
+    def __init__(self, submission_digest: _Optional[str] = ..., benchmark: _Optional[str] = ..., dataset: _Optional[str] = ..., sets: _Optional[_Iterable[str]] = ..., tasks: _Optional[_Iterable[str]] = ..., local_ref: _Optional[str] = ...) -> None: ...

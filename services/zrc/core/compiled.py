@@ -1,0 +1,107 @@
+"""Gold compiled to a compact binary form at dataset import (``lexical/dev/gold.csv`` -> ``gold.npz``).
+
+Getting a dataset ready is parsing its CSVs (type inference of every cell, ~240k lexical rows), checking
+them and pairing items by key (sorts of string columns); every scorer process did all of it again, about
+6 s at full size. At import, after every check has passed, each part's gold model is stored next to its
+CSV as an ``.npz``: the tables (numeric columns as they are, text columns as int32 codes into one array of
+their distinct strings: each string stored once) plus what loading derives (the pairing, the sort order of
+the names). Loading is a few ``np.load`` reads: no parsing, no sorting, no pickles.
+
+A compiled file records the sha256 of every CSV it was made from and a format version; a reader uses it
+only when all match, otherwise it parses the CSVs (old imports, a dataset folder edited since, a newer
+format), so a stale compiled file can never change a score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+
+from .table import Table
+
+FORMAT = "zrc-gold-2"
+
+
+def compiled_name(csv_name: str) -> str:
+    """``lexical/dev/gold.csv`` -> ``lexical/dev/gold.npz``."""
+    return csv_name[:-4] + ".npz" if csv_name.endswith(".csv") else csv_name + ".npz"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def encode_table(prefix: str, table: Table, out: dict[str, np.ndarray]) -> None:
+    out[f"{prefix}names"] = np.array(table.names, dtype=str)
+    for i, name in enumerate(table.names):
+        col = table[name]
+        if col.dtype.kind == "f":
+            out[f"{prefix}c{i}"] = col
+        elif col.dtype.kind in "iu":
+            out[f"{prefix}c{i}_int"] = col.astype(_small_int(col))   # back to int64 when loaded
+        else:
+            col = np.asarray(col, dtype=str)
+            uniq, codes = np.unique(col, return_inverse=True)
+            if uniq.size == col.size:   # all distinct (file names): codes would only add bytes
+                out[f"{prefix}c{i}_text"] = narrow(col)
+            else:
+                out[f"{prefix}c{i}_strings"] = narrow(uniq)
+                out[f"{prefix}c{i}_codes"] = codes.astype(_small_int(codes))
+
+
+def decode_table(prefix: str, z) -> Table:
+    cols = {}
+    for i, name in enumerate(z[f"{prefix}names"].tolist()):
+        key = f"{prefix}c{i}"
+        if key in z:
+            cols[name] = z[key]
+        elif f"{key}_int" in z:
+            cols[name] = z[f"{key}_int"].astype(np.int64)
+        elif f"{key}_text" in z:
+            cols[name] = widen(z[f"{key}_text"])
+        else:
+            cols[name] = widen(z[f"{key}_strings"])[z[f"{key}_codes"]]
+    return Table(cols)
+
+
+def _small_int(values: np.ndarray) -> np.dtype:
+    if values.size == 0:
+        return np.dtype(np.int8)
+    return np.result_type(np.min_scalar_type(int(values.min())), np.min_scalar_type(int(values.max())), np.int8)
+
+
+def widen(strings: np.ndarray) -> np.ndarray:
+    """Back to a numpy str array (what the CSV reader gives)."""
+    return strings.astype(str) if strings.dtype.kind == "S" else strings
+
+
+def narrow(strings: np.ndarray) -> np.ndarray:
+    """ASCII text as 1 byte per character (numpy str arrays take 4); other text stays as it is."""
+    try:
+        return strings.astype(np.bytes_)
+    except UnicodeEncodeError:
+        return strings
+
+
+def pack(sources: dict[str, bytes], arrays: dict[str, np.ndarray]) -> bytes:
+    """An npz of ``arrays`` stamped with the format and the sha256 of each source CSV."""
+    meta = {"__format__": np.array(FORMAT), "__sources__": np.array(sorted(sources), dtype=str),
+            "__sha256__": np.array([_digest(sources[n]) for n in sorted(sources)], dtype=str)}
+    buf = io.BytesIO()
+    np.savez(buf, **meta, **arrays)
+    return buf.getvalue()
+
+
+def unpack(data: bytes, sources: dict[str, bytes]) -> dict[str, np.ndarray] | None:
+    """Every array, or None unless ``data`` was packed by this format from exactly ``sources``."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            if str(z["__format__"]) != FORMAT or z["__sources__"].tolist() != sorted(sources):
+                return None
+            if z["__sha256__"].tolist() != [_digest(sources[n]) for n in sorted(sources)]:
+                return None
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError, EOFError):
+        return None   # unreadable: the CSVs are the truth

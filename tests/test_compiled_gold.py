@@ -1,0 +1,102 @@
+"""Gold compiled at import: services load the .npz next to each CSV instead of parsing it, never a stale one."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+from zrc.cli.main import main
+from zrc.common.data import DatasetCache
+from zrc.core import dataset as dataset_mod
+from zrc.core.compiled import compiled_name
+from zrc.core.dataset import PairGold, compile_gold, load_compiled_gold, load_dataset
+from zrc.core.pipeline import evaluate
+from zrc.core.sources import DirTree
+from zrc.storage import DATASETS
+from zrc.storage.local import LocalStorage
+
+
+def _same(a, b) -> None:
+    assert a.names == b.names
+    for n in a.names:
+        assert a[n].dtype == b[n].dtype, n
+        np.testing.assert_array_equal(a[n], b[n])
+
+
+def test_round_trip_is_exact(slm21_case):
+    ds = load_dataset(str(slm21_case[0])).load_all()
+    assert sorted(ds.compiled()) == sorted(compiled_name(n) for n in ds.root.names() if n.endswith("gold.csv"))
+    for (task, set_), spec in ds.parts.items():
+        g = ds.gold(task, set_)
+        assert load_compiled_gold(ds.root, spec, set_) is None, "the folder holds no compiled gold"
+        c = _compiled(ds, spec, set_)
+        if isinstance(g, PairGold):
+            _same(c.table, g.table)
+            for k in ("stems", "good", "bad"):
+                np.testing.assert_array_equal(getattr(c, k), getattr(g, k))
+            np.testing.assert_array_equal(c.index.sorted, g.index.sorted)
+        else:
+            _same(c.gold, g.gold)
+            _same(c.pairs, g.pairs)
+            for t in g.stems:
+                np.testing.assert_array_equal(c.index[t].sorted, g.index[t].sorted)
+        assert c.notes == g.notes
+    assert compiled_name("semantic/dev/pairs.csv") == "semantic/dev/pairs.npz"
+
+
+def _compiled(ds, spec, set_):
+    """The part's gold as loaded back from its compiled form (a tree holding the CSVs and the npz)."""
+    from zrc.core.sources import FileTree
+
+    g = ds.gold(spec.name, set_)
+    files = {n: ds.root.read(n) for n in ds.root.names()}
+    files.update(ds.compiled())
+
+    class Mem(FileTree):
+        label = "mem"
+
+        def names(self):
+            return sorted(files)
+
+        def read(self, name):
+            return files[name]
+    out = load_compiled_gold(Mem(), spec, set_)
+    assert out is not None and type(out) is type(g)
+    return out
+
+
+def test_import_stores_compiled_gold_and_services_use_it(slm21_case, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "h"))
+    assert main(["datasets:import", str(slm21_case[0])]) == 0
+    storage = LocalStorage(tmp_path / "h" / "store")
+    keys = storage.list(DATASETS, "sLM21-dataset/files/")
+    golds = [k for k in keys if k.endswith("gold.csv")]
+    assert len(golds) == 6 and all(compiled_name(k) in keys for k in golds)
+
+    def no_parsing(*a, **k):
+        raise AssertionError("a CSV was parsed although its compiled form was stored")
+    monkeypatch.setattr(dataset_mod, "read_csv", no_parsing)
+    ds, _ = DatasetCache(storage).get("sLM21-dataset")
+    ev = evaluate(ds.load_all(), DirTree(slm21_case[1]), "sLM21")
+    monkeypatch.undo()
+    core = evaluate(load_dataset(str(slm21_case[0])), DirTree(slm21_case[1]), "sLM21")
+    assert ev.ok and ev.files() == core.files()
+
+
+def test_stale_or_foreign_compiled_file_is_ignored(slm21_case, tmp_path):
+    ds_dir = tmp_path / "sLM21-dataset"
+    shutil.copytree(slm21_case[0], ds_dir)
+    ds = load_dataset(str(ds_dir))
+    g = ds.gold("lexical", "dev")
+    npz = ds_dir / "lexical/dev/gold.npz"
+    npz.write_bytes(compile_gold(g, ds.root))
+    assert load_compiled_gold(load_dataset(str(ds_dir)).root, g.task, "dev") is not None
+    gold = ds_dir / "lexical/dev/gold.csv"
+    lines = gold.read_text().splitlines()
+    gold.write_text("\n".join(lines[:-2]) + "\n")    # the CSV changed after compiling
+    fresh = load_dataset(str(ds_dir))
+    assert load_compiled_gold(fresh.root, g.task, "dev") is None
+    assert fresh.gold("lexical", "dev").table.nrows == len(lines) - 3
+    npz.write_bytes(b"garbage")
+    assert load_dataset(str(ds_dir)).gold("lexical", "dev").table.nrows == len(lines) - 3
