@@ -1,0 +1,419 @@
+"""How sure a score is: bootstrap intervals, paired comparisons (pure, vectorised numpy).
+
+Method (documented in docs/analysis.md):
+
+* the **unit** resampled is the one the scores average over, never a file: a lexical pair id with its voices,
+  a syntactic (type, subtype, id), a ProsAudit (type, id), a semantic word pair within its (type, dataset);
+* **percentile bootstrap**, :data:`RESAMPLES` resamples, 95 %; semantic resamples are *stratified*: each
+  (type, dataset) keeps its number of pairs, so the weights of ``semantic.weighted`` stay fixed as published;
+* seeded from (:data:`SEED`, task, set): the same scores give the same intervals, byte for byte;
+* a paired comparison resamples the *same* units for both systems (paired bootstrap of B - A) and tests
+  B = A by approximate randomisation: each unit's A and B values are swapped with probability 1/2;
+  semantic distances are first replaced by their within-(type, dataset) ranks, which leaves every Spearman
+  correlation unchanged and makes values of two systems with different distance scales exchangeable.
+
+Every statistic is computed for a whole (resamples x units) matrix at once; Spearman ranks per resample
+with ``scipy.stats.rankdata(axis=1)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.stats
+
+RESAMPLES = 1000
+LEVEL = 0.95
+SEED = 2021
+# Fewer units than this and a bootstrap says nothing honest (3 pairs have 10 distinct resamples): no interval.
+MIN_UNITS = 5
+# Resamples per block: bounds the (block x units) temporaries at ~40 MB for the 40k lexical test units.
+_BLOCK = 128
+
+METHOD = {"interval": "percentile bootstrap", "level": LEVEL, "resamples": RESAMPLES, "seed": SEED,
+          "test": "paired approximate randomisation (two-sided)"}
+
+
+@dataclass
+class Units:
+    """Per-unit data of one scored (task, set): what the intervals and paired comparisons resample.
+
+    ``score`` is the per-unit value (pair accuracy averaged over voices, or a semantic distance);
+    ``aux`` holds per-unit columns a metric needs (lexical in-vocabulary flag, ProsAudit type code,
+    semantic human judgement); ``strata`` are column ranges resampled independently (semantic: one per
+    (type, dataset), units sorted so that each stratum is contiguous).
+    """
+
+    task: str
+    score: np.ndarray
+    aux: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    strata: list[tuple[int, int]] = field(default_factory=list)
+    stratum: dict[str, np.ndarray] = field(default_factory=dict)   # per-stratum codes (semantic type, dataset)
+
+    @property
+    def n(self) -> int:
+        return int(self.score.size)
+
+
+@dataclass
+class Draw:
+    """Rows on which to evaluate the metrics.
+
+    ``counts`` (rows, n): how often each unit is drawn in each bootstrap resample (None: each unit once);
+    ``score`` (rows, n), or (1, n) when every row has the same values (rows differ only in a permutation
+    test). Working from counts, a resample's mean is one matrix-vector product and its ranks one cumulative
+    sum over the sorted units: no (rows x units) sort.
+    """
+
+    counts: np.ndarray | None
+    score: np.ndarray
+    cache: dict = field(default_factory=dict)
+
+
+Metric = Callable[[Draw], np.ndarray]
+
+
+def _wmean(d: Draw, mask: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the non-NaN (and masked-in) unit values of each row, resample counts as weights."""
+    ok = ~np.isnan(d.score)
+    if mask is not None:
+        ok = ok & mask
+    v = np.where(ok, d.score, 0.0)
+    w = ok.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if d.counts is None:
+            return v.sum(axis=1) / w.sum(axis=1)
+        if v.shape[0] == 1:
+            return (d.counts @ v[0]) / (d.counts @ w[0])
+        return np.einsum("ij,ij->i", d.counts, v) / np.einsum("ij,ij->i", d.counts, w)
+
+
+def _count_ranks(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Average rank (as ``rankdata``) of each unit within each resample given by ``counts``; x finite (n,)."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    new = np.r_[True, xs[1:] != xs[:-1]] if xs.size else np.zeros(0, bool)
+    starts = np.flatnonzero(new)
+    gid = np.cumsum(new) - 1
+    g = np.add.reduceat(counts[:, order], starts, axis=1)   # copies drawn per tie group
+    avg = np.cumsum(g, axis=1) - g + (g + 1) / 2
+    r = np.empty_like(counts)
+    r[:, order] = avg[:, gid]
+    return r
+
+
+def _spearman_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each resample (units weighted by their counts); NaN if a NaN unit is drawn."""
+    bad = np.isnan(x) | np.isnan(y)
+    c = counts * ~bad
+    rx = _count_ranks(np.where(bad, 0, x), c)
+    ry = _count_ranks(np.where(bad, 0, y), c)
+    n = c.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mid = (n + 1) / 2
+        dx, dy = rx - mid, ry - mid
+        rho = (c * dx * dy).sum(axis=1) / np.sqrt((c * dx * dx).sum(axis=1) * (c * dy * dy).sum(axis=1))
+    if bad.any():
+        rho[(counts[:, bad] > 0).any(axis=1)] = np.nan
+    return rho
+
+
+def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row pair (average ranks for ties; NaN if a row has a NaN or is constant)."""
+    x, y = np.broadcast_arrays(np.atleast_2d(x), np.atleast_2d(y))
+    rx = scipy.stats.rankdata(x, axis=1)
+    ry = scipy.stats.rankdata(y, axis=1)
+    rx = rx - rx.mean(axis=1, keepdims=True)
+    ry = ry - ry.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.einsum("ij,ij->i", rx, ry) / np.sqrt(np.einsum("ij,ij->i", rx, rx) * np.einsum("ij,ij->i", ry, ry))
+
+
+def metrics_of(units: Units) -> dict[str, Metric]:
+    """The published metrics of one (task, set) as functions of a :class:`Draw`.
+
+    Each returns one value per row, with the leaderboard's rules (NaN units ignored in means, a NaN
+    correlation left out of ``normal``/``weighted``); names are dotted paths in the entry's ``scores``.
+    """
+    t = units.task
+    if t == "lexical":
+        in_vocab = units.aux["in_vocab"]
+        return {"lexical.all": _wmean, "lexical.in_vocab": lambda d: _wmean(d, in_vocab)}
+    if t == "syntactic":
+        return {"syntactic": _wmean}
+    if t == "english":
+        return {name: (lambda d, m=units.aux["type"] == code: _wmean(d, m))
+                for code, name in enumerate(units.labels.get("type", []))}
+    return _semantic_metrics(units)
+
+
+def _semantic_metrics(units: Units) -> dict[str, Metric]:
+    types, datasets = units.labels["type"], units.labels["dataset"]
+    st_type, st_ds = units.stratum["type"], units.stratum["dataset"]
+    weights = np.array([b - a for a, b in units.strata], dtype=np.float64)
+    neg_human = -units.aux["human"]
+
+    def corr(d: Draw, s: int) -> np.ndarray:
+        if s not in d.cache:  # normal/weighted reuse the per-dataset correlations of the same rows
+            a, b = units.strata[s]
+            if d.counts is None:
+                d.cache[s] = 100 * rowwise_spearman(neg_human[None, a:b], d.score[:, a:b])
+            else:
+                d.cache[s] = 100 * _spearman_counts(neg_human[a:b], d.score[0, a:b], d.counts[:, a:b])
+        return d.cache[s]
+
+    out: dict[str, Metric] = {}
+    for s in range(len(units.strata)):
+        out[f"semantic.{datasets[st_ds[s]]}.{types[st_type[s]]}"] = lambda d, s=s: corr(d, s)
+    for code, typ in enumerate(types):
+        members = [s for s in range(len(units.strata)) if st_type[s] == code]
+        if not members:
+            continue
+
+        def normal(d: Draw, members=members) -> np.ndarray:
+            m = np.stack([corr(d, s) for s in members], axis=1)
+            ok = ~np.isnan(m)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(ok, m, 0).sum(axis=1) / ok.sum(axis=1)
+
+        def weighted(d: Draw, members=members, w=weights[members]) -> np.ndarray:
+            m = np.stack([corr(d, s) for s in members], axis=1)
+            ok = ~np.isnan(m)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(ok, m, 0) @ w / (ok * w).sum(axis=1)
+
+        out[f"semantic.normal.{typ}"] = normal
+        out[f"semantic.weighted.{typ}"] = weighted
+    return out
+
+
+def _rng(task: str, set_: str, salt: str = "") -> np.random.Generator:
+    words = [SEED] + [zlib.crc32(s.encode()) for s in (task, set_, salt)]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+def _resample_counts(units: Units, rng: np.random.Generator, rows: int) -> np.ndarray:
+    """(rows, n) draw counts; within each stratum units are drawn with replacement from that stratum only."""
+    n = units.n
+    strata = units.strata or [(0, n)]
+    idx = np.concatenate([a + rng.integers(0, b - a, size=(rows, b - a), dtype=np.int64) for a, b in strata],
+                         axis=1)
+    flat = (np.arange(rows, dtype=np.int64)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
+
+
+def _percentile(values: np.ndarray) -> tuple[float, float]:
+    v = values[~np.isnan(values)]
+    if v.size < 0.5 * values.size:  # mostly undefined resamples: no honest interval
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(v, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
+    return float(lo), float(hi)
+
+
+@dataclass
+class Interval:
+    metric: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n_units: int
+    resamples: int
+
+
+def _collapse(units: Units, *others: Units) -> tuple[list[Units], np.ndarray]:
+    """Pair-task units with equal values (in ``units`` and ``others``) and equal aux merged into cells.
+
+    A pair task's published scores are (masked) means, and unit scores take few distinct values (pair
+    accuracies averaged over a few voices), so drawing how many units of each cell a resample holds
+    (multinomial) gives exactly the unit bootstrap's distribution at a cost in cells, not units.
+    Returns one cell-level Units per input (same cells, in the same order) and the cell sizes.
+    """
+    keys = [units.score, *(o.score for o in others), *(v.astype(np.float64) for v in units.aux.values())]
+    mat = np.stack(keys, axis=1)
+    nan = np.isnan(mat)
+    # a NaN value and its NaN-ness are keys: NaN units of equal pattern share a cell (first member's values)
+    _, first, inv, size = np.unique(np.concatenate([np.where(nan, 0, mat), nan], axis=1), axis=0,
+                                    return_index=True, return_inverse=True, return_counts=True)
+    out = [Units(u.task, u.score[first], {k: v[first] for k, v in u.aux.items()}, u.labels) for u in (units, *others)]
+    return out, size.astype(np.int64)
+
+
+def _stat_rows(metrics: dict[str, Metric], draws: list[Draw]) -> dict[str, np.ndarray]:
+    return {m: np.concatenate([fn(d) for d in draws]) for m, fn in metrics.items()}
+
+
+def bootstrap(units: Units, set_: str, resamples: int = RESAMPLES) -> list[Interval]:
+    """Percentile bootstrap interval of every metric of one (task, set); seeded by (task, set)."""
+    if units.n == 0 or not metrics_of(units):
+        return []
+    rng = _rng(units.task, set_)
+    if units.task == "semantic":
+        metrics = metrics_of(units)
+        ident = Draw(None, units.score[None, :])
+        draws = [Draw(_resample_counts(units, rng, min(_BLOCK, resamples - start)), units.score[None, :])
+                 for start in range(0, resamples, _BLOCK)]
+    else:
+        (cu,), size = _collapse(units)
+        metrics = metrics_of(cu)
+        ident = Draw(size[None, :].astype(np.float64), cu.score[None, :])
+        p = size / units.n
+        draws = [Draw(rng.multinomial(units.n, p, size=resamples).astype(np.float64), cu.score[None, :])]
+    stats = _stat_rows(metrics, draws)
+    out = []
+    for m, fn in metrics.items():
+        est, n = float(fn(ident)[0]), _n_units(units, m)
+        ok = np.isfinite(est) and n >= MIN_UNITS
+        lo, hi = _percentile(stats[m]) if ok else (float("nan"), float("nan"))
+        out.append(Interval(m, est, lo, hi, n, resamples))
+    return out
+
+
+def _n_units(units: Units, metric: str) -> int:
+    """Units that enter a metric (a ProsAudit type, a semantic dataset, in-vocabulary items...)."""
+    if units.task == "lexical" and metric == "lexical.in_vocab":
+        return int(units.aux["in_vocab"].sum())
+    if units.task == "english":
+        code = units.labels["type"].index(metric)
+        return int((units.aux["type"] == code).sum())
+    if units.task == "semantic":
+        parts = metric.split(".")
+        if parts[1] in ("normal", "weighted"):
+            code = units.labels["type"].index(parts[2])
+            return int(sum(b - a for s, (a, b) in enumerate(units.strata) if units.stratum["type"][s] == code))
+        ds, typ = units.labels["dataset"].index(parts[1]), units.labels["type"].index(parts[2])
+        return next((b - a for s, (a, b) in enumerate(units.strata)
+                     if units.stratum["dataset"][s] == ds and units.stratum["type"][s] == typ), 0)
+    return units.n
+
+
+@dataclass
+class Comparison:
+    metric: str
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_units: int
+
+
+def semantic_ranks(units: Units) -> Units:
+    """The same units with distances replaced by their within-stratum ranks (Spearman-invariant)."""
+    r = np.empty_like(units.score, dtype=np.float64)
+    for a, b in units.strata:  # one call per (type, dataset): at most 24
+        seg = units.score[a:b]
+        r[a:b] = np.nan if np.isnan(seg).any() else scipy.stats.rankdata(seg) / max(b - a, 1)
+    return Units(units.task, r, units.aux, units.labels, units.strata, units.stratum)
+
+
+def compare(a: Units, b: Units, set_: str, resamples: int = RESAMPLES) -> list[Comparison]:
+    """Paired bootstrap interval of B - A and approximate-randomisation p-value, per metric.
+
+    ``a`` and ``b`` must hold the same units in the same order (same gold): only their scores differ.
+    """
+    if a.n != b.n:
+        raise ValueError(f"{a.task} {set_}: {a.n} units in A but {b.n} in B; the two were not scored on the same gold")
+    if a.n == 0 or not metrics_of(a):
+        return []
+    rng = _rng(a.task, set_, "compare")
+    if a.task == "semantic":
+        a, b = semantic_ranks(a), semantic_ranks(b)
+        metrics = null_metrics = metrics_of(a)
+        ia, ib = Draw(None, a.score[None, :]), Draw(None, b.score[None, :])
+        boot_draws, null_draws = [], []
+        for start in range(0, resamples, _BLOCK):
+            rows = min(_BLOCK, resamples - start)
+            counts = _resample_counts(a, rng, rows)
+            boot_draws.append((Draw(counts, a.score[None, :]), Draw(counts, b.score[None, :])))
+            swap = rng.random((rows, a.n)) < 0.5
+            null_draws.append((Draw(None, np.where(swap, b.score, a.score)),
+                               Draw(None, np.where(swap, a.score, b.score))))
+    else:
+        (ca, cb), size = _collapse(a, b)
+        metrics = metrics_of(ca)
+        w = size.astype(np.float64)[None, :]
+        ia, ib = Draw(w, ca.score[None, :]), Draw(w, cb.score[None, :])
+        counts = rng.multinomial(a.n, size / a.n, size=resamples).astype(np.float64)
+        boot_draws = [(Draw(counts, ca.score[None, :]), Draw(counts, cb.score[None, :]))]
+        # a permutation swaps each unit's A and B with probability 1/2: per cell, Binomial(size, 1/2) swaps;
+        # A' holds the unswapped A values and the swapped B values of each cell (and B' the reverse)
+        swapped = rng.binomial(size, 0.5, size=(resamples, size.size)).astype(np.float64)
+        both = Units(a.task, np.concatenate([ca.score, cb.score]),
+                     {k: np.concatenate([v, v]) for k, v in ca.aux.items()}, ca.labels)
+        null_metrics = metrics_of(both)
+        kept = w - swapped
+        null_draws = [(Draw(np.concatenate([kept, swapped], axis=1), both.score[None, :]),
+                       Draw(np.concatenate([swapped, kept], axis=1), both.score[None, :]))]
+    observed = {m: float(fn(ib)[0] - fn(ia)[0]) for m, fn in metrics.items()}
+    boot = {m: [fn(db) - fn(da) for da, db in boot_draws] for m, fn in metrics.items()}
+    null = {m: [fn(db) - fn(da) for da, db in null_draws] for m, fn in null_metrics.items()}
+    out = []
+    for m in metrics:
+        d = observed[m]
+        if not np.isfinite(d):
+            out.append(Comparison(m, d, float("nan"), float("nan"), float("nan"), _n_units(a, m)))
+            continue
+        lo, hi = _percentile(np.concatenate(boot[m]))
+        nd = np.abs(np.concatenate(null[m]))
+        nd = nd[~np.isnan(nd)]
+        # (1 + #{|null| >= |observed|}) / (1 + R): never 0, valid at any R; a tolerance absorbs float noise
+        p = float((1 + np.sum(nd >= abs(d) - 1e-12)) / (1 + nd.size))
+        out.append(Comparison(m, d, lo, hi, p, _n_units(a, m)))
+    return out
+
+
+# ------------------------------------------------------------------------------------- unit extraction
+
+def pack_mask(mask: np.ndarray) -> str:
+    """A boolean vector as base64 of its packed bits (compact enough for JSON: 10k flags -> 1.7 kB)."""
+    return base64.b64encode(np.packbits(mask.astype(bool)).tobytes()).decode()
+
+
+def unpack_mask(text: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(base64.b64decode(text), np.uint8), count=n).astype(bool)
+
+
+def pair_units(task: str, score: np.ndarray, *, in_vocab: np.ndarray | None = None,
+               types: np.ndarray | None = None) -> Units:
+    """Units of a pair task from its by_pair rows (and the lexical in-vocabulary flags / ProsAudit types)."""
+    score = np.asarray(score, dtype=np.float64)
+    u = Units(task, score)
+    if task == "lexical":
+        u.aux["in_vocab"] = np.zeros(score.size, bool) if in_vocab is None else np.asarray(in_vocab, bool)
+    elif task == "english":
+        labels, codes = np.unique(np.asarray(types, dtype=str), return_inverse=True)
+        u.aux["type"] = codes.astype(np.int64)
+        u.labels["type"] = [str(x) for x in labels]
+    return u
+
+
+def semantic_units(types: np.ndarray, datasets: np.ndarray, relatedness: np.ndarray, similarity: np.ndarray,
+                   score: np.ndarray) -> Units:
+    """Units of the semantic task from its scored pairs: sorted by (type, dataset) into contiguous strata.
+
+    The human judgement of a stratum is its relatedness, or its similarity when any relatedness is
+    missing: the rule of :func:`zrc.core.scoring.correlations`.
+    """
+    types = np.asarray(types, dtype=str)
+    datasets = np.asarray(datasets, dtype=str)
+    tl, tcode = np.unique(types, return_inverse=True)
+    dl, dcode = np.unique(datasets, return_inverse=True)
+    order = np.lexsort((dcode, tcode))
+    key = tcode[order] * max(dl.size, 1) + dcode[order]
+    _, start, count = np.unique(key, return_index=True, return_counts=True)
+    rel = np.asarray(relatedness, dtype=np.float64)[order]
+    sim = np.asarray(similarity, dtype=np.float64)[order]
+    human = rel.copy()
+    strata = []
+    for a, c in zip(start.tolist(), count.tolist(), strict=True):  # one per (type, dataset)
+        if np.isnan(rel[a:a + c]).any():
+            human[a:a + c] = sim[a:a + c]
+        strata.append((a, a + c))
+    u = Units("semantic", np.asarray(score, dtype=np.float64)[order], {"human": human}, strata=strata)
+    u.labels = {"type": [str(x) for x in tl], "dataset": [str(x) for x in dl]}
+    u.stratum = {"type": tcode[order][start], "dataset": dcode[order][start]}
+    return u
