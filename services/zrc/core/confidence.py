@@ -243,6 +243,21 @@ def _collapse(units: Units, *others: Units) -> tuple[list[Units], np.ndarray]:
     return out, size.astype(np.int64)
 
 
+def _cell_counts(rng: np.random.Generator, size: np.ndarray, rows: int) -> np.ndarray:
+    """(rows, cells) bootstrap counts: how many of the n = size.sum() draws fall in each cell."""
+    n = int(size.sum())
+    if size.size <= 256:  # few cells (the usual case): one multinomial draw per resample
+        return rng.multinomial(n, size / n, size=rows).astype(np.float64)
+    # many cells (continuous unit scores): draw units, count them per cell, in blocks
+    cell_of = np.repeat(np.arange(size.size), size)
+    out = np.empty((rows, size.size))
+    for start in range(0, rows, _BLOCK):
+        r = min(_BLOCK, rows - start)
+        flat = (np.arange(r)[:, None] * size.size + cell_of[rng.integers(0, n, size=(r, n))]).ravel()
+        out[start:start + r] = np.bincount(flat, minlength=r * size.size).reshape(r, size.size)
+    return out
+
+
 def _stat_rows(metrics: dict[str, Metric], draws: list[Draw]) -> dict[str, np.ndarray]:
     return {m: np.concatenate([fn(d) for d in draws]) for m, fn in metrics.items()}
 
@@ -261,8 +276,7 @@ def bootstrap(units: Units, set_: str, resamples: int = RESAMPLES) -> list[Inter
         (cu,), size = _collapse(units)
         metrics = metrics_of(cu)
         ident = Draw(size[None, :].astype(np.float64), cu.score[None, :])
-        p = size / units.n
-        draws = [Draw(rng.multinomial(units.n, p, size=resamples).astype(np.float64), cu.score[None, :])]
+        draws = [Draw(_cell_counts(rng, size, resamples), cu.score[None, :])]
     stats = _stat_rows(metrics, draws)
     out = []
     for m, fn in metrics.items():
@@ -337,7 +351,7 @@ def compare(a: Units, b: Units, set_: str, resamples: int = RESAMPLES) -> list[C
         metrics = metrics_of(ca)
         w = size.astype(np.float64)[None, :]
         ia, ib = Draw(w, ca.score[None, :]), Draw(w, cb.score[None, :])
-        counts = rng.multinomial(a.n, size / a.n, size=resamples).astype(np.float64)
+        counts = _cell_counts(rng, size, resamples)
         boot_draws = [(Draw(counts, ca.score[None, :]), Draw(counts, cb.score[None, :]))]
         # a permutation swaps each unit's A and B with probability 1/2: per cell, Binomial(size, 1/2) swaps;
         # A' holds the unswapped A values and the swapped B values of each cell (and B' the reverse)
