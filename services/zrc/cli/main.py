@@ -520,6 +520,25 @@ def cmd_rescore(a) -> int:
 
 # ----------------------------------------------------------------------------------------------- parser
 
+def cmd_compare(a) -> int:
+    from .analysis import CompareRefused, comparison_rows, print_rows, resolve
+
+    def fetch_job(job_id: str) -> dict[str, bytes]:
+        with session() as client:
+            return {f.name: f.content for f in client.get_scores(job_id).files}
+
+    try:
+        fa, fb = resolve(a.a, fetch_job), resolve(a.b, fetch_job)
+        rows = comparison_rows(fa, fb)
+    except CompareRefused as exc:
+        raise UsageError(str(exc)) from None
+    if a.json:
+        output.print_json(rows)
+    else:
+        print_rows(fa, fb, rows)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zrc", description="ZeroSpeech sLM21 / ProsAudit evaluation (zrc as a service)")
     p.add_argument("--version", action="version", version=f"zrc-service {__version__}")
@@ -583,6 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("token")
     sp = add("admin:rescore", cmd_rescore, "admin: re-score entries made by another scorer version")
     sp.add_argument("name")
+    sp = add("compare", cmd_compare, "B - A for every shared score: paired 95% interval and p-value")
+    sp.add_argument("a", help="score folder written by benchmarks:run (or its submission folder), or a job id")
+    sp.add_argument("b", help="the same for B")
     sp = add("demo", cmd_demo, "generate a small dataset + submission and evaluate it")
     sp.add_argument("--dir", help="where to generate (default ZRC_HOME/demo)")
     sp.add_argument("--scale", type=float, default=0.01)
