@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -95,3 +97,26 @@ def test_compare_refuses_folders_without_intervals(two_runs, tmp_path, capsys):
     assert "provenance.json" in capsys.readouterr().err
     assert main(["compare", str(a), "no-such-job"]) == 2
     assert "no-such-job" in capsys.readouterr().err
+
+
+def test_report_html_is_self_contained_and_escaped(two_runs, tmp_path, capsys):
+    a, b, _, _ = two_runs
+    evil = tmp_path / "<script>alert(1)</script>"
+    shutil.copytree(a, evil)
+    out = tmp_path / "r.html"
+    assert main(["report", str(evil), "-o", str(out), "--compare", str(b)]) == 0
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "&lt;script&gt;" in page
+    assert not [u for u in re.findall(r'(?:src|href)="([^"]+)"', page)]     # no external asset
+    assert page.count("<svg") >= 6                                           # headline, bands, lengths, types...
+    est = _estimates(a)[("dev", "lexical.all")]
+    assert f"{est:.4f}" in page and "by frequency band" in page and "by word length" in page
+    assert "Comparison: B - A" in page and "lexical.in_vocab" in page
+    ET.fromstring(re.search(r"<svg.*?</svg>", page, re.S).group(0))         # the SVG is well-formed XML
+
+
+def test_report_markdown(two_runs, tmp_path, capsys):
+    a, _, _, _ = two_runs
+    assert main(["report", str(a), "--markdown"]) == 0
+    md = (a / "report.md").read_text()
+    assert "| lexical.all |" in md and "95% CI" in md and "<svg" not in md
