@@ -93,31 +93,47 @@ def _wmean(d: Draw, mask: np.ndarray | None = None) -> np.ndarray:
         return np.einsum("ij,ij->i", d.counts, v) / np.einsum("ij,ij->i", d.counts, w)
 
 
-def _count_ranks(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Average rank (as ``rankdata``) of each unit within each resample given by ``counts``; x finite (n,)."""
+def _group_ranks(x: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Average ranks (as ``rankdata``) of the tie groups of ``x`` (finite, (n,)) in each resample.
+
+    Returns (group of each unit, group sizes in each resample (rows, groups), average rank of each group
+    (rows, groups)): one gather, one reduceat and one cumulative sum per block, no per-resample sort.
+    """
     order = np.argsort(x, kind="stable")
     xs = x[order]
     new = np.r_[True, xs[1:] != xs[:-1]] if xs.size else np.zeros(0, bool)
-    starts = np.flatnonzero(new)
-    gid = np.cumsum(new) - 1
-    g = np.add.reduceat(counts[:, order], starts, axis=1)   # copies drawn per tie group
-    avg = np.cumsum(g, axis=1) - g + (g + 1) / 2
-    r = np.empty_like(counts)
-    r[:, order] = avg[:, gid]
-    return r
+    g = counts if _identity(order) else counts[:, order]   # bootstrap() pre-sorts units by distance
+    if not new.all():
+        g = np.add.reduceat(g, np.flatnonzero(new), axis=1)   # copies drawn per tie group
+    group_of = np.empty(x.size, np.int64)
+    group_of[order] = np.cumsum(new) - 1
+    avg = np.cumsum(g, axis=1)
+    avg -= (g - 1) / 2
+    return group_of, g, avg
+
+
+def _identity(index: np.ndarray) -> bool:
+    return bool((index == np.arange(index.size)).all())
 
 
 def _spearman_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each resample (units weighted by their counts); NaN if a NaN unit is drawn."""
+    """Spearman's rho of each resample (units weighted by their counts); NaN if a NaN unit is drawn.
+
+    With N drawn units the mean rank is (N + 1) / 2, so rho = (S_xy - N m^2) / sqrt((S_xx - N m^2)
+    (S_yy - N m^2)) with S the count-weighted sums of rank products; S_xx and S_yy are sums over tie groups.
+    """
     bad = np.isnan(x) | np.isnan(y)
-    c = counts * ~bad
-    rx = _count_ranks(np.where(bad, 0, x), c)
-    ry = _count_ranks(np.where(bad, 0, y), c)
-    n = c.sum(axis=1, keepdims=True)
+    c = counts * ~bad if bad.any() else counts
+    x, y = np.where(bad, 0, x), np.where(bad, 0, y)
+    gx, cx, ax = _group_ranks(x, c)
+    gy, cy, ay = _group_ranks(y, c)
+    n = c.sum(axis=1)
+    nm2 = n * ((n + 1) / 2) ** 2
+    sxx = np.einsum("ij,ij,ij->i", cx, ax, ax) - nm2
+    syy = np.einsum("ij,ij,ij->i", cy, ay, ay) - nm2
+    sxy = np.einsum("ij,ij,ij->i", c, ax[:, gx], ay if _identity(gy) else ay[:, gy]) - nm2
     with np.errstate(invalid="ignore", divide="ignore"):
-        mid = (n + 1) / 2
-        dx, dy = rx - mid, ry - mid
-        rho = (c * dx * dy).sum(axis=1) / np.sqrt((c * dx * dx).sum(axis=1) * (c * dy * dy).sum(axis=1))
+        rho = sxy / np.sqrt(sxx * syy)
     if bad.any():
         rho[(counts[:, bad] > 0).any(axis=1)] = np.nan
     return rho
@@ -199,12 +215,13 @@ def _rng(task: str, set_: str, salt: str = "") -> np.random.Generator:
 
 def _resample_counts(units: Units, rng: np.random.Generator, rows: int) -> np.ndarray:
     """(rows, n) draw counts; within each stratum units are drawn with replacement from that stratum only."""
-    n = units.n
-    strata = units.strata or [(0, n)]
-    idx = np.concatenate([a + rng.integers(0, b - a, size=(rows, b - a), dtype=np.int64) for a, b in strata],
-                         axis=1)
-    flat = (np.arange(rows, dtype=np.int64)[:, None] * n + idx).ravel()
-    return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float64)
+    out = np.empty((rows, units.n))
+    for a, b in units.strata or [(0, units.n)]:  # one per (type, dataset): at most 24
+        k = b - a
+        idx = rng.integers(0, k, size=(rows, k), dtype=np.int32)
+        idx += (np.arange(rows, dtype=np.int32) * k)[:, None]   # row-local bins: one bincount per stratum
+        out[:, a:b] = np.bincount(idx.ravel(), minlength=rows * k).reshape(rows, k)
+    return out
 
 
 def _percentile(values: np.ndarray) -> tuple[float, float]:
@@ -258,6 +275,13 @@ def _cell_counts(rng: np.random.Generator, size: np.ndarray, rows: int) -> np.nd
     return out
 
 
+def _sorted_strata(units: Units) -> Units:
+    perm = np.concatenate([a + np.argsort(units.score[a:b], kind="stable") for a, b in units.strata]
+                          or [np.arange(units.n)])
+    return Units(units.task, units.score[perm], {k: v[perm] for k, v in units.aux.items()}, units.labels,
+                 units.strata, units.stratum)
+
+
 def _stat_rows(metrics: dict[str, Metric], draws: list[Draw]) -> dict[str, np.ndarray]:
     return {m: np.concatenate([fn(d) for d in draws]) for m, fn in metrics.items()}
 
@@ -268,6 +292,9 @@ def bootstrap(units: Units, set_: str, resamples: int = RESAMPLES) -> list[Inter
         return []
     rng = _rng(units.task, set_)
     if units.task == "semantic":
+        # counts are exchangeable within a stratum: order each stratum's units by distance so that the
+        # distance ranks of every resample need no gather (the metrics do not depend on unit order)
+        units = _sorted_strata(units)
         metrics = metrics_of(units)
         ident = Draw(None, units.score[None, :])
         draws = [Draw(_resample_counts(units, rng, min(_BLOCK, resamples - start)), units.score[None, :])
