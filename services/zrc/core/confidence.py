@@ -31,8 +31,8 @@ LEVEL = 0.95
 SEED = 2021
 # Fewer units than this and a bootstrap says nothing honest (3 pairs have 10 distinct resamples): no interval.
 MIN_UNITS = 5
-# Resamples per block: bounds the (block x units) temporaries at ~40 MB for the 40k lexical test units.
-_BLOCK = 128
+# Cells (resamples x units) per block: bounds each (block x units) temporary at ~16 MB.
+_BLOCK_CELLS = 2_000_000
 
 METHOD = {"interval": "percentile bootstrap", "level": LEVEL, "resamples": RESAMPLES, "seed": SEED,
           "test": "paired approximate randomisation (two-sided)"}
@@ -265,14 +265,17 @@ def _cell_counts(rng: np.random.Generator, size: np.ndarray, rows: int) -> np.nd
     n = int(size.sum())
     if size.size <= 256:  # few cells (the usual case): one multinomial draw per resample
         return rng.multinomial(n, size / n, size=rows).astype(np.float64)
-    # many cells (continuous unit scores): draw units, count them per cell, in blocks
+    # many cells (continuous unit scores): draw units and count them per cell
     cell_of = np.repeat(np.arange(size.size), size)
-    out = np.empty((rows, size.size))
-    for start in range(0, rows, _BLOCK):
-        r = min(_BLOCK, rows - start)
-        flat = (np.arange(r)[:, None] * size.size + cell_of[rng.integers(0, n, size=(r, n))]).ravel()
-        out[start:start + r] = np.bincount(flat, minlength=r * size.size).reshape(r, size.size)
-    return out
+    flat = (np.arange(rows)[:, None] * size.size + cell_of[rng.integers(0, n, size=(rows, n))]).ravel()
+    return np.bincount(flat, minlength=rows * size.size).reshape(rows, size.size).astype(np.float64)
+
+
+def _blocks(resamples: int, width: int):
+    """Row ranges of at most ~2M cells each: bounded temporaries whatever the number of units."""
+    step = max(16, min(resamples, _BLOCK_CELLS // max(width, 1)))
+    for start in range(0, resamples, step):
+        yield min(step, resamples - start)
 
 
 def _sorted_strata(units: Units) -> Units:
@@ -282,8 +285,13 @@ def _sorted_strata(units: Units) -> Units:
                  units.strata, units.stratum)
 
 
-def _stat_rows(metrics: dict[str, Metric], draws: list[Draw]) -> dict[str, np.ndarray]:
-    return {m: np.concatenate([fn(d) for d in draws]) for m, fn in metrics.items()}
+def _stat_rows(metrics: dict[str, Metric], draws) -> dict[str, np.ndarray]:
+    """Every metric on every block of draws (a generator: one block in memory at a time)."""
+    acc: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for d in draws:
+        for m, fn in metrics.items():
+            acc[m].append(fn(d))
+    return {m: np.concatenate(v) for m, v in acc.items()}
 
 
 def bootstrap(units: Units, set_: str, resamples: int = RESAMPLES) -> list[Interval]:
@@ -297,13 +305,14 @@ def bootstrap(units: Units, set_: str, resamples: int = RESAMPLES) -> list[Inter
         units = _sorted_strata(units)
         metrics = metrics_of(units)
         ident = Draw(None, units.score[None, :])
-        draws = [Draw(_resample_counts(units, rng, min(_BLOCK, resamples - start)), units.score[None, :])
-                 for start in range(0, resamples, _BLOCK)]
+        draws = (Draw(_resample_counts(units, rng, rows), units.score[None, :])
+                 for rows in _blocks(resamples, units.n))
     else:
         (cu,), size = _collapse(units)
         metrics = metrics_of(cu)
         ident = Draw(size[None, :].astype(np.float64), cu.score[None, :])
-        draws = [Draw(_cell_counts(rng, size, resamples), cu.score[None, :])]
+        draws = (Draw(_cell_counts(rng, size, rows), cu.score[None, :])
+                 for rows in _blocks(resamples, max(size.size, units.n if size.size > 256 else 1)))
     stats = _stat_rows(metrics, draws)
     out = []
     for m, fn in metrics.items():
@@ -365,33 +374,39 @@ def compare(a: Units, b: Units, set_: str, resamples: int = RESAMPLES) -> list[C
         a, b = semantic_ranks(a), semantic_ranks(b)
         metrics = null_metrics = metrics_of(a)
         ia, ib = Draw(None, a.score[None, :]), Draw(None, b.score[None, :])
-        boot_draws, null_draws = [], []
-        for start in range(0, resamples, _BLOCK):
-            rows = min(_BLOCK, resamples - start)
-            counts = _resample_counts(a, rng, rows)
-            boot_draws.append((Draw(counts, a.score[None, :]), Draw(counts, b.score[None, :])))
-            swap = rng.random((rows, a.n)) < 0.5
-            null_draws.append((Draw(None, np.where(swap, b.score, a.score)),
-                               Draw(None, np.where(swap, a.score, b.score))))
+
+        def blocks():
+            for rows in _blocks(resamples, a.n):
+                counts = _resample_counts(a, rng, rows)
+                swap = rng.random((rows, a.n)) < 0.5
+                yield ((Draw(counts, a.score[None, :]), Draw(counts, b.score[None, :])),
+                       (Draw(None, np.where(swap, b.score, a.score)), Draw(None, np.where(swap, a.score, b.score))))
     else:
         (ca, cb), size = _collapse(a, b)
         metrics = metrics_of(ca)
         w = size.astype(np.float64)[None, :]
         ia, ib = Draw(w, ca.score[None, :]), Draw(w, cb.score[None, :])
-        counts = _cell_counts(rng, size, resamples)
-        boot_draws = [(Draw(counts, ca.score[None, :]), Draw(counts, cb.score[None, :]))]
         # a permutation swaps each unit's A and B with probability 1/2: per cell, Binomial(size, 1/2) swaps;
         # A' holds the unswapped A values and the swapped B values of each cell (and B' the reverse)
-        swapped = rng.binomial(size, 0.5, size=(resamples, size.size)).astype(np.float64)
         both = Units(a.task, np.concatenate([ca.score, cb.score]),
                      {k: np.concatenate([v, v]) for k, v in ca.aux.items()}, ca.labels)
         null_metrics = metrics_of(both)
-        kept = w - swapped
-        null_draws = [(Draw(np.concatenate([kept, swapped], axis=1), both.score[None, :]),
-                       Draw(np.concatenate([swapped, kept], axis=1), both.score[None, :]))]
+
+        def blocks():
+            for rows in _blocks(resamples, max(2 * size.size, a.n if size.size > 256 else 1)):
+                counts = _cell_counts(rng, size, rows)
+                swapped = rng.binomial(size, 0.5, size=(rows, size.size)).astype(np.float64)
+                kept = w - swapped
+                yield ((Draw(counts, ca.score[None, :]), Draw(counts, cb.score[None, :])),
+                       (Draw(np.concatenate([kept, swapped], axis=1), both.score[None, :]),
+                        Draw(np.concatenate([swapped, kept], axis=1), both.score[None, :])))
     observed = {m: float(fn(ib)[0] - fn(ia)[0]) for m, fn in metrics.items()}
-    boot = {m: [fn(db) - fn(da) for da, db in boot_draws] for m, fn in metrics.items()}
-    null = {m: [fn(db) - fn(da) for da, db in null_draws] for m, fn in null_metrics.items()}
+    boot: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    null: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for (da, db), (pa, pb) in blocks():
+        for m in metrics:
+            boot[m].append(metrics[m](db) - metrics[m](da))
+            null[m].append(null_metrics[m](pb) - null_metrics[m](pa))
     out = []
     for m in metrics:
         d = observed[m]
