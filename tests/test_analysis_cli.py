@@ -120,3 +120,41 @@ def test_report_markdown(two_runs, tmp_path, capsys):
     assert main(["report", str(a), "--markdown"]) == 0
     md = (a / "report.md").read_text()
     assert "| lexical.all |" in md and "95% CI" in md and "<svg" not in md
+
+
+def test_published_entries_carry_intervals(zhome, slm21_case, tmp_path, capsys):
+    dataset_dir, sub = slm21_case
+    assert main(["datasets:import", str(dataset_dir), "-q"]) == 0
+    for k in range(2):
+        mine = tmp_path / f"sub{k}"
+        shutil.copytree(sub, mine)
+        if k:
+            lines = (mine / "syntactic/test.txt").read_text().splitlines()
+            lines = [f"{ln.split()[0]} {-float(ln.split()[1])}" if i % 4 == 0 else ln for i, ln in enumerate(lines)]
+            (mine / "syntactic/test.txt").write_text("\n".join(lines) + "\n")
+        assert main(["submit", str(mine), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "sLM21", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)["data"]
+    for e in entries:
+        iv = {(r["set"], r["metric"]): r for r in e["zrc"]["intervals"]}
+        assert iv[("test", "syntactic")]["estimate"] == e["scores"]["syntactic"]["test"]
+        assert iv[("test", "syntactic")]["ci_low"] <= e["scores"]["syntactic"]["test"] <= iv[("test", "syntactic")]["ci_high"]
+    assert main(["leaderboard", "sLM21", "--csv", "--intervals"]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert len(rows) == 4 and float(rows[1]["syntactic_ci_low"]) < float(rows[1]["syntactic_ci_high"])
+    assert main(["leaderboard", "sLM21"]) == 0
+    captured = capsys.readouterr()
+    assert "±" in captured.out
+
+
+def test_neighbours_not_significantly_different():
+    from zrc.cli.analysis import indistinct_neighbours
+
+    def entry(v, lo, hi):
+        return {"scores": {"lexical": {"test": {"score": v}}, "protosyntax": {"test": {"score": v}}},
+                "zrc": {"intervals": [{"set": "test", "metric": m, "ci_low": lo, "ci_high": hi}
+                                      for m in ("lexical", "protosyntax")]}}
+    close = [entry(0.70, 0.66, 0.74), entry(0.71, 0.67, 0.75), entry(0.90, 0.89, 0.91)]
+    lines = indistinct_neighbours("prosAudit", close)
+    assert lines == ["lexical: #2 ≈ #1", "protosyntax: #2 ≈ #1"]   # #3 is clearly ahead of both

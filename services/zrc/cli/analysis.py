@@ -17,6 +17,7 @@ from zrc.core.analysis import (
     AnalysisError,
     ScoreFolder,
     load_folder,
+    published,
     same_gold,
 )
 from zrc.core.confidence import compare
@@ -119,3 +120,74 @@ def print_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> None:
     output.say(format_rows(a, b, rows).rstrip("\n"))
     output.note("interval: paired bootstrap over the shared units; p: paired approximate randomisation, two-sided; "
                 "* p < 0.05. With many metrics compared at once, about 1 in 20 reaches p < 0.05 by chance.")
+
+
+# ------------------------------------------------------------------------------------------ leaderboard
+
+HEADLINE = {
+    "sLM21": (("lexical", "lexical.all"), ("lexical_in_vocab", "lexical.in_vocab"), ("syntactic", "syntactic"),
+              ("semantic_synth", "semantic.normal.synthetic"), ("semantic_libri", "semantic.normal.librispeech"),
+              ("semantic_w_synth", "semantic.weighted.synthetic"),
+              ("semantic_w_libri", "semantic.weighted.librispeech")),
+    "prosAudit": (("lexical", "lexical"), ("protosyntax", "protosyntax")),
+}
+Z95 = 1.959963984540054
+
+
+def entry_interval(entry: dict, metric: str, set_: str = "test") -> tuple[float, float] | None:
+    """The 95% interval a published entry carries for ``metric`` (None for entries published before intervals)."""
+    for r in (entry.get("zrc") or {}).get("intervals") or []:
+        if r.get("metric") == metric and r.get("set") == set_ and r.get("ci_low") is not None \
+                and r.get("ci_high") is not None:
+            return float(r["ci_low"]), float(r["ci_high"])
+    return None
+
+
+def half_width(entry: dict, metric: str, set_: str = "test") -> float | None:
+    iv = entry_interval(entry, metric, set_)
+    return None if iv is None else (iv[1] - iv[0]) / 2
+
+
+def indistinct_neighbours(benchmark: str, entries: list[dict], set_: str = "test") -> list[str]:
+    """Per headline metric, the rank neighbours whose difference is not significant (two-sided 5%).
+
+    Entries hold only their own intervals, so this is an *unpaired* z-test with standard errors read off
+    the 95% intervals: conservative (two systems scored on the same items are positively correlated), so
+    "not significantly different" here may still be significant in ``zrc compare`` on the two jobs.
+    """
+    lines = []
+    for _col, metric in HEADLINE.get(benchmark, ()):
+        if benchmark == "sLM21" and metric.startswith("semantic.normal"):
+            continue   # the table shows the weighted correlations
+        ranked = []
+        for i, e in enumerate(entries, 1):
+            v, iv = published(e, metric, set_), entry_interval(e, metric, set_)
+            if v is not None and iv is not None:
+                ranked.append((float(v), i, (iv[1] - iv[0]) / (2 * Z95)))
+        ranked.sort(key=lambda t: -t[0])
+        ties = [f"#{a[1]} ≈ #{b[1]}" for a, b in zip(ranked, ranked[1:], strict=False)
+                if abs(a[0] - b[0]) < Z95 * math.hypot(a[2], b[2])]
+        if ties:
+            lines.append(f"{metric}: {', '.join(ties)}")
+    return lines
+
+
+def csv_with_intervals(benchmark: str, entries: list[dict], base: str) -> str:
+    """The reference-layout CSV with ``<column>_ci_low,<column>_ci_high`` appended (rows: entries x dev, test)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(base)))
+    cols = HEADLINE.get(benchmark, ())
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(rows[0] + [f"{c}_ci_{k}" for c, _ in cols for k in ("low", "high")])
+    body = iter(rows[1:])
+    for e in entries:
+        for set_ in ("dev", "test"):
+            extra = []
+            for _c, metric in cols:
+                iv = entry_interval(e, metric, set_)
+                extra += ["", ""] if iv is None else [repr(iv[0]), repr(iv[1])]
+            w.writerow(next(body) + extra)
+    return out.getvalue()

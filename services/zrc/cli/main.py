@@ -447,9 +447,16 @@ def cmd_leaderboard(a) -> int:
         output.print_json({"last_modified": max((e.get("submission_date") or "" for e in entries), default=None),
                            "data": entries})
     elif a.csv:
-        sys.stdout.write(leaderboard_csv(bench, entries))
+        text = leaderboard_csv(bench, entries)
+        if a.intervals:
+            from .analysis import csv_with_intervals
+            text = csv_with_intervals(bench, entries, text)
+        sys.stdout.write(text)
     else:
         output.leaderboard(bench, entries)
+        from .analysis import indistinct_neighbours
+        for line in indistinct_neighbours(bench, entries):
+            output.note(f"not significantly different (unpaired, 5%; `zrc compare` is paired): {line}")
     return 0
 
 
@@ -622,6 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("leaderboard", cmd_leaderboard, "show a benchmark's leaderboard")
     sp.add_argument("name")
     sp.add_argument("--csv", action="store_true", help="the reference sLM21-csv columns")
+    sp.add_argument("--intervals", action="store_true", help="with --csv: append the 95%% interval columns")
     sp = add("user:login", cmd_login, "store a token for ZRC_SERVER (file mode 0600)")
     sp.add_argument("--token", help="default: read from stdin / prompt")
     add("user:whoami", cmd_whoami, "who the token belongs to, and today's quota")

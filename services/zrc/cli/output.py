@@ -151,5 +151,11 @@ def leaderboard(benchmark: str, entries: list[dict]) -> None:
                     s["semantic"]["weighted"]["synthetic"]["test"], s["semantic"]["weighted"]["librispeech"]["test"]]
         else:
             vals = [s["lexical"]["test"]["score"], s["protosyntax"]["test"]["score"]]
-        t.add_row(str(i), name, e.get("model_id") or "", *(_fmt(v) for v in vals), z.get("scorer_version", ""))
+        # the 95% interval as +- half-width when the entry carries one (published since intervals exist)
+        from .analysis import half_width
+        metrics = (["lexical.all", "lexical.in_vocab", "syntactic", "semantic.weighted.synthetic",
+                    "semantic.weighted.librispeech"] if benchmark == "sLM21" else ["lexical", "protosyntax"])
+        cells = [_fmt(v) + ("" if v is None or (h := half_width(e, m)) is None else f" ±{_fmt(h)}")
+                 for v, m in zip(vals, metrics, strict=True)]
+        t.add_row(str(i), name, e.get("model_id") or "", *cells, z.get("scorer_version", ""))
     out.print(t)
