@@ -71,7 +71,8 @@ def sections(folder: ScoreFolder) -> list[tuple[str, str, list[Row], tuple[float
         acc = [(r["metric"], r["estimate"], r["ci_low"], r["ci_high"], f"n={r['n_units']}")
                for r in head if r["task"] != "semantic"]
         if acc:
-            out.append((f"{s}: headline scores", "accuracy", acc, (0.0, 1.0)))
+            title = "ProsAudit accuracy by type" if bench == "prosAudit" else "headline scores"
+            out.append((f"{s}: {title}", "accuracy", acc, (0.0, 1.0)))
         sem = [(r["metric"], r["estimate"], r["ci_low"], r["ci_high"], f"n={r['n_units']}")
                for r in head if r["task"] == "semantic"]
         if sem:
@@ -88,10 +89,6 @@ def sections(folder: ScoreFolder) -> list[tuple[str, str, list[Row], tuple[float
             rows = _confidence(folder, "semantic", s, _is_dataset_corr)
             if rows:
                 out.append((f"{s}: semantic correlation per dataset", "correlation", rows, (-100.0, 100.0)))
-        else:
-            rows = _table_rows(folder, f"score_prosodic_english_{s}_by_type.csv", "type")
-            if rows:
-                out.append((f"{s}: ProsAudit accuracy by type", "accuracy", rows, (0.0, 1.0)))
     return out
 
 
