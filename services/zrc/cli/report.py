@@ -94,7 +94,7 @@ def sections(folder: ScoreFolder) -> list[tuple[str, str, list[Row], tuple[float
 
 def forest_svg(rows: list[Row], lo: float, hi: float, ref: float | None = None) -> str:
     """Inline SVG: one line per row, a dot at the estimate and a bar for its interval."""
-    label_w, plot_w, value_w, row_h = 250, 360, 190, 22
+    label_w, plot_w, value_w, row_h = 250, 360, 240, 22
     width, height = label_w + plot_w + value_w, row_h * len(rows) + 30
 
     def x(v: float) -> float:
