@@ -95,6 +95,11 @@ def test_compare_refuses_folders_without_intervals(two_runs, tmp_path, capsys):
     (old / "provenance.json").write_text("{}")
     assert main(["compare", str(a), str(old)]) == 2
     assert "provenance.json" in capsys.readouterr().err
+    (old / "score_confidence.csv").write_text(
+        "task,set,metric,estimate,ci_low,ci_high,n_units,resamples\nlexical,dev,lexical.all,abc,0,1,5,1000\n")
+    (old / "provenance.json").write_text((a / "provenance.json").read_text())
+    assert main(["compare", str(a), str(old)]) == 2
+    assert "score_confidence.csv: line 2: expected numbers" in capsys.readouterr().err
     assert main(["compare", str(a), "no-such-job"]) == 2
     assert "no-such-job" in capsys.readouterr().err
 

@@ -12,8 +12,10 @@ Method (documented in docs/analysis.md):
   semantic distances are first replaced by their within-(type, dataset) ranks, which leaves every Spearman
   correlation unchanged and makes values of two systems with different distance scales exchangeable.
 
-Every statistic is computed for a whole (resamples x units) matrix at once; Spearman ranks per resample
-with ``scipy.stats.rankdata(axis=1)``.
+Every statistic is computed for a whole block of resamples at once. A bootstrap resample is a row of
+draw counts (pair tasks: counts of *cells* of equal-valued units, one multinomial draw); means are
+count-weighted, and Spearman's rho comes from count-weighted average ranks (no per-resample sort). Only
+permutation rows, whose values differ, are ranked with ``scipy.stats.rankdata(axis=1)``.
 """
 
 from __future__ import annotations
@@ -254,8 +256,8 @@ def _collapse(units: Units, *others: Units) -> tuple[list[Units], np.ndarray]:
     mat = np.stack(keys, axis=1)
     nan = np.isnan(mat)
     # a NaN value and its NaN-ness are keys: NaN units of equal pattern share a cell (first member's values)
-    _, first, inv, size = np.unique(np.concatenate([np.where(nan, 0, mat), nan], axis=1), axis=0,
-                                    return_index=True, return_inverse=True, return_counts=True)
+    _, first, size = np.unique(np.concatenate([np.where(nan, 0, mat), nan], axis=1), axis=0,
+                               return_index=True, return_counts=True)
     out = [Units(u.task, u.score[first], {k: v[first] for k, v in u.aux.items()}, u.labels) for u in (units, *others)]
     return out, size.astype(np.int64)
 
