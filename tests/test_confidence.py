@@ -238,3 +238,34 @@ def test_provenance_records_the_in_vocab_flags(slm21_case):
     prov = json.loads(files[PROVENANCE_FILE])
     assert set(prov["units"]) == {"lexical/dev", "lexical/test"}
     assert prov["confidence"]["interval"] == "percentile bootstrap" and prov["confidence"]["level"] == 0.95
+
+
+@pytest.mark.parametrize("case,bench", [("slm21_case", "sLM21"), ("prosaudit_case", "prosAudit")])
+def test_resampled_statistic_is_the_published_one(request, case, bench):
+    """The metric functions the bootstrap resamples compute, on the original units, the published value."""
+    ev, entry, _ = _analysis(request.getfixturevalue(case), bench)
+    checked = 0
+    for r in ev.results:
+        for iv in bootstrap(r.units, r.set):
+            want = published(entry, iv.metric, r.set)
+            if want is None:
+                continue
+            assert iv.estimate == pytest.approx(want, rel=1e-12, abs=1e-12), (r.task, r.set, iv.metric)
+            checked += 1
+    assert checked >= (30 if bench == "sLM21" else 4)
+
+
+def test_a_missing_distance_voids_only_its_dataset():
+    rng = np.random.default_rng(9)
+    n = 40
+    human = rng.random(n)
+    dist = -human + rng.normal(0, 0.3, n)
+    dist[3] = np.nan                                   # an embedding file was missing (--skip-validation)
+    u = semantic_units(np.full(n, "synthetic"), np.repeat(["d1", "d2"], n // 2), human, human, dist)
+    iv = {i.metric: i for i in bootstrap(u, "dev")}
+    assert np.isnan(iv["semantic.d1.synthetic"].estimate) and np.isnan(iv["semantic.d1.synthetic"].ci_low)
+    assert iv["semantic.d2.synthetic"].ci_low < iv["semantic.d2.synthetic"].estimate
+    # normal/weighted leave the NaN correlation out, as the leaderboard does
+    assert iv["semantic.normal.synthetic"].estimate == pytest.approx(iv["semantic.d2.synthetic"].estimate)
+    normal, d2 = iv["semantic.normal.synthetic"], iv["semantic.d2.synthetic"]
+    assert (normal.ci_low, normal.ci_high) == (d2.ci_low, d2.ci_high)   # d1 is out of every resample too

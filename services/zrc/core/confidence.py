@@ -181,6 +181,10 @@ def _semantic_metrics(units: Units) -> dict[str, Metric]:
             a, b = units.strata[s]
             if d.counts is None:
                 d.cache[s] = 100 * rowwise_spearman(neg_human[None, a:b], d.score[:, a:b])
+            elif np.isnan(d.score[0, a:b]).any() or np.isnan(neg_human[a:b]).any():
+                # NaN on the full data (published as null): NaN in every resample too, so normal/weighted
+                # leave this dataset out of every resample as they do of the published value
+                d.cache[s] = np.full(d.counts.shape[0], np.nan)
             else:
                 d.cache[s] = 100 * _spearman_counts(neg_human[a:b], d.score[0, a:b], d.counts[:, a:b])
         return d.cache[s]
