@@ -59,15 +59,21 @@ def run_one(root: Path, benchmark: str, tasks: list[str] | None) -> dict:
     from zrc.core.pipeline import evaluate
     from zrc.core.sources import open_tree
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ds_dir = root / ("prosaudit-dataset" if benchmark == "prosAudit" else "sLM21-dataset")
     dataset = load_dataset(str(ds_dir))
     t1 = time.perf_counter()
     ev = evaluate(dataset, open_tree(root / "submission"), benchmark, tasks=tasks)
     files = ev.files()
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     assert ev.ok, [str(f) for f in ev.findings[:5]]
-    return {"seconds": t2 - t0, "load_gold": t1 - t0, "files": len(files),
+    # the 95% intervals every scorer adds to its summary (score_confidence.csv)
+    from zrc.core.confidence import bootstrap
+    for r in ev.results:
+        bootstrap(r.units, r.set)
+    t3, c3 = time.perf_counter(), time.process_time()
+    return {"seconds": t3 - t0, "load_gold": t1 - t0, "intervals": t3 - t2, "files": len(files),
+            "cpu": c3 - c0, "intervals_cpu": c3 - c2,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -202,7 +208,8 @@ def run_local_cli(scale: float, seed: int) -> dict:
                 [zrc, "benchmarks:run", "sLM21", str(slm / "submission"), "-q", "-o", str(root / "scores")], env)
             out[f"{label}_home_bytes"] = _tree_bytes(root / "home") - base
             base = _tree_bytes(root / "home")
-        out["files"] = {p.name: p.read_bytes() for p in (root / "scores").iterdir()}
+        out["files"] = {p.name: p.read_bytes() for p in (root / "scores").iterdir()
+                        if p.name not in ("score_confidence.csv", "provenance.json")}   # ours, not the reference's
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return out
@@ -257,6 +264,11 @@ def main() -> None:
           f"{ref_total / total:>9.0f}x")
     print(f"one process, sLM21 all tasks: {whole['seconds']:.2f} s, peak RSS {whole['peak_rss_mb']:.0f} MB; "
           f"prosAudit: {whole_p['seconds']:.2f} s")
+    ci = sum(r["intervals"] for _, r in rows)
+    ci_cpu, cpu = sum(r["intervals_cpu"] for _, r in rows), sum(r["cpu"] for _, r in rows)
+    print(f"95% intervals (bootstrap, included above): {ci:.2f} s of {total:.2f} s wall; CPU {ci_cpu:.2f} of "
+          f"{cpu:.2f} s = +{100 * ci_cpu / (cpu - ci_cpu):.0f}% over scoring alone; "
+          + ", ".join(f"{label} {r['intervals']:.2f} s" for label, r in rows))
     sem = dict(rows)["semantic"]["seconds"]
     print(f"semantic vs np.load of its {npl['files']} files ({npl['seconds']:.2f} s): {sem / npl['seconds']:.2f}x")
     if a.scale != 1.0:
@@ -283,8 +295,9 @@ def main() -> None:
     if a.no_stack:
         return
     st = run_stack(a.scale, a.seed)
-    same = st.pop("files_equal_core") == core
-    same_pooled = st.pop("files_pooled") == core
+    ours = ("score_confidence.csv", "provenance.json")   # written next to the reference files
+    same = {k: v for k, v in st.pop("files_equal_core").items() if k not in ours} == core
+    same_pooled = {k: v for k, v in st.pop("files_pooled").items() if k not in ours} == core
     e2e = st["upload_s"] + st["evaluate_s"]
     e2e_pooled = st["pooled_upload_s"] + st["pooled_evaluate_s"]
     print("\nmulti-process stack (SeaweedFS S3 + 7 services), sLM21 all tasks:")

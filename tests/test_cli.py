@@ -81,7 +81,10 @@ def test_run_writes_the_cores_files(imported, tmp_path, capsys):
     out = tmp_path / "scores"
     assert main(["benchmarks:run", "sLM21", str(sub), "-o", str(out), "-q"]) == 0
     core = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), "sLM21").files()
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == core
+    written = {p.name: p.read_bytes() for p in out.iterdir()}
+    extras = {"score_confidence.csv", "provenance.json"}  # ours, next to the reference's files
+    assert set(written) == set(core) | extras
+    assert {k: v for k, v in written.items() if k not in extras} == core
 
 
 def test_run_selection_and_json(imported, tmp_path, capsys):
@@ -89,7 +92,8 @@ def test_run_selection_and_json(imported, tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["benchmarks:run", "sLM21", str(sub), "-o", str(out), "-s", "dev", "-t", "syntactic", "--json"]) == 0
     res = _json(capsys)
-    assert res["ok"] and res["files"] == ["score_syntactic_dev_by_pair.csv", "score_syntactic_dev_by_type.csv"]
+    assert res["ok"] and res["files"] == ["provenance.json", "score_confidence.csv",
+                                          "score_syntactic_dev_by_pair.csv", "score_syntactic_dev_by_type.csv"]
     assert res["scores"]["syntactic"]["test"] is None
 
 
@@ -182,7 +186,7 @@ def test_params_show_and_reset(tmp_path, capsys):
 def test_demo(zhome, tmp_path, capsys):
     assert main(["demo", "--dir", str(tmp_path / "demo"), "--json"]) == 0
     res = _json(capsys)
-    assert res["ok"] and len(res["files"]) == 14
+    assert res["ok"] and len(res["files"]) == 16   # 14 reference files + score_confidence.csv + provenance.json
 
 
 def test_demo_never_deletes_user_files(zhome, tmp_path, capsys):

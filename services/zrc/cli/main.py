@@ -515,9 +515,16 @@ def cmd_leaderboard(a) -> int:
         output.print_json({"last_modified": max((e.get("submission_date") or "" for e in entries), default=None),
                            "data": entries})
     elif a.csv:
-        sys.stdout.write(leaderboard_csv(bench, entries))
+        text = leaderboard_csv(bench, entries)
+        if a.intervals:
+            from .analysis import csv_with_intervals
+            text = csv_with_intervals(bench, entries, text)
+        sys.stdout.write(text)
     else:
         output.leaderboard(bench, entries)
+        from .analysis import indistinct_neighbours
+        for line in indistinct_neighbours(bench, entries):
+            output.note(f"not significantly different (unpaired, 5%; `zrc compare` is paired): {line}")
     return 0
 
 
@@ -573,6 +580,57 @@ def cmd_rescore(a) -> int:
 
 # ----------------------------------------------------------------------------------------------- parser
 
+def cmd_compare(a) -> int:
+    from .analysis import CompareRefused, comparison_rows, print_rows, resolve
+
+    def fetch_job(job_id: str) -> dict[str, bytes]:
+        try:
+            with session() as client:
+                return {f.name: f.content for f in client.get_scores(job_id).files}
+        except UsageError as exc:
+            raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
+
+    try:
+        fa, fb = resolve(a.a, fetch_job), resolve(a.b, fetch_job)
+        rows = comparison_rows(fa, fb)
+    except CompareRefused as exc:
+        raise UsageError(str(exc)) from None
+    if a.json:
+        output.print_json(rows)
+    else:
+        print_rows(fa, fb, rows)
+    return 0
+
+
+def cmd_report(a) -> int:
+    from .analysis import CompareRefused, comparison_rows, resolve
+    from .report import render_html, render_markdown
+
+    def fetch_job(job_id: str) -> dict[str, bytes]:
+        try:
+            with session() as client:
+                return {f.name: f.content for f in client.get_scores(job_id).files}
+        except UsageError as exc:
+            raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
+
+    try:
+        folder = resolve(a.scores, fetch_job)
+        other = resolve(a.compare, fetch_job) if a.compare else None
+        rows = comparison_rows(folder, other) if other else None
+    except CompareRefused as exc:
+        raise UsageError(str(exc)) from None
+    markdown = a.markdown or (a.output or "").endswith(".md")
+    default = (Path(a.scores) if Path(a.scores).is_dir() else Path.cwd()) / f"report.{'md' if markdown else 'html'}"
+    out = Path(a.output) if a.output else default
+    text = (render_markdown if markdown else render_html)(folder, rows, other)
+    _write_scores({out.name: text.encode()}, out.parent)
+    if a.json:
+        output.print_json({"ok": True, "output": str(out)})
+    else:
+        output.say(f"report written to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zrc", description="ZeroSpeech sLM21 / ProsAudit evaluation (zrc as a service)")
     p.add_argument("--version", action="version", version=f"zrc-service {__version__}")
@@ -627,6 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("leaderboard", cmd_leaderboard, "show a benchmark's leaderboard")
     sp.add_argument("name")
     sp.add_argument("--csv", action="store_true", help="the reference sLM21-csv columns")
+    sp.add_argument("--intervals", action="store_true", help="with --csv: append the 95%% interval columns")
     sp = add("user:login", cmd_login, "store a token for ZRC_SERVER (file mode 0600)")
     sp.add_argument("--token", help="default: read from stdin / prompt")
     add("user:whoami", cmd_whoami, "who the token belongs to, and today's quota")
@@ -636,6 +695,14 @@ def build_parser() -> argparse.ArgumentParser:
     admin_cli.register(add, session, UsageError)
     sp = add("admin:rescore", cmd_rescore, "admin: re-score entries made by another scorer version")
     sp.add_argument("name")
+    sp = add("compare", cmd_compare, "B - A for every shared score: paired 95% interval and p-value")
+    sp.add_argument("a", help="score folder written by benchmarks:run (or its submission folder), or a job id")
+    sp.add_argument("b", help="the same for B")
+    sp = add("report", cmd_report, "one self-contained HTML page (or Markdown) of the scores and their intervals")
+    sp.add_argument("scores", help="score folder written by benchmarks:run (or its submission folder), or a job id")
+    sp.add_argument("-o", "--output", help="output file (default SCORES/report.html; .md for Markdown)")
+    sp.add_argument("--compare", metavar="B", help="also compare with B (folder or job id): paired intervals")
+    sp.add_argument("--markdown", action="store_true", help="Markdown for pasting into a README")
     sp = add("demo", cmd_demo, "generate a small dataset + submission and evaluate it")
     sp.add_argument("--dir", help="where to generate (default ZRC_HOME/demo)")
     sp.add_argument("--scale", type=float, default=0.01)

@@ -129,7 +129,8 @@ def job_progress(quiet: bool) -> Iterator:
 
 
 def leaderboard(benchmark: str, entries: list[dict]) -> None:
-    """Published entries, test-set scores; baselines flagged."""
+    """Published entries, test-set scores (with +- the half-width of their 95% interval); baselines flagged."""
+    from .analysis import half_width  # here: analysis imports this module
     t = Table(title=f"{benchmark} leaderboard ({len(entries)} entries, test set)")
     t.add_column("#", justify="right")
     t.add_column("system")
@@ -152,7 +153,12 @@ def leaderboard(benchmark: str, entries: list[dict]) -> None:
                     s["semantic"]["weighted"]["synthetic"]["test"], s["semantic"]["weighted"]["librispeech"]["test"]]
         else:
             vals = [s["lexical"]["test"]["score"], s["protosyntax"]["test"]["score"]]
+        # the 95% interval as +- half-width when the entry carries one (published since intervals exist)
+        metrics = (["lexical.all", "lexical.in_vocab", "syntactic", "semantic.weighted.synthetic",
+                    "semantic.weighted.librispeech"] if benchmark == "sLM21" else ["lexical", "protosyntax"])
+        cells = [_fmt(v) + ("" if v is None or (h := half_width(e, m)) is None else f" ±{_fmt(h)}")
+                 for v, m in zip(vals, metrics, strict=True)]
         # author labels and model ids come from meta.yaml: shown as text, never read as rich markup
-        t.add_row(str(i), escape(name), escape(e.get("model_id") or ""), *(_fmt(v) for v in vals),
+        t.add_row(str(i), escape(name), escape(e.get("model_id") or ""), *cells,
                   escape(z.get("scorer_version", "")))
     out.print(t)

@@ -15,4 +15,4 @@ pipeline    validate + score a submission against a dataset in one call
 """
 
 # Bumped whenever a change can alter a score: results are cached by scorer version.
-SCORER_VERSION = "1"
+SCORER_VERSION = "1.1"  # 1.1: summaries carry bootstrap intervals (score_confidence.csv)

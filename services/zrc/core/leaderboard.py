@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .confidence import bootstrap, pack_mask
 from .dataset import Dataset, as_key, key_codes
 from .params import Params
 from .scoring import FREQ_LABELS, TaskResult, score_file_names
@@ -83,6 +84,13 @@ def summarize(result: TaskResult, dataset: Dataset) -> dict:
         _, first, counts = np.unique(codes, return_index=True, return_counts=True)
         out["sizes"] = {f"{pairs['type'][i]}|{pairs['dataset'][i]}": int(c)
                         for i, c in zip(first, counts, strict=True)}
+    if result.units is not None:
+        # intervals travel with the summary so the gateway can write score_confidence.csv without re-scoring
+        out["confidence"] = [{"metric": iv.metric, "estimate": _f(iv.estimate), "ci_low": _f(iv.ci_low),
+                              "ci_high": _f(iv.ci_high), "n_units": iv.n_units, "resamples": iv.resamples}
+                             for iv in bootstrap(result.units, result.set)]
+        if result.task == "lexical":  # row-aligned with by_pair: what `zrc compare` needs for in_vocab
+            out["in_vocab"] = pack_mask(result.units.aux["in_vocab"])
     return out
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .confidence import Units, pair_units, semantic_units
 from .dataset import PairGold, SemanticGold, as_key, key_codes
 from .params import Params
 from .stats import (
@@ -37,6 +38,8 @@ class TaskResult:
     task: str
     set: str
     tables: dict[str, Table] = field(default_factory=dict)
+    # per-unit data for confidence intervals (not a score file: the reference's files stay as they are)
+    units: Units | None = None
 
     def files(self) -> dict[str, bytes]:
         return {name: write_csv(t) for name, t in self.tables.items()}
@@ -99,6 +102,8 @@ def score_pairs(gold: PairGold, sub: ScoreFile, params: Params) -> TaskResult:
     result = TaskResult(gold.task.name, gold.set)
 
     if gold.task.subset == "lexical":
+        result.units = pair_units("lexical", by_pair_score,
+                                  in_vocab=table["frequency"][good_first].astype(np.float64) >= 1)
         word = table["word"]
         if _na(word[gold.bad]).all():
             word = table["phones"]  # the reference's fallback when non-words have no spelling
@@ -120,6 +125,7 @@ def score_pairs(gold: PairGold, sub: ScoreFile, params: Params) -> TaskResult:
 
     types = table["type"][good_first]
     tu, tinv = np.unique(as_key(types), return_inverse=True)
+    result.units = pair_units(gold.task.name, by_pair_score, types=as_key(types))
     if gold.task.subset == "syntactic":
         result.tables[names["by_pair"]] = Table({
             "sentence": table["transcription"][good_first],
@@ -235,6 +241,8 @@ def score_semantic(gold: SemanticGold, pooled: dict[str, PooledSet], params: Par
     out = out.with_column("score", score)
     names = score_file_names("semantic", gold.set)
     result = TaskResult("semantic", gold.set, {names["pairs"]: out})
+    result.units = semantic_units(as_key(out["type"]), as_key(out["dataset"]), out["relatedness"],
+                                  out["similarity"], score)
     if sp.correlations:
         result.tables[names["correlation"]] = correlations(out)
     return result

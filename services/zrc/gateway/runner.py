@@ -43,6 +43,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 from zrc.common import internal, runtime
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
+from zrc.core.analysis import confidence_rows
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.findings import Finding
 from zrc.core.leaderboard import dumps, entry_from_summaries
@@ -451,7 +452,9 @@ class Runner:
             entry["zrc"] = {"entry_id": entry_id, "job_id": job.job_id, "owner": job.owner, "baseline": job.baseline,
                             "scorer_version": version_label(bench.task_names, versions),
                             "submission_digest": sel.submission_digest, "dataset": sel.dataset,
-                            "published_at": jobs.now()}
+                            "published_at": jobs.now(),
+                            # 95% bootstrap intervals of the published scores (docs/analysis.md)
+                            "intervals": confidence_rows(summaries, entry)}
             self.c.call(self.c.results.PublishEntry, results_pb2.PublishEntryRequest(
                 benchmark=sel.benchmark, entry_id=entry_id, entry_json=dumps(entry)))
 

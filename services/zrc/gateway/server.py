@@ -35,6 +35,7 @@ from zrc.common.data import (
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.common.v1 import common_pb2
 from zrc.core import jobs
+from zrc.core.analysis import analysis_files
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_files, load_dataset
 from zrc.core.params import Params
@@ -458,11 +459,19 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job failed: {job.failure_reason}")
         if job.state != jobs.SUCCEEDED:
             raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job is {job.state}, not finished yet")
-        files = []
+        files, summaries, versions = [], [], {}
         for key in job.done.values():
             r = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
             files.extend(common_pb2.File(name=f.name, content=f.content) for f in r.files)
+            summaries.append(json.loads(r.summary_json))
+            versions[r.task] = r.scorer_version
         entry = self.c.call(self.c.results.GetEntry, results_pb2.GetEntryRequest(job_id=job.job_id)).entry_json
+        sel = job.selection
+        extra = analysis_files(sel["benchmark"], summaries, json.loads(entry),
+                               dataset=sel.get("dataset") or get_benchmark(sel["benchmark"]).dataset,
+                               dataset_digest=job.dataset_digest, submission_digest=sel["submission_digest"],
+                               scorer_version=version_label(sorted(versions), versions), job_id=job.job_id)
+        files.extend(common_pb2.File(name=n, content=c) for n, c in extra.items())
         return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), leaderboard_json=entry,
                                              job=job_to_pb(job))
 
