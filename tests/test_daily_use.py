@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
+import time
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.specifiers import SpecifierSet
+
+from zrc.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -49,3 +55,199 @@ def test_cli_import_is_cheap():
 def test_services_do_not_import_scipy_until_they_score():
     loaded = _modules_after("import zrc.embedded")
     assert "scipy" not in loaded and "scipy.stats" not in loaded
+
+
+# ------------------------------------------------------------------ a server that restarts or flaps
+
+@pytest.fixture()
+def fake():
+    from tests.fake_gateway import FakeGateway, Server
+
+    srv = Server(FakeGateway()).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture()
+def remote(fake, monkeypatch, tmp_path):
+    monkeypatch.setenv("ZRC_SERVER", fake.address)
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ZRC_TOKEN", raising=False)
+    return fake
+
+
+def test_unary_calls_retry_on_unavailable(fake):
+    from zrc.client import Client
+
+    fake.servicer.fail["GetScores"] = 2
+    with Client(fake.address) as c:
+        assert [f.name for f in c.get_scores("job-1").files] == ["score_lexical_dev_by_pair.csv"]
+    assert fake.servicer.calls["GetScores"] == 3
+
+
+def test_evaluate_is_not_retried(fake):
+    """Not idempotent: a retry could start the job twice."""
+    import grpc
+
+    from zrc.client import Client
+
+    fake.servicer.fail["Evaluate"] = 1
+    with Client(fake.address) as c, pytest.raises(grpc.RpcError):
+        c.evaluate("d" * 64, "sLM21")
+    assert fake.servicer.calls["Evaluate"] == 1
+
+
+def test_run_survives_a_gateway_restart_while_watching(remote, slm21_case, tmp_path, capsys):
+    """The connection drops mid-watch; the CLI reconnects, resumes watching, and writes the scores."""
+    remote.servicer.hang_watch = True
+
+    def restart():
+        time.sleep(1.0)
+        remote.stop()
+        remote.servicer.hang_watch = False
+        remote.servicer.fail["GetScores"] = 1   # still warming up when first asked
+        time.sleep(1.0)
+        remote.start()
+
+    t = threading.Thread(target=restart)
+    t.start()
+    try:
+        rc = main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "out"), "--json"])
+    finally:
+        t.join()
+    assert rc == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["job_id"] == "job-1"
+    assert (tmp_path / "out" / "score_lexical_dev_by_pair.csv").read_bytes() == b"a,b\n1,2\n"
+    assert remote.servicer.calls["WatchJob"] >= 2
+
+
+# ------------------------------------------------------------------ zrc jobs / jobs:scores
+
+def test_jobs_lists_mine_newest_first(remote, capsys):
+    from tests.fake_gateway import job
+    from zrc.gateway.v1 import gateway_pb2
+
+    remote.servicer.jobs = {
+        "old": job("old", gateway_pb2.JOB_STATE_SUCCEEDED, created="2026-01-01T00:00:00Z"),
+        "new": job("new", gateway_pb2.JOB_STATE_SCORING, created="2026-03-01T00:00:00Z"),
+        "mid": job("mid", gateway_pb2.JOB_STATE_FAILED, created="2026-02-01T00:00:00Z"),
+    }
+    assert main(["jobs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["job_id"], r["state"]) for r in rows] == [("new", "scoring"), ("mid", "failed"), ("old", "succeeded")]
+    assert main(["jobs"]) == 0
+    lines = capsys.readouterr().out.splitlines()   # not a terminal: plain lines, one per job
+    assert [ln.split("\t")[0] for ln in lines] == ["job", "new", "mid", "old"]
+
+
+def test_jobs_scores_writes_a_finished_jobs_files(remote, tmp_path, capsys):
+    from tests.fake_gateway import job
+    from zrc.gateway.v1 import gateway_pb2
+
+    out = tmp_path / "fetched"
+    assert main(["jobs:scores", "job-1", "-o", str(out)]) == 0
+    assert (out / "score_lexical_dev_by_pair.csv").read_bytes() == b"a,b\n1,2\n"
+    remote.servicer.jobs["busy"] = job("busy", gateway_pb2.JOB_STATE_SCORING)
+    assert main(["jobs:scores", "busy", "-o", str(tmp_path / "b")]) == 2
+    assert "still scoring" in capsys.readouterr().err
+    remote.servicer.jobs["bad"] = job("bad", gateway_pb2.JOB_STATE_FAILED)
+    remote.servicer.jobs["bad"].failure_reason = "scorer down"
+    assert main(["jobs:scores", "bad", "-o", str(tmp_path / "c")]) == 1
+    assert "scorer down" in capsys.readouterr().err
+    assert main(["jobs:scores", "nope", "-o", str(tmp_path / "d")]) == 2
+    assert "no job nope" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+@pytest.fixture()
+def zhome(tmp_path, monkeypatch):
+    monkeypatch.delenv("ZRC_SERVER", raising=False)
+    h = tmp_path / "zrc-home"
+    monkeypatch.setenv("ZRC_HOME", str(h))
+    return h
+
+
+@pytest.fixture()
+def imported(zhome, slm21_case):
+    assert main(["datasets:import", str(slm21_case[0]), "-q"]) == 0
+    return slm21_case
+
+
+def test_existing_output_file_is_refused_before_scoring(imported, tmp_path, capsys):
+    _, sub = imported
+    target = tmp_path / "results.csv"
+    target.write_text("mine\n")
+    assert main(["benchmarks:run", "sLM21", str(sub), "-o", str(target)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert target.read_text() == "mine\n"
+    assert main(["jobs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [], "no job was started"
+
+
+def test_embedded_jobs_then_fetch_scores_again(imported, tmp_path, capsys):
+    _, sub = imported
+    assert main(["benchmarks:run", "sLM21", str(sub), "-o", str(tmp_path / "a"), "-t", "lexical", "--json"]) == 0
+    job_id = json.loads(capsys.readouterr().out)["job_id"]
+    assert main(["jobs", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["job_id"] == job_id and row["state"] == "succeeded"
+    assert main(["jobs:scores", job_id, "-o", str(tmp_path / "b"), "--json"]) == 0
+    a = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+    assert a == {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} and a
+
+
+# ------------------------------------------------------------------ output for scripts and people
+
+def test_piped_tables_are_plain_untruncated_lines(capsys):
+    from zrc.core.benchmarks import BENCHMARKS
+
+    assert main(["benchmarks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t") == ["name", "tasks", "dataset", "documentation"]
+    for line, b in zip(lines[1:], BENCHMARKS.values(), strict=True):
+        assert line.split("\t")[0] == b.name and line.split("\t")[3] == b.url
+
+
+def test_wide_leaderboard_values_are_never_cut(monkeypatch, capsys):
+    from zrc.cli import output
+
+    entry = {"model_id": "a-very-long-model-identifier-" + "x" * 60, "publication": {"author_short": "Someone"},
+             "scores": {"lexical": {"test": {"score": 0.123456}}, "protosyntax": {"test": {"score": 0.5}}},
+             "zrc": {"scorer_version": "1"}}
+    output.leaderboard("prosAudit", [entry])
+    row = capsys.readouterr().out.splitlines()[1].split("\t")
+    assert row[2] == entry["model_id"] and row[3] == "0.1235"
+
+
+@pytest.fixture()
+def terminal(monkeypatch):
+    """rich believes it writes to a terminal (as for a person watching)."""
+    from zrc.cli import output
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    output._console.cache_clear()
+    yield output
+    output._console.cache_clear()
+
+
+def test_job_progress_counts_parts_against_the_total(terminal, capsys):
+    from zrc.gateway.v1 import gateway_pb2
+
+    with terminal.job_progress(False, total=2) as cb:
+        cb(gateway_pb2.JobEvent(task="lexical", set="dev", message="lexical dev scored"))
+        cb(gateway_pb2.JobEvent(task="lexical", set="test", message="lexical test scored"))
+    err = capsys.readouterr().err
+    assert "[1/2] lexical dev scored" in err and "[2/2] lexical test scored" in err
+
+
+def test_upload_bar_learns_the_total_before_the_bytes(fake, slm21_case, terminal):
+    from zrc.client import Client
+
+    seen = []
+    with terminal.upload_progress(False) as bar:
+        assert callable(bar.set_total)
+        with Client(fake.address) as c:
+            c.upload_folder(slm21_case[1], on_bytes=lambda n: seen.append(("bytes", n)),
+                            on_size=lambda n: seen.append(("total", n)))
+    assert seen[0][0] == "total" and seen[0][1] > 0 and seen[1] == ("bytes", seen[0][1])

@@ -33,7 +33,7 @@ from zrc.core.params import PARAMS_FILE, default_params, parse_params
 from zrc.core.sources import DirTree, SourceError
 from zrc.lazy import lazy_module
 
-from . import credentials, home, output
+from . import credentials, home, jobs, output
 from .export import leaderboard_csv
 
 # Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
@@ -136,7 +136,8 @@ def _require_dataset(client: _client.Client, bench: str, name: str | None) -> No
 
 def _upload(client: _client.Client, folder: str, quiet: bool) -> str:
     with output.upload_progress(quiet) as on_bytes:
-        return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir())).digest
+        return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir()),
+                                    on_size=getattr(on_bytes, "set_total", None)).digest
 
 
 def _tmpdir() -> Path:
@@ -153,6 +154,18 @@ def _write_scores(files: dict[str, bytes], out: Path) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, out / name)
+
+
+def check_output_dir(out: Path) -> None:
+    """Refuse an output folder that cannot be written *before* anything is uploaded, scored or charged."""
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"cannot write score files to {out}: {probe} is a file, not a folder "
+                         "(give -o a folder; nothing was scored)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write score files to {out}: {probe} is not writable (nothing was scored)")
 
 
 def _findings_json(findings: Sequence[Finding]) -> list[dict]:
@@ -183,15 +196,29 @@ def cmd_benchmarks_info(a) -> int:
     return 0
 
 
-def _watch(client: _client.Client, job_id: str, quiet: bool):
-    with output.job_progress(quiet) as on_event:
-        job = None
-        for msg in client.watch(job_id):
-            if msg.HasField("event") and on_event:
-                on_event(msg.event)
-            if msg.HasField("job"):
-                job = msg.job
-    return job or client.get_job(job_id)
+def _watch(client: _client.Client, job_id: str, quiet: bool, total: int | None = None):
+    """Follow a job to its end; a dropped connection reconnects and resumes (the job runs on regardless)."""
+    told = []
+
+    def reconnecting(reason: str) -> None:
+        if not told:
+            output.warn(f"lost the connection to the server ({reason}); job {job_id} goes on there: reconnecting...")
+        told.append(reason)
+
+    try:
+        with output.job_progress(quiet, total) as on_event:
+            job = None
+            for msg in client.watch(job_id, on_reconnect=reconnecting):
+                if msg.HasField("event") and on_event:
+                    on_event(msg.event)
+                if msg.HasField("job"):
+                    job = msg.job
+        return job or client.get_job(job_id)
+    except grpc.RpcError as exc:
+        if exc.code().name in _client._DROPPED:
+            raise UsageError(f"lost the connection to the server and could not reconnect; job {job_id} goes on "
+                             f"there: `zrc jobs` shows its state, `zrc jobs:scores {job_id}` fetches its scores") from None
+        raise
 
 
 def cmd_run(a) -> int:
@@ -200,12 +227,14 @@ def cmd_run(a) -> int:
     spec = get_benchmark(bench)
     sets, tasks = _selection_args(a, spec)
     quiet = a.quiet or a.json
+    out = Path(a.output) if a.output else Path(a.submission) / "scores"
+    check_output_dir(out)
     with session() as client:
         _require_dataset(client, bench, a.dataset)
         digest = _upload(client, a.submission, quiet)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
                                  skip_validation=a.skip_validation)
-        job = _watch(client, job_id, quiet)
+        job = _watch(client, job_id, quiet, total=len(sets) * len(tasks))
         findings = [Finding(**_data.finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
             if a.json:
@@ -218,7 +247,6 @@ def cmd_run(a) -> int:
             output.error(f"evaluation failed: {job.failure_reason or 'unknown reason'} (job {job_id})")
             return 1
         res = client.get_scores(job_id)
-    out = Path(a.output) if a.output else Path(a.submission) / "scores"
     files = {f.name: f.content for f in res.files}
     _write_scores(files, out)
     entry = json.loads(res.leaderboard_json)
@@ -591,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scale", type=float, default=0.01)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("-q", "--quiet", action="store_true")
+    jobs.add_parsers(add)
     return p
 
 
