@@ -251,3 +251,31 @@ def test_upload_bar_learns_the_total_before_the_bytes(fake, slm21_case, terminal
             c.upload_folder(slm21_case[1], on_bytes=lambda n: seen.append(("bytes", n)),
                             on_size=lambda n: seen.append(("total", n)))
     assert seen[0][0] == "total" and seen[0][1] > 0 and seen[1] == ("bytes", seen[0][1])
+
+
+# ------------------------------------------------------------------ Ctrl-C
+
+def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(slm21_case, tmp_path):
+    """SIGINT while the CLI imports, starts the embedded services or works: one line, exit 130, promptly.
+
+    (The first few ms of interpreter start-up, before any of our code runs, are Python's own.)"""
+    import os
+    import signal
+
+    zrc = Path(sys.executable).parent / "zrc"
+    for i, delay in enumerate((0.1, 0.15, 0.2, 0.3, 0.45, 0.6, 0.8, 1.2)):
+        env = {**os.environ, "ZRC_HOME": str(tmp_path / f"home{i}"), "ZRC_SERVER": ""}
+        p = subprocess.Popen([str(zrc), "datasets:import", str(slm21_case[0])], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        try:
+            _, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            pytest.fail(f"hung after SIGINT at {delay} s")
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, (delay, err)
+        if p.returncode != 0:   # (it may have finished before the signal)
+            assert p.returncode == 130, (delay, p.returncode, err)
+            assert err.strip().splitlines()[-1] == "error: interrupted", (delay, err)
+            assert err.count("interrupted") == 1, err

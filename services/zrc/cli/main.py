@@ -42,8 +42,15 @@ common_pb2 = lazy_module("zrc.common.v1.common_pb2")
 gateway_pb2 = lazy_module("zrc.gateway.v1.gateway_pb2")
 _client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
-_dataset = lazy_module("zrc.core.dataset")
 _pipeline = lazy_module("zrc.core.pipeline")
+
+
+def _dataset_errors() -> tuple[type[Exception], ...]:
+    """DatasetError for an ``except`` clause, without importing numpy: if zrc.core.dataset was never (fully)
+    imported, nothing raised it. (Importing it there would also turn a Ctrl-C during that very import into
+    "ImportError: cannot load module more than once".)"""
+    cls = getattr(sys.modules.get("zrc.core.dataset"), "DatasetError", None)
+    return (cls,) if cls else ()
 
 
 class UsageError(Exception):
@@ -348,7 +355,7 @@ def cmd_import(a) -> int:
     try:
         with session() as client:
             r = client.import_dataset(src, name)
-    except (_dataset.DatasetError, SourceError) as exc:
+    except (SourceError, *_dataset_errors()) as exc:
         return _import_failed(a, str(exc))
     except UsageError as exc:
         if "invalid_argument" in str(exc):
@@ -637,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
-    except (SourceError, _dataset.DatasetError) as exc:
+    except (SourceError, *_dataset_errors()) as exc:
         output.error(str(exc))
         return 2
     except OSError as exc:
