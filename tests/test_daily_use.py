@@ -279,3 +279,64 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(slm21_case, tmp_path):
             assert p.returncode == 130, (delay, p.returncode, err)
             assert err.strip().splitlines()[-1] == "error: interrupted", (delay, err)
             assert err.count("interrupted") == 1, err
+
+
+# ------------------------------------------------------------------ Python API
+
+def test_import_zrc_is_cheap():
+    loaded = _modules_after("import zrc; zrc.__version__")
+    assert not {"numpy", "grpc", "zrc.api", "zrc.cli.main"} & loaded
+
+
+def test_python_api_gives_the_clis_numbers(imported, tmp_path, capsys):
+    import csv
+    import io
+
+    import numpy as np
+
+    import zrc
+
+    _, sub = imported
+    assert main(["benchmarks:run", "sLM21", str(sub), "-o", str(tmp_path / "cli"), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    r = zrc.evaluate("sLM21", sub)
+    assert isinstance(r, zrc.Result) and r.ok and r.benchmark == "sLM21"
+    assert r.scores == cli["scores"]
+    cli_files = {p.name: p.read_bytes() for p in (tmp_path / "cli").iterdir()}
+    assert r.files == cli_files and sorted(r.tables) == sorted(cli_files)
+    # headline: flat "task.subscore" -> {"dev", "test"}, the same values as the nested scores
+    assert r.headline["lexical.all"] == cli["scores"]["lexical"]["all"]
+    assert r.headline["semantic.weighted.librispeech"] == cli["scores"]["semantic"]["weighted"]["librispeech"]
+    # every table column: numpy arrays holding what the CSV says
+    for name, table in r.tables.items():
+        rows = list(csv.DictReader(io.StringIO(cli_files[name].decode())))
+        assert len(table) == len(rows) and list(table) == list(rows[0])
+        for col in table:
+            got = table[col]
+            assert isinstance(got, np.ndarray)
+            if got.dtype.kind == "f":
+                want = np.array([float(x[col]) if x[col] else np.nan for x in rows])
+                np.testing.assert_array_equal(got, want)
+            else:
+                assert [str(v) for v in got.tolist()] == [x[col] for x in rows]
+    assert r.write(tmp_path / "again") == tmp_path / "again"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()} == cli_files
+
+
+def test_python_api_invalid_submission_and_usage_errors(imported, tmp_path):
+    import shutil
+
+    import zrc
+
+    _, sub = imported
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    lines = (mine / "lexical/dev.txt").read_text().splitlines()
+    lines[2] = lines[2].split()[0] + " abc"
+    (mine / "lexical/dev.txt").write_text("\n".join(lines) + "\n")
+    r = zrc.evaluate("sLM21", mine, tasks=["lexical"])
+    assert not r.ok and not r.tables and r.errors[0].line == 3 and r.errors[0].code == "bad_score"
+    with pytest.raises(zrc.ZrcError, match="unknown benchmark"):
+        zrc.evaluate("nope", mine)
+    with pytest.raises(zrc.ZrcError, match="does not exist"):
+        zrc.evaluate("sLM21", tmp_path / "missing")
