@@ -340,3 +340,77 @@ def test_python_api_invalid_submission_and_usage_errors(imported, tmp_path):
         zrc.evaluate("nope", mine)
     with pytest.raises(zrc.ZrcError, match="does not exist"):
         zrc.evaluate("sLM21", tmp_path / "missing")
+
+
+# ------------------------------------------------------------------ the reference's commands and flags
+
+def test_version_command(capsys):
+    import platform
+
+    assert main(["version", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["zrc-service"] and info["numpy"] and info["python"] == platform.python_version()
+
+
+def test_datasets_pull_is_one_clear_offline_sentence(zhome, capsys):
+    assert main(["datasets:pull", "sLM21-dataset"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "does not download" in err and "https://download.zerospeech.com" in err
+    assert "zrc datasets:import" in err
+    assert not zhome.exists(), "nothing was started"
+
+
+def test_datasets_rm_removes_an_imported_dataset(imported, capsys):
+    assert main(["datasets:rm", "sLM21-dataset", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "sLM21-dataset"
+    assert main(["datasets", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["datasets:rm", "sLM21-dataset"]) == 2
+    assert "not imported" in capsys.readouterr().err
+    # and it can be imported again (-u accepted as in the reference)
+    assert main(["datasets:import", str(imported[0]), "-u", "-q"]) == 0
+
+
+def test_datasets_rm_is_admin_only_on_a_server(fake, monkeypatch, capsys):
+    """The server refuses; the CLI says so in one sentence (mapped from PERMISSION_DENIED)."""
+    import grpc
+
+    def deny(request, context):
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "removing a dataset needs an admin token")
+
+    fake.servicer.DeleteDataset = deny
+    fake.stop()
+    fake.start()
+    monkeypatch.setenv("ZRC_SERVER", fake.address)
+    assert main(["datasets:rm", "x"]) == 2
+    assert "permission denied: removing a dataset needs an admin token" in capsys.readouterr().err
+
+
+def test_user_clear_forgets_the_saved_token(zhome, monkeypatch, capsys):
+    from zrc.cli import credentials
+
+    credentials.save("a:1", "t1")
+    credentials.save("b:2", "t2")
+    monkeypatch.setenv("ZRC_SERVER", "a:1")
+    assert main(["user:clear", "-y"]) == 0
+    assert credentials.load("a:1") is None and credentials.load("b:2") == "t2"
+    assert "forgot the token of a:1" in capsys.readouterr().out
+    assert main(["user:clear", "--all", "-y", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cleared"] == ["b:2"]
+    monkeypatch.delenv("ZRC_SERVER")
+    assert main(["user:clear"]) == 2
+
+
+def test_local_submit_says_local_and_never_duplicates(imported, tmp_path, capsys):
+    import shutil
+
+    mine = tmp_path / "sub"
+    shutil.copytree(imported[1], mine)
+    assert main(["submit", str(mine), "-m", "-r"]) == 0
+    out = capsys.readouterr().out
+    assert "published" not in out and "local sLM21 leaderboard" in out and "nothing was sent" in out
+    assert main(["submit", str(mine), "-q"]) == 0      # meta.yaml now carries the model_id: other bytes
+    assert main(["submit", str(mine), "-q"]) == 0      # the very same bytes
+    capsys.readouterr()
+    assert main(["leaderboard", "sLM21", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["data"]) == 1

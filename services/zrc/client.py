@@ -192,6 +192,9 @@ class Client:
             return self.stub.ImportDataset(_dataset_requests(archive, meta), timeout=self.timeout,
                                            metadata=self.metadata)
 
+    def delete_dataset(self, name: str):
+        return self._call(self.stub.DeleteDataset, gateway_pb2.DeleteDatasetRequest(name=name)).dataset
+
     def list_datasets(self):
         return self._call(self.stub.ListDatasets, gateway_pb2.ListDatasetsRequest()).datasets
 

@@ -33,7 +33,7 @@ from zrc.core.params import PARAMS_FILE, default_params, parse_params
 from zrc.core.sources import DirTree, SourceError
 from zrc.lazy import lazy_module
 
-from . import credentials, home, jobs, output
+from . import credentials, home, jobs, output, reference
 from .export import leaderboard_csv
 
 # Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
@@ -462,8 +462,13 @@ def cmd_submit(a) -> int:
     output.findings(findings, quiet=a.quiet)
     if not a.quiet:
         output.summary(bench, entry)
-    output.say(f"published to the {bench} leaderboard (entry {job_id}, model_id {model_id}); "
-               f"model_id written to {META_FILE} to link your next submissions")
+    if os.environ.get("ZRC_SERVER", "").strip():
+        where = f"published to the {bench} leaderboard of {os.environ['ZRC_SERVER'].strip()}"
+    else:  # embedded: nothing left this machine
+        where = (f"recorded in the local {bench} leaderboard ({home.home()}; `zrc leaderboard {bench}`): nothing "
+                 "was sent anywhere; set ZRC_SERVER to submit to an evaluation server")
+    output.say(f"{where} (job {job_id}, model_id {model_id}); model_id written to {META_FILE} to link your next "
+               "submissions")
     return 0
 
 
@@ -600,11 +605,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("path")
     sp.add_argument("-q", "--quiet", action="store_true")
     sp.add_argument("--name", help="dataset name (default: the folder/zip basename)")
+    sp.add_argument("-u", "--skip-verification", action="store_true",
+                    help="accepted for the reference's scripts: there is no online index to check against here; "
+                         "the contents are always validated")
     sp = add("submit", cmd_submit, "validate, upload, evaluate on the server and publish to the leaderboard")
     sp.add_argument("location")
     sp.add_argument("--benchmark", help="default: benchmark_name in meta.yaml")
     sp.add_argument("--dataset")
     sp.add_argument("--baseline", action="store_true", help="admin: flag the entry as a baseline")
+    sp.add_argument("-m", "--multipart", action="store_true",
+                    help="accepted for the reference's scripts: uploads always go in resumable parts")
+    sp.add_argument("-r", "--resume-dir", action="store_true",
+                    help="accepted for the reference's scripts: an interrupted upload always resumes")
     sp.add_argument("-q", "--quiet", action="store_true")
     sp = add("leaderboard", cmd_leaderboard, "show a benchmark's leaderboard")
     sp.add_argument("name")
@@ -627,6 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("-q", "--quiet", action="store_true")
     jobs.add_parsers(add)
+    reference.add_parsers(add)
     return p
 
 
