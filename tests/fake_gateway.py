@@ -29,6 +29,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServiceServicer):
         self.fail: dict[str, int] = {}
         self.calls: dict[str, int] = {}
         self.hang_watch = False
+        self.quota: dict[str, int] | None = None   # None: WhoAmI is not offered (UNIMPLEMENTED)
         self.jobs = {"job-1": job("job-1", gateway_pb2.JOB_STATE_SUCCEEDED)}
         self.files = {"score_lexical_dev_by_pair.csv": b"a,b\n1,2\n"}
 
@@ -37,6 +38,12 @@ class FakeGateway(gateway_pb2_grpc.GatewayServiceServicer):
         if self.fail.get(method):
             self.fail[method] -= 1
             context.abort(grpc.StatusCode.UNAVAILABLE, "restarting")
+
+    def WhoAmI(self, request, context):
+        self._enter("WhoAmI", context)
+        if self.quota is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        return gateway_pb2.WhoAmIResponse(user="alice", quota_left=self.quota, quota_resets_at="2026-01-02T00:00:00Z")
 
     def ListDatasets(self, request, context):
         self._enter("ListDatasets", context)

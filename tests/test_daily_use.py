@@ -414,3 +414,52 @@ def test_local_submit_says_local_and_never_duplicates(imported, tmp_path, capsys
     capsys.readouterr()
     assert main(["leaderboard", "sLM21", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["data"]) == 1
+
+
+# ------------------------------------------------------------------ checks before anything is spent
+
+def test_quota_is_checked_before_uploading(remote, slm21_case, tmp_path, capsys):
+    remote.servicer.quota = {"sLM21": 0, "prosAudit": 3}
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "no sLM21 evaluations left today for alice" in err and "nothing was uploaded" in err
+    assert "GetUpload" not in remote.servicer.calls and "Evaluate" not in remote.servicer.calls
+    remote.servicer.quota = {"sLM21": 2}
+    assert main(["benchmarks:run", "sLM21", str(slm21_case[1]), "-o", str(tmp_path / "o"), "-q"]) == 0
+
+
+def test_invalid_params_yaml_is_not_shown_as_defaults(slm21_copy, capsys):
+    _, sub = slm21_copy
+    (sub / "params.yaml").write_text("semantic:\n  metric: not-a-metric\n  pooling: max\n")
+    assert main(["submission:params", str(sub)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "not-a-metric" in err and "params.yaml is invalid" in err
+    assert main(["submission:params", str(sub), "--json"]) == 1
+    res = json.loads(capsys.readouterr().out)
+    assert res["ok"] is False and res["params"] is None and res["findings"]
+
+
+def test_every_command_takes_json():
+    from zrc.cli.main import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    missing = [name for name, sp in sub.choices.items()
+               if not any("--json" in act.option_strings for act in sp._actions)]
+    assert not missing
+
+
+def test_admin_commands_answer_in_json(zhome, capsys):
+    assert main(["admin:user-create", "alice", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "user": "alice", "admin": False}
+    assert main(["admin:token-create", "alice", "--json"]) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
+    assert token
+    assert main(["admin:token-revoke", token, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_usage_errors_in_json_go_to_stdout_too(zhome, capsys):
+    assert main(["benchmarks:info", "nope", "--json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and "unknown benchmark" in out["error"]

@@ -141,6 +141,20 @@ def _require_dataset(client: _client.Client, bench: str, name: str | None) -> No
         raise UsageError(f"dataset {want} is a {have[want]} dataset, not {bench}")
 
 
+def _check_quota(client: _client.Client, bench: str) -> None:
+    """Refuse before uploading when today's quota is spent (servers that do not offer WhoAmI are not asked)."""
+    try:
+        me = client.whoami()
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            return
+        raise
+    left = me.quota_left.get(bench, -1)
+    if left == 0:
+        raise UsageError(f"no {bench} evaluations left today for {me.user} (the quota resets at "
+                         f"{me.quota_resets_at}, UTC); nothing was uploaded")
+
+
 def _upload(client: _client.Client, folder: str, quiet: bool) -> str:
     with output.upload_progress(quiet) as on_bytes:
         return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir()),
@@ -238,6 +252,7 @@ def cmd_run(a) -> int:
     check_output_dir(out)
     with session() as client:
         _require_dataset(client, bench, a.dataset)
+        _check_quota(client, bench)
         digest = _upload(client, a.submission, quiet)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
                                  skip_validation=a.skip_validation)
@@ -324,6 +339,14 @@ def cmd_params(a) -> int:
     if a.reset:
         path.write_text(default_params(bench).to_yaml())
     params, findings = parse_params(path.read_bytes() if path.is_file() else None, bench)
+    if not findings.ok:  # the defaults are not what an evaluation of this folder would use: it would fail
+        if a.json:
+            output.print_json({"ok": False, "params": None, "findings": _findings_json(findings.items)})
+        else:
+            output.findings(findings.items)
+            output.error(f"{path} is invalid: an evaluation would stop here; fix it, or `zrc submission:params "
+                         f"{a.location} --reset` to rewrite the defaults")
+        return 1
     if a.json:
         output.print_json({"ok": findings.ok, "params": params.export(), "findings": _findings_json(findings.items)})
     else:
@@ -436,6 +459,7 @@ def cmd_submit(a) -> int:
         return _report_invalid(a, problems.items, "meta.yaml and params.yaml must be complete to publish")
     with session() as client:
         _require_dataset(client, bench, a.dataset)
+        _check_quota(client, bench)
         digest = _upload(client, a.location, quiet)
         v = client.validate(digest, bench, dataset=a.dataset or "")
         findings = [Finding(**_data.finding_from_pb(f)) for f in v.findings]
@@ -530,6 +554,9 @@ def cmd_whoami(a) -> int:
 def cmd_user_create(a) -> int:
     with session() as client:
         client.create_user(a.user, admin=a.admin)
+    if a.json:
+        output.print_json({"ok": True, "user": a.user, "admin": a.admin})
+        return 0
     output.note(f"user {a.user} ready{' (admin)' if a.admin else ''}")
     return 0
 
@@ -537,6 +564,9 @@ def cmd_user_create(a) -> int:
 def cmd_token_create(a) -> int:
     with session() as client:
         token = client.create_token(a.user)
+    if a.json:
+        output.print_json({"ok": True, "user": a.user, "token": token})
+        return 0
     sys.stdout.write(token + "\n")   # stdout carries the token alone, for scripts
     output.note(f"token for {a.user}: shown once, stored hashed on the server")
     return 0
@@ -545,6 +575,9 @@ def cmd_token_create(a) -> int:
 def cmd_token_revoke(a) -> int:
     with session() as client:
         client.revoke_token(a.token)
+    if a.json:
+        output.print_json({"ok": True, "revoked": True})
+        return 0
     output.note("token revoked")
     return 0
 
@@ -652,6 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return a.fn(a)
     except UsageError as exc:
+        if getattr(a, "json", False):  # scripts read stdout: they get the reason there too
+            output.print_json({"ok": False, "error": str(exc)})
         output.error(str(exc))
         return 2
     except KeyboardInterrupt:
