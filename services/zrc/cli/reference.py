@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 from . import credentials, output
 
@@ -17,6 +16,8 @@ PACKAGES = ("zrc-service", "numpy", "scipy", "grpcio", "protobuf", "PyYAML", "ri
 
 
 def _version(pkg: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(pkg)
     except PackageNotFoundError:
