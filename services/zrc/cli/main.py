@@ -466,7 +466,8 @@ def cmd_submit(a) -> int:
         if not v.ok:
             return _report_invalid(a, findings, "nothing was submitted")
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", publish=True, baseline=a.baseline)
-        job = _watch(client, job_id, quiet)
+        sets, tasks = _pipeline.select(get_benchmark(bench), None, None)  # submit evaluates everything
+        job = _watch(client, job_id, quiet, total=len(sets) * len(tasks))
         findings = [Finding(**_data.finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
             return _report_invalid(a, findings, "nothing was published")
