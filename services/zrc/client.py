@@ -9,6 +9,7 @@ metadata message carrying the size and sha256.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -36,6 +37,33 @@ from zrc.core.validation import read_params
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 STORED_EXT = (".npy", ".zip")
+
+# Calls that only read (or validate, which has no side effect) are retried by gRPC itself when the gateway is
+# momentarily UNAVAILABLE (a restart, a rolling update): the service config's retryPolicy, not a loop of ours.
+# Evaluate, uploads and admin calls are not: repeating them is not harmless.
+IDEMPOTENT = ("GetUpload", "ListDatasets", "ValidateSubmission", "GetJob", "ListJobs", "GetScores",
+              "GetLeaderboard", "WhoAmI")
+RETRY_POLICY = {"maxAttempts": 5, "initialBackoff": "0.25s", "maxBackoff": "4s", "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"]}
+SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [{"name": [{"service": "zrc.gateway.v1.GatewayService", "method": m} for m in IDEMPOTENT],
+                      "retryPolicy": RETRY_POLICY}],
+}
+# How long a watch keeps reconnecting to a gateway that went away before giving up (the job goes on anyway).
+RECONNECT_SECONDS = 300.0
+# Stream errors that mean "the connection broke", not "the server said no".
+_DROPPED = ("UNAVAILABLE", "INTERNAL", "UNKNOWN", "CANCELLED")
+
+
+def client_channel(address: str, *, token: bool = False, ca_file: str | None = None,
+                   allow_plaintext: bool = False) -> grpc.Channel:
+    """A channel to the gateway (TLS for grpcs://, see zrc.common.tls) whose idempotent unary calls retry on
+    UNAVAILABLE (see SERVICE_CONFIG)."""
+    options = [(k, v) for k, v in CLIENT_OPTIONS if k != "grpc.service_config"]
+    options += [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(SERVICE_CONFIG))]
+    return tls.client_channel(address, options, token=token, ca_file=ca_file, allow_plaintext=allow_plaintext)
+
 _DATE = (2020, 1, 1, 0, 0, 0)
 
 
@@ -159,8 +187,7 @@ class Client:
         ``host:port`` / ``grpc://host:port`` (plaintext: refused with a token unless loopback or
         ``allow_plaintext``), or ``unix:/path``."""
         self.address = address
-        self.channel = tls.client_channel(address, CLIENT_OPTIONS, token=bool(token), ca_file=ca_file,
-                                          allow_plaintext=allow_plaintext)
+        self.channel = client_channel(address, token=bool(token), ca_file=ca_file, allow_plaintext=allow_plaintext)
         self.stub = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
@@ -211,10 +238,13 @@ class Client:
         raise RuntimeError("unreachable")  # pragma: no cover
 
     def upload_folder(self, folder: str | Path, on_bytes: Callable[[int], None] | None = None,
-                      tmpdir: str | None = None):
+                      tmpdir: str | None = None, on_size: Callable[[int], None] | None = None):
+        """Zip and upload a folder; ``on_size(total_bytes)`` learns the archive's size before any byte goes."""
         with tempfile.TemporaryDirectory(dir=tmpdir) as tmp:
             archive = Path(tmp) / "submission.zip"
             build_archive(folder, archive)
+            if on_size:
+                on_size(archive.stat().st_size)
             return self.upload_archive(archive, on_bytes)
 
     def upload_pooled(self, folder: str | Path, benchmark: str, on_bytes: Callable[[int], None] | None = None,
@@ -239,6 +269,9 @@ class Client:
                 metadata=gateway_pb2.DatasetMetadata(name=name, sha256=digest, size=size))
             return self.stub.ImportDataset(_dataset_requests(archive, meta), timeout=self.timeout,
                                            metadata=self.metadata)
+
+    def delete_dataset(self, name: str):
+        return self._call(self.stub.DeleteDataset, gateway_pb2.DeleteDatasetRequest(name=name)).dataset
 
     def list_datasets(self):
         return self._call(self.stub.ListDatasets, gateway_pb2.ListDatasetsRequest()).datasets
@@ -306,13 +339,21 @@ class Client:
     def rescore(self, benchmark: str) -> list[str]:
         return list(self._call(self.stub.Rescore, gateway_pb2.RescoreRequest(benchmark=benchmark)).job_ids)
 
-    def watch(self, job_id: str, after_seq: int = -1, timeout: float | None = None) -> Iterator:
-        """Events of a job until it ends; reconnects if the gateway restarts in between."""
+    def watch(self, job_id: str, after_seq: int = -1, timeout: float | None = None,
+              reconnect_for: float = RECONNECT_SECONDS, on_reconnect: Callable[[str], None] | None = None) -> Iterator:
+        """Events of a job until it ends.
+
+        A dropped connection (gateway restarted, network blip) is not the job's end: the watch reconnects
+        and resumes after the last event seen, for up to ``reconnect_for`` seconds without an answer;
+        ``on_reconnect(reason)`` is told each time.
+        """
         seen = after_seq
+        lost_since = None
         while True:
             try:
                 for msg in self.stub.WatchJob(gateway_pb2.WatchJobRequest(job_id=job_id, after_seq=seen),
                                               timeout=timeout or self.timeout, metadata=self.metadata):
+                    lost_since = None
                     if msg.HasField("event"):
                         seen = msg.event.seq
                     yield msg
@@ -320,8 +361,14 @@ class Client:
                         return
                 continue   # the server ends a long poll after a while: reconnect after the last event seen
             except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                if exc.code().name not in _DROPPED:
                     raise
+                now = time.monotonic()
+                lost_since = lost_since or now
+                if now - lost_since > reconnect_for:
+                    raise
+                if on_reconnect:
+                    on_reconnect(f"{exc.code().name.lower()}: {exc.details() or ''}".rstrip(": "))
                 time.sleep(0.5)
 
     def wait(self, job_id: str, timeout: float | None = None):

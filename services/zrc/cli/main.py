@@ -23,29 +23,39 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import grpc
 import yaml
 
 from zrc import __version__
-from zrc.client import Client
-from zrc.common import tls
-from zrc.common.data import finding_from_pb
-from zrc.common.v1 import common_pb2
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
-from zrc.core.dataset import DatasetError
 from zrc.core.findings import Finding
 from zrc.core.limits import LimitConfigError
 from zrc.core.meta import META_FILE, check_meta, load_meta, template_yaml
 from zrc.core.params import PARAMS_FILE, default_params, parse_params
-from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import DirTree, SourceError
-from zrc.gateway.v1 import gateway_pb2
+from zrc.lazy import lazy_module
 
 from . import admin as admin_cli
-from . import cache, credentials, home, output
+from . import cache, credentials, home, jobs, output, reference
 from .export import leaderboard_csv
 
+# Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
+grpc = lazy_module("grpc")
+common_pb2 = lazy_module("zrc.common.v1.common_pb2")
+gateway_pb2 = lazy_module("zrc.gateway.v1.gateway_pb2")
+_client = lazy_module("zrc.client")
+_data = lazy_module("zrc.common.data")
+_pipeline = lazy_module("zrc.core.pipeline")
+tls = lazy_module("zrc.common.tls")
+
 RAW_HELP = "with ZRC_SERVER: upload the embedding files themselves, not one pooled vector per file"
+
+
+def _dataset_errors() -> tuple[type[Exception], ...]:
+    """DatasetError for an ``except`` clause, without importing numpy: if zrc.core.dataset was never (fully)
+    imported, nothing raised it. (Importing it there would also turn a Ctrl-C during that very import into
+    "ImportError: cannot load module more than once".)"""
+    cls = getattr(sys.modules.get("zrc.core.dataset"), "DatasetError", None)
+    return (cls,) if cls else ()
 
 
 class UsageError(Exception):
@@ -80,7 +90,7 @@ def _bench(name: str) -> str:
 
 
 @contextlib.contextmanager
-def session() -> Iterator[Client]:
+def session() -> Iterator[_client.Client]:
     """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset."""
     server = os.environ.get("ZRC_SERVER", "").strip()
     token = os.environ.get("ZRC_TOKEN") or (credentials.load(server) if server else None) \
@@ -91,7 +101,7 @@ def session() -> Iterator[Client]:
         embedded = start_embedded(home.home())
         server = embedded.address
     try:
-        client = Client(server, token=token, ca_file=os.environ.get("ZRC_CA_FILE") or None,
+        client = _client.Client(server, token=token, ca_file=os.environ.get("ZRC_CA_FILE") or None,
                         allow_plaintext=os.environ.get("ZRC_ALLOW_PLAINTEXT", "") == "1")
     except (tls.InsecureTransport, tls.TLSConfigError) as exc:
         if embedded is not None:
@@ -130,12 +140,12 @@ def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
 
 def _selection_args(a, spec) -> tuple[list[str], list[str]]:
     try:
-        return select(spec, a.sets, a.tasks)
-    except SelectionError as exc:
+        return _pipeline.select(spec, a.sets, a.tasks)
+    except _pipeline.SelectionError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _require_dataset(client: Client, bench: str, name: str | None) -> None:
+def _require_dataset(client: _client.Client, bench: str, name: str | None) -> None:
     """Fail before a long upload if the server lacks the dataset."""
     want = name or get_benchmark(bench).dataset
     have = {d.name: d.benchmark for d in client.list_datasets()}
@@ -146,17 +156,24 @@ def _require_dataset(client: Client, bench: str, name: str | None) -> None:
         raise UsageError(f"dataset {want} is a {have[want]} dataset, not {bench}")
 
 
-def _require_quota(client: Client, bench: str) -> None:
-    """Refuse before uploading when today's quota is used up (the server still decides, atomically, at Evaluate)."""
-    me = client.whoami()
-    if me.quota_left.get(bench, -1) == 0:
-        raise UsageError(f"your daily quota of {bench} evaluations is used up; it resets at {me.quota_resets_at} "
-                         "(UTC midnight). Nothing was uploaded.")
+def _check_quota(client: _client.Client, bench: str) -> None:
+    """Refuse before uploading when today's quota is spent (servers that do not offer WhoAmI are not asked)."""
+    try:
+        me = client.whoami()
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            return
+        raise
+    left = me.quota_left.get(bench, -1)
+    if left == 0:
+        raise UsageError(f"no {bench} evaluations left today for {me.user} (the quota resets at "
+                         f"{me.quota_resets_at}, UTC); nothing was uploaded")
 
 
-def _upload(client: Client, folder: str, quiet: bool) -> str:
+def _upload(client: _client.Client, folder: str, quiet: bool) -> str:
     with output.upload_progress(quiet) as on_bytes:
-        return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir())).digest
+        return client.upload_folder(folder, on_bytes=on_bytes, tmpdir=str(_tmpdir()),
+                                    on_size=getattr(on_bytes, "set_total", None)).digest
 
 
 class _InvalidHere(Exception):
@@ -167,7 +184,7 @@ class _InvalidHere(Exception):
         self.findings = findings
 
 
-def _submission(client: Client, folder: str, quiet: bool, bench: str, raw: bool = False,
+def _submission(client: _client.Client, folder: str, quiet: bool, bench: str, raw: bool = False,
                 local_ok: bool = True) -> tuple[str, str]:
     """(digest, local_ref): the folder in place in embedded mode; else uploaded with its embeddings pooled
     here (one vector per file, the server's own pooling code), or as the raw files with ``--raw``."""
@@ -207,6 +224,18 @@ def _write_scores(files: dict[str, bytes], out: Path) -> None:
         os.replace(tmp, out / name)
 
 
+def check_output_dir(out: Path) -> None:
+    """Refuse an output folder that cannot be written *before* anything is uploaded, scored or charged."""
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"cannot write score files to {out}: {probe} is a file, not a folder "
+                         "(give -o a folder; nothing was scored)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write score files to {out}: {probe} is not writable (nothing was scored)")
+
+
 def _findings_json(findings: Sequence[Finding]) -> list[dict]:
     return [f.to_dict() for f in findings]
 
@@ -235,15 +264,29 @@ def cmd_benchmarks_info(a) -> int:
     return 0
 
 
-def _watch(client: Client, job_id: str, quiet: bool):
-    with output.job_progress(quiet) as on_event:
-        job = None
-        for msg in client.watch(job_id):
-            if msg.HasField("event") and on_event:
-                on_event(msg.event)
-            if msg.HasField("job"):
-                job = msg.job
-    return job or client.get_job(job_id)
+def _watch(client: _client.Client, job_id: str, quiet: bool, total: int | None = None):
+    """Follow a job to its end; a dropped connection reconnects and resumes (the job runs on regardless)."""
+    told = []
+
+    def reconnecting(reason: str) -> None:
+        if not told:
+            output.warn(f"lost the connection to the server ({reason}); job {job_id} goes on there: reconnecting...")
+        told.append(reason)
+
+    try:
+        with output.job_progress(quiet, total) as on_event:
+            job = None
+            for msg in client.watch(job_id, on_reconnect=reconnecting):
+                if msg.HasField("event") and on_event:
+                    on_event(msg.event)
+                if msg.HasField("job"):
+                    job = msg.job
+        return job or client.get_job(job_id)
+    except grpc.RpcError as exc:
+        if exc.code().name in _client._DROPPED:
+            raise UsageError(f"lost the connection to the server and could not reconnect; job {job_id} goes on "
+                             f"there: `zrc jobs` shows its state, `zrc jobs:scores {job_id}` fetches its scores") from None
+        raise
 
 
 def cmd_run(a) -> int:
@@ -252,17 +295,19 @@ def cmd_run(a) -> int:
     spec = get_benchmark(bench)
     sets, tasks = _selection_args(a, spec)
     quiet = a.quiet or a.json
+    out = Path(a.output) if a.output else Path(a.submission) / "scores"
+    check_output_dir(out)
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        _require_quota(client, bench)
+        _check_quota(client, bench)
         try:
             digest, local_ref = _submission(client, a.submission, quiet, bench, a.raw)
         except _InvalidHere as exc:
             return _invalid_here(a, exc, a.submission, bench)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
                                  skip_validation=a.skip_validation, local_ref=local_ref)
-        job = _watch(client, job_id, quiet)
-        findings = [Finding(**finding_from_pb(f)) for f in job.findings]
+        job = _watch(client, job_id, quiet, total=len(sets) * len(tasks))
+        findings = [Finding(**_data.finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
             if a.json:
                 output.print_json({"ok": False, "job_id": job_id, "findings": _findings_json(findings)})
@@ -274,7 +319,6 @@ def cmd_run(a) -> int:
             output.error(f"evaluation failed: {job.failure_reason or 'unknown reason'} (job {job_id})")
             return 1
         res = client.get_scores(job_id)
-    out = Path(a.output) if a.output else Path(a.submission) / "scores"
     files = {f.name: f.content for f in res.files}
     _write_scores(files, out)
     entry = json.loads(res.leaderboard_json)
@@ -321,7 +365,7 @@ def cmd_verify(a) -> int:
     quiet = a.quiet or a.json
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        _require_quota(client, bench)
+        _check_quota(client, bench)
         try:
             digest, local_ref = _submission(client, a.location, quiet, bench, a.raw)
         except _InvalidHere as exc:
@@ -330,7 +374,7 @@ def cmd_verify(a) -> int:
                                    sets=sets, tasks=tasks, local_ref=local_ref)
         r = client.stub.ValidateSubmission(gateway_pb2.ValidateSubmissionRequest(selection=sel), timeout=3600,
                                            metadata=client.metadata)
-    findings = [Finding(**finding_from_pb(f)) for f in r.findings]
+    findings = [Finding(**_data.finding_from_pb(f)) for f in r.findings]
     if a.json:
         output.print_json({"ok": r.ok, "benchmark": bench, "findings": _findings_json(findings)})
     else:
@@ -349,6 +393,14 @@ def cmd_params(a) -> int:
     if a.reset:
         path.write_text(default_params(bench).to_yaml())
     params, findings = parse_params(path.read_bytes() if path.is_file() else None, bench)
+    if not findings.ok:  # the defaults are not what an evaluation of this folder would use: it would fail
+        if a.json:
+            output.print_json({"ok": False, "params": None, "findings": _findings_json(findings.items)})
+        else:
+            output.findings(findings.items)
+            output.error(f"{path} is invalid: an evaluation would stop here; fix it, or `zrc submission:params "
+                         f"{a.location} --reset` to rewrite the defaults")
+        return 1
     if a.json:
         output.print_json({"ok": findings.ok, "params": params.export(), "findings": _findings_json(findings.items)})
     else:
@@ -380,7 +432,7 @@ def cmd_import(a) -> int:
     try:
         with session() as client:
             r = client.import_dataset(src, name)
-    except (DatasetError, SourceError) as exc:
+    except (SourceError, *_dataset_errors()) as exc:
         return _import_failed(a, str(exc))
     except UsageError as exc:
         if "invalid_argument" in str(exc):
@@ -461,19 +513,20 @@ def cmd_submit(a) -> int:
         return _report_invalid(a, problems.items, "meta.yaml and params.yaml must be complete to publish")
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        _require_quota(client, bench)
+        _check_quota(client, bench)
         try:
             digest = _upload(client, a.location, quiet) if a.raw else _submission(client, a.location, quiet, bench,
                                                                                   local_ok=False)[0]
         except _InvalidHere as exc:
             return _report_invalid(a, exc.findings, "nothing was uploaded")
         v = client.validate(digest, bench, dataset=a.dataset or "")
-        findings = [Finding(**finding_from_pb(f)) for f in v.findings]
+        findings = [Finding(**_data.finding_from_pb(f)) for f in v.findings]
         if not v.ok:
             return _report_invalid(a, findings, "nothing was submitted")
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", publish=True, baseline=a.baseline)
-        job = _watch(client, job_id, quiet)
-        findings = [Finding(**finding_from_pb(f)) for f in job.findings]
+        sets, tasks = _pipeline.select(get_benchmark(bench), None, None)  # submit evaluates everything
+        job = _watch(client, job_id, quiet, total=len(sets) * len(tasks))
+        findings = [Finding(**_data.finding_from_pb(f)) for f in job.findings]
         if job.state == gateway_pb2.JOB_STATE_INVALID:
             return _report_invalid(a, findings, "nothing was published")
         if job.state != gateway_pb2.JOB_STATE_SUCCEEDED:
@@ -492,8 +545,13 @@ def cmd_submit(a) -> int:
     output.findings(findings, quiet=a.quiet)
     if not a.quiet:
         output.summary(bench, entry)
-    output.say(f"published to the {bench} leaderboard (entry {job_id}, model_id {model_id}); "
-               f"model_id written to {META_FILE} to link your next submissions")
+    if os.environ.get("ZRC_SERVER", "").strip():
+        where = f"published to the {bench} leaderboard of {os.environ['ZRC_SERVER'].strip()}"
+    else:  # embedded: nothing left this machine
+        where = (f"recorded in the local {bench} leaderboard ({home.home()}; `zrc leaderboard {bench}`): nothing "
+                 "was sent anywhere; set ZRC_SERVER to submit to an evaluation server")
+    output.say(f"{where} (job {job_id}, model_id {model_id}); model_id written to {META_FILE} to link your next "
+               "submissions")
     return 0
 
 
@@ -562,6 +620,9 @@ def cmd_whoami(a) -> int:
 def cmd_user_create(a) -> int:
     with session() as client:
         client.create_user(a.user, admin=a.admin)
+    if a.json:
+        output.print_json({"ok": True, "user": a.user, "admin": a.admin})
+        return 0
     output.note(f"user {a.user} ready{' (admin)' if a.admin else ''}")
     return 0
 
@@ -675,12 +736,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("path")
     sp.add_argument("-q", "--quiet", action="store_true")
     sp.add_argument("--name", help="dataset name (default: the folder/zip basename)")
+    sp.add_argument("-u", "--skip-verification", action="store_true",
+                    help="accepted for the reference's scripts: there is no online index to check against here; "
+                         "the contents are always validated")
     sp = add("submit", cmd_submit, "validate, upload, evaluate on the server and publish to the leaderboard")
     sp.add_argument("location")
     sp.add_argument("--benchmark", help="default: benchmark_name in meta.yaml")
     sp.add_argument("--dataset")
     sp.add_argument("--baseline", action="store_true", help="admin: flag the entry as a baseline")
     sp.add_argument("--raw", action="store_true", help=RAW_HELP)
+    sp.add_argument("-m", "--multipart", action="store_true",
+                    help="accepted for the reference's scripts: uploads always go in resumable parts")
+    sp.add_argument("-r", "--resume-dir", action="store_true",
+                    help="accepted for the reference's scripts: an interrupted upload always resumes")
     sp.add_argument("-q", "--quiet", action="store_true")
     sp = add("leaderboard", cmd_leaderboard, "show a benchmark's leaderboard")
     sp.add_argument("name")
@@ -709,6 +777,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("-q", "--quiet", action="store_true")
     cache.add_parser(add)
+    jobs.add_parsers(add)
+    reference.add_parsers(add)
     return p
 
 
@@ -721,12 +791,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return a.fn(a)
     except UsageError as exc:
+        if getattr(a, "json", False):  # scripts read stdout: they get the reason there too
+            output.print_json({"ok": False, "error": str(exc)})
         output.error(str(exc))
         return 2
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
-    except (SourceError, DatasetError) as exc:
+    except (SourceError, *_dataset_errors()) as exc:
         output.error(str(exc))
         return 2
     except grpc.RpcError as exc:   # outside a session's own translation: still one sentence, never a dump

@@ -1,39 +1,51 @@
-"""Terminal output: rich when stdout is a terminal, plain lines otherwise."""
+"""Terminal output: rich when stdout is a terminal, plain untruncated lines otherwise.
+
+rich is imported on first use (``zrc --help`` does not need it). Tables never cut a value: on a terminal long
+cells wrap (``overflow="fold"``); piped or redirected, each row is one tab-separated line, header first, so
+``zrc leaderboard sLM21 | cut -f3`` and ``grep`` see every character.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from itertools import groupby
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
-
 from zrc.core.findings import Finding
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@functools.cache
+def _console(stderr: bool):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def __getattr__(name: str):
+    """``output.out`` / ``output.err``: the stdout / stderr consoles, created when first used."""
+    if name in ("out", "err"):
+        return _console(name == "err")
+    raise AttributeError(name)
 
 
 def say(text: str) -> None:
-    out.print(text, markup=False)
+    _console(False).print(text, markup=False)
 
 
 def note(text: str) -> None:
     """Progress chatter: stderr, so that stdout stays parseable with --json."""
-    err.print(text, style="dim", markup=False)
+    _console(True).print(text, style="dim", markup=False)
 
 
 def warn(text: str) -> None:
-    err.print(f"warning: {text}", style="yellow", markup=False)
+    _console(True).print(f"warning: {text}", style="yellow", markup=False)
 
 
 def error(text: str) -> None:
-    err.print(f"error: {text}", style="bold red", markup=False)
+    _console(True).print(f"error: {text}", style="bold red", markup=False)
 
 
 def print_json(obj) -> None:
@@ -48,12 +60,25 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]],
+          right: Sequence[str] = ()) -> None:
+    """A table: rich on a terminal (cells wrap, never cut), tab-separated lines when stdout is not one."""
+    cells = [["" if v is None else str(v) for v in r] for r in rows]
+    out = _console(False)
+    if not out.is_terminal:
+        sys.stdout.write("\t".join(headers) + "\n")
+        for r in cells:
+            sys.stdout.write("\t".join(c.replace("\t", " ").replace("\n", " ") for c in r) + "\n")
+        sys.stdout.flush()
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
     t = Table(title=title)
     for h in headers:
-        t.add_column(h)
-    for r in rows:
-        t.add_row(*("" if v is None else escape(str(v)) for v in r))  # names are user text, not markup
+        t.add_column(h, overflow="fold", justify="right" if h in right else "left")
+    for r in cells:
+        t.add_row(*(escape(c) for c in r))  # names and ids are user text (meta.yaml), never rich markup
     out.print(t)
 
 
@@ -61,6 +86,7 @@ def findings(items: Sequence[Finding], quiet: bool = False) -> None:
     """One line per finding, grouped by file, errors first within a file."""
     shown = [f for f in items if not (quiet and f.severity == "warning")]
     ordered = sorted(shown, key=lambda f: (f.file or "", f.severity != "error", f.line or 0))
+    err = _console(True)
     for file, group in groupby(ordered, key=lambda f: f.file or ""):
         err.print(file or "(submission)", style="bold", markup=False)
         for f in group:
@@ -76,53 +102,66 @@ def _fmt(v) -> str:
 def summary(benchmark: str, entry: dict) -> None:
     """The score table: lexical all / in-vocab, syntactic, semantic normal / weighted, ProsAudit per type."""
     s = entry["scores"]
-    t = Table(title=f"{benchmark} scores")
-    t.add_column("score")
-    t.add_column("dev", justify="right")
-    t.add_column("test", justify="right")
+    rows = []
     if benchmark == "prosAudit":
         for typ in ("lexical", "protosyntax"):
-            t.add_row(f"{typ} (accuracy)", _fmt(s[typ]["dev"]["score"]), _fmt(s[typ]["test"]["score"]))
+            rows.append([f"{typ} (accuracy)", _fmt(s[typ]["dev"]["score"]), _fmt(s[typ]["test"]["score"])])
     else:
-        rows = [("lexical all", s["lexical"]["all"]), ("lexical in-vocab", s["lexical"]["in_vocab"]),
-                ("syntactic", s["syntactic"])]
+        pairs = [("lexical all", s["lexical"]["all"]), ("lexical in-vocab", s["lexical"]["in_vocab"]),
+                 ("syntactic", s["syntactic"])]
         for kind in ("normal", "weighted"):
             for sub in ("synthetic", "librispeech"):
-                rows.append((f"semantic {kind} {sub}", s["semantic"][kind][sub]))
-        for label, v in rows:
+                pairs.append((f"semantic {kind} {sub}", s["semantic"][kind][sub]))
+        for label, v in pairs:
             if v["dev"] is None and v["test"] is None:
                 continue
-            t.add_row(label, _fmt(v["dev"]), _fmt(v["test"]))
-    out.print(t)
+            rows.append([label, _fmt(v["dev"]), _fmt(v["test"])])
+    table(f"{benchmark} scores", ["score", "dev", "test"], rows, right=("dev", "test"))
 
 
 def _live(quiet: bool) -> bool:
     """Progress only for a person watching: not with -q, not when stdout is piped or redirected."""
-    return not quiet and out.is_terminal and err.is_terminal
+    return not quiet and _console(False).is_terminal and _console(True).is_terminal
 
 
 @contextlib.contextmanager
-def upload_progress(quiet: bool) -> Iterator:
-    """A callback(n_bytes) drawing an upload bar on a terminal (stderr); None otherwise."""
+def upload_progress(quiet: bool, total: int | None = None) -> Iterator:
+    """A callback(n_bytes) drawing an upload bar on a terminal (stderr); None otherwise.
+
+    The callback has ``.set_total(n)`` for when the size is known only once the archive is built.
+    """
     if not _live(quiet):
         yield None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     cols = (TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*cols, console=err, transient=True) as prog:
-        task = prog.add_task("upload", total=None)
-        yield lambda n: prog.advance(task, n)
+    with Progress(*cols, console=_console(True), transient=True) as prog:
+        task = prog.add_task("upload", total=total)
+
+        def advance(n: int) -> None:
+            prog.advance(task, n)
+
+        advance.set_total = lambda n: prog.update(task, total=n)
+        yield advance
 
 
 @contextlib.contextmanager
-def job_progress(quiet: bool) -> Iterator:
-    """A callback(JobEvent) printing each step of the job as it happens (stderr)."""
+def job_progress(quiet: bool, total: int | None = None) -> Iterator:
+    """A callback(JobEvent) printing each step of the job as it happens (stderr), as "[done/total]"."""
     if not _live(quiet):
         yield None
         return
+    from rich.markup import escape
+
+    err = _console(True)
+    done = [0]
     with err.status("queued...") as st:
         def cb(event) -> None:
             if event.task:
-                err.print(f"[green]✔[/] {escape(event.message)}", highlight=False)
+                done[0] += 1
+                count = f"[{done[0]}/{total}] " if total else ""
+                err.print(f"[green]✔[/] {count}{escape(event.message)}", highlight=False)
             else:
                 st.update(escape(event.message) + "...")
         yield cb
@@ -131,17 +170,11 @@ def job_progress(quiet: bool) -> Iterator:
 def leaderboard(benchmark: str, entries: list[dict]) -> None:
     """Published entries, test-set scores (with +- the half-width of their 95% interval); baselines flagged."""
     from .analysis import half_width  # here: analysis imports this module
-    t = Table(title=f"{benchmark} leaderboard ({len(entries)} entries, test set)")
-    t.add_column("#", justify="right")
-    t.add_column("system")
-    t.add_column("model id")
     if benchmark == "sLM21":
-        for c in ("lexical", "lex. in-vocab", "syntactic", "sem. synth (w)", "sem. libri (w)"):
-            t.add_column(c, justify="right")
+        cols = ["lexical", "lex. in-vocab", "syntactic", "sem. synth (w)", "sem. libri (w)"]
     else:
-        for c in ("lexical", "protosyntax"):
-            t.add_column(c, justify="right")
-    t.add_column("scorer")
+        cols = ["lexical", "protosyntax"]
+    rows = []
     for i, e in enumerate(entries, 1):
         z = e.get("zrc") or {}
         name = (e.get("publication") or {}).get("author_short") or e.get("submitted_by") or ""
@@ -158,7 +191,6 @@ def leaderboard(benchmark: str, entries: list[dict]) -> None:
                     "semantic.weighted.librispeech"] if benchmark == "sLM21" else ["lexical", "protosyntax"])
         cells = [_fmt(v) + ("" if v is None or (h := half_width(e, m)) is None else f" ±{_fmt(h)}")
                  for v, m in zip(vals, metrics, strict=True)]
-        # author labels and model ids come from meta.yaml: shown as text, never read as rich markup
-        t.add_row(str(i), escape(name), escape(e.get("model_id") or ""), *cells,
-                  escape(z.get("scorer_version", "")))
-    out.print(t)
+        rows.append([str(i), name, e.get("model_id") or "", *cells, z.get("scorer_version", "")])
+    table(f"{benchmark} leaderboard ({len(entries)} entries, test set)", ["#", "system", "model id", *cols, "scorer"],
+          rows, right=("#", *cols))

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-# scipy is imported where it is used: it takes 1.6 s to import, which every `zrc` command paid, even
-# `zrc benchmarks`; only semantic scoring needs it.
+# scipy is imported where it is called, not here: importing scipy.stats alone costs ~1 s, which every CLI
+# command and every service start-up paid although only scoring needs it.
 
 
 def group_stats(codes: np.ndarray, values: np.ndarray, ngroups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,6 +95,8 @@ def paired_distances(x: np.ndarray, y: np.ndarray, ia: np.ndarray, ib: np.ndarra
 
 
 def _cdist1(a: np.ndarray, b: np.ndarray, metric: str) -> float:
+    import scipy.spatial.distance as ssd
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -107,6 +109,8 @@ def _cdist1(a: np.ndarray, b: np.ndarray, metric: str) -> float:
 def cdist_mean(x: np.ndarray, y: np.ndarray, metric: str) -> float:
     """``cdist(x, y, metric).mean()``: the reference's librispeech distance, for metrics whose
     value depends on the whole token sets (seuclidean, mahalanobis)."""
+    import scipy.spatial.distance as ssd
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -121,6 +125,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 2:
         return float("nan")
     import scipy.stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(scipy.stats.spearmanr(a, b)[0])

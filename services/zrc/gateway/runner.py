@@ -363,6 +363,26 @@ class Runner:
                                    "meta.yaml"))
         return [f.to_dict() for f in out]
 
+    def _same_submission_entry(self, sel, job, entry: dict) -> str:
+        """The id of this owner's published entry for the same submission, which a re-submit replaces.
+
+        Same submission: the same archive, or the same model (``model_id``) with the very same scores; the
+        latter because ``zrc submit`` writes the assigned model_id back into meta.yaml, which changes the bytes
+        of an otherwise unchanged folder. Without this, submitting twice listed the system twice.
+        """
+        r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=sel.benchmark))
+        for raw in r.entries_json:
+            old = json.loads(raw)
+            z = old.get("zrc") or {}
+            if z.get("owner") != job.owner or z.get("dataset") != sel.dataset or z.get("baseline") != job.baseline:
+                continue
+            same_bytes = z.get("submission_digest") == sel.submission_digest
+            same_model = (bool(job.model_id) and old.get("model_id") == job.model_id
+                          and old.get("scores") == json.loads(dumps(entry))["scores"])
+            if same_bytes or same_model:
+                return str(z.get("entry_id") or "")
+        return ""
+
     def _save(self, job: jobs.Job, lock: threading.Lock, change: Callable[[], None]) -> None:
         with lock:
             change()
@@ -448,7 +468,7 @@ class Runner:
         self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry_json=dumps(entry)))
         if job.publish:
             bench = get_benchmark(sel.benchmark)
-            entry_id = job.replaces_entry or job.job_id
+            entry_id = job.replaces_entry or self._same_submission_entry(sel, job, entry) or job.job_id
             entry["zrc"] = {"entry_id": entry_id, "job_id": job.job_id, "owner": job.owner, "baseline": job.baseline,
                             "scorer_version": version_label(bench.task_names, versions),
                             "submission_digest": sel.submission_digest, "dataset": sel.dataset,

@@ -301,6 +301,19 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                 out.append(gateway_pb2.DatasetInfo(**self.storage.get_json(DATASETS, key)))
         return gateway_pb2.ListDatasetsResponse(datasets=out)
 
+    def DeleteDataset(self, request, context):
+        self.auth.require_admin(current.get(), "removing a dataset")
+        manifest_key = dataset_manifest_key(request.name)
+        try:
+            info = self.storage.get_json(DATASETS, manifest_key)
+        except NotFound:
+            raise runtime.Abort(grpc.StatusCode.NOT_FOUND, f"dataset {request.name} is not imported") from None
+        self.storage.delete(DATASETS, manifest_key)  # the commit point: from here on it is not listed
+        for key in self.storage.list(DATASETS, f"{request.name}/"):
+            self.storage.delete(DATASETS, key)
+        log.info("dataset_removed", dataset=request.name)
+        return gateway_pb2.DeleteDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info))
+
     def ValidateSubmission(self, request, context):
         self._check_selection(request.selection)
         self._check_owner(request.selection, current.get())

@@ -1,0 +1,53 @@
+"""The ``zrc`` console entry: Ctrl-C at any moment gives one line and exit 130, never a traceback or a hang.
+
+The handler is installed before the CLI is imported, so an interrupt during start-up (imports, the embedded
+services starting) is one line too. While a command runs, Ctrl-C is a normal ``KeyboardInterrupt`` so that
+``finally`` blocks stop the embedded servers and remove temporary files; ``main`` turns it into exit 130. The
+process then ends with ``os._exit``: a gRPC worker thread still busy (a scorer half-way through a set) must not
+keep a finished or interrupted process alive, as interpreter shutdown would by joining it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+INTERRUPTED = 130
+
+
+def _leave(signum=None, frame=None) -> None:
+    try:
+        os.write(2, b"error: interrupted\n")
+    finally:
+        os._exit(INTERRUPTED)
+
+
+def _quiet_exit(signum=None, frame=None) -> None:
+    os._exit(INTERRUPTED)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def run() -> None:  # pragma: no cover - exercised through the installed script (tests/test_daily_use.py)
+    signal.signal(signal.SIGINT, _leave)
+    from zrc.cli.main import main
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code = main()
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one was being handled
+        _flush()
+        _leave()
+    signal.signal(signal.SIGINT, _quiet_exit)  # the command has answered: an interrupt now only ends it sooner
+    _flush()
+    # Every resource was released by the command's own `with`/`finally` blocks; what interpreter shutdown would
+    # add is joining gRPC's idle worker threads (slow, and it resets SIGINT so that a Ctrl-C then kills the
+    # process with no message). Leave now, with the command's code.
+    os._exit(code if isinstance(code, int) else 1)

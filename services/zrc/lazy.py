@@ -1,0 +1,30 @@
+"""Modules imported on first use, so that ``zrc --help`` and ``import zrc`` stay cheap.
+
+numpy, grpc and the generated protobuf modules cost a few hundred milliseconds to import; a command that
+only prints help, lists benchmarks or edits a file must not pay for them. ``lazy_module("grpc")`` returns a
+stand-in whose first attribute access imports the real module (``importlib.import_module`` caches it in
+``sys.modules``, so later accesses are a dictionary lookup).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+
+class _LazyModule:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+def lazy_module(name: str) -> ModuleType:
+    """A stand-in for module ``name`` that imports it on first attribute access."""
+    return _LazyModule(name)  # type: ignore[return-value]
