@@ -261,11 +261,15 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     ``make(storage, env)`` returns the keyword arguments of :func:`serve` that differ per service
     (at least ``register``).
     """
+    from zrc.common.metrics import serve_metrics
     from zrc.storage import from_env
 
     env = dict(os.environ if env is None else env)
     configure_logging(service)
     base = BaseSettings.base(env)
+    metrics_port = serve_metrics(env)
+    if metrics_port is not None:
+        log.info("metrics", port=metrics_port)
     storage = from_env(env)
     kw = make(storage, env)
     serve(service, kw.pop("register"), base["listen"], base["grace"], base["workers"], storage, **kw)
@@ -274,8 +278,11 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
 def start_server(service: str, register: Callable[[grpc.Server], list[str]], listen: str, workers: int,
                  storage: Storage | None, interceptors: tuple = ()):
     """Start (without blocking): returns (server, bound port, health servicer, stop event)."""
+    from zrc.common.metrics import MetricsInterceptor
+
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=service),
-                         interceptors=[ErrorInterceptor(), *interceptors], options=SERVER_OPTIONS)
+                         interceptors=[MetricsInterceptor(), ErrorInterceptor(), *interceptors],
+                         options=SERVER_OPTIONS)
     names = register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -28,7 +28,7 @@ import structlog
 from google.protobuf import json_format
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from zrc.common import runtime
+from zrc.common import metrics, runtime
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import get_benchmark
@@ -107,6 +107,7 @@ class Runner:
         self.s = settings
         self.owner = owner or uuid.uuid4().hex[:12]
         self.queue: queue.Queue[str] = queue.Queue()
+        metrics.QUEUE_DEPTH.set_function(self.queue.qsize)
         self.stop = threading.Event()
         self._active: set[str] = set()
         self._lock = threading.Lock()
@@ -132,7 +133,10 @@ class Runner:
         """Re-queue unfinished jobs nobody holds (startup: resume what a dead gateway left)."""
         while not self.stop.is_set():
             try:
-                for job in self.c.unfinished():
+                unfinished = self.c.unfinished()
+                for state in (jobs.QUEUED, jobs.VALIDATING, jobs.SCORING):
+                    metrics.JOBS.labels(state).set(sum(1 for j in unfinished if j.state == state))
+                for job in unfinished:
                     with self._lock:
                         busy = job.job_id in self._active
                     if not busy and job.lease_free(self.owner, time.time()):
@@ -165,6 +169,9 @@ class Runner:
         job = self.c.get_job(job_id)
         if job.final or not job.lease_free(self.owner, time.time()):
             return
+        if job.lease_owner and job.lease_owner != self.owner:
+            metrics.LEASE_TAKEOVERS.inc()
+            log.info("lease_takeover", previous_owner=job.lease_owner, attempts=job.attempts + 1)
         job.take_lease(self.owner, time.time(), self.s.lease_seconds)
         self.c.put_job(job)
         beat = threading.Event()
@@ -205,6 +212,7 @@ class Runner:
         job.move(jobs.FAILED, reason)
         job.lease_owner = ""
         self.c.put_job(job)
+        metrics.JOBS_FINISHED.labels(jobs.FAILED).inc()
         log.warning("job_failed", reason=reason)
 
     def _validate(self, job: jobs.Job, sel) -> validation_pb2.ValidateResponse:
@@ -252,6 +260,7 @@ class Runner:
                     job.move(jobs.INVALID, f"the submission is invalid: {n} error(s)")
                     job.lease_owner = ""
                 self._save(job, lock, invalid)
+                metrics.JOBS_FINISHED.labels(jobs.INVALID).inc()
                 return
             bench = get_benchmark(sel.benchmark)
             sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
@@ -283,7 +292,10 @@ class Runner:
                 result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
                                                 summary_json=r.summary_json, scorer_version=r.scorer_version)
                 self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
+                metrics.SCORED_PARTS.labels(task, set_).inc()
                 summary = r.summary_json
+            else:
+                metrics.CACHE_HITS.labels(task, set_).inc()
             if f"{task} {set_}" not in job.done:
                 self._save(job, lock, lambda: job.part_done(task, set_, key, cached is not None))
             versions[task] = version
@@ -319,4 +331,5 @@ class Runner:
             job.move(jobs.SUCCEEDED, "published to the leaderboard" if job.publish else "all parts scored")
             job.lease_owner = ""
         self._save(job, lock, succeeded)
+        metrics.JOBS_FINISHED.labels(jobs.SUCCEEDED).inc()
         log.info("job_succeeded", parts=len(job.parts))
