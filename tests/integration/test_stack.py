@@ -263,16 +263,16 @@ def test_every_process_serves_metrics_and_parts_are_counted_once(stack, client, 
     for url in urls:
         assert _sample(url, "grpc_server_handled_total", {}) >= 0   # answers, in the text format
     gw = f"http://127.0.0.1:{stack.metrics_ports['gateway']}/metrics"
+    scorer = f"http://127.0.0.1:{stack.metrics_ports['scoring-lexical']}/metrics"
     part = {"task": "lexical", "set": "dev"}
-    parts0, hits0 = _sample(gw, "zrc_scoring_parts_total", part), _sample(gw, "zrc_scoring_cache_hits_total", part)
+    parts0, hits0 = _sample(scorer, "zrc_scoring_parts_total", part), _sample(gw, "zrc_scoring_cache_hits_total", part)
     up0 = _sample(gw, "zrc_upload_bytes_total", {})
     up = client.upload_folder(fresh(slm21_case[1], tmp_path))
     assert client.wait(client.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == SUCCEEDED
-    assert _sample(gw, "zrc_scoring_parts_total", part) == parts0 + 1
+    assert _sample(scorer, "zrc_scoring_parts_total", part) == parts0 + 1
     assert _sample(gw, "zrc_upload_bytes_total", {}) > up0
     assert client.wait(client.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == SUCCEEDED
-    assert _sample(gw, "zrc_scoring_parts_total", part) == parts0 + 1, "a cached part is not scored again"
+    assert _sample(scorer, "zrc_scoring_parts_total", part) == parts0 + 1, "a cached part is not scored again"
     assert _sample(gw, "zrc_scoring_cache_hits_total", part) == hits0 + 1
-    scorer = f"http://127.0.0.1:{stack.metrics_ports['scoring-lexical']}/metrics"
     assert _sample(scorer, "grpc_server_handled_total",
                    {"grpc_method": "Score", "grpc_code": "OK"}) >= 1

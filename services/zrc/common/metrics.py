@@ -3,9 +3,9 @@
 One interceptor counts every RPC by service, method and status code and times it
 (the ``grpc_server_*`` names of go-grpc-prometheus, so existing dashboards and
 alerts apply). The gateway adds what an organiser watches: jobs by state, the
-queue, lease takeovers, upload bytes, storage errors and the parts actually
-scored (``zrc_scoring_parts_total``, counted once per part when its result is
-stored; cache hits are counted apart in ``zrc_scoring_cache_hits_total``).
+queue, lease takeovers, upload bytes and storage errors; each scorer counts the
+parts it actually computed (``zrc_scoring_parts_total``), the gateway the parts
+answered from the result cache (``zrc_scoring_cache_hits_total``).
 
 Metrics live in the default registry of the process. In embedded mode all
 services share one process and the metrics endpoint is off unless
@@ -32,9 +32,9 @@ LEASE_TAKEOVERS = Counter("zrc_lease_takeovers_total",
 UPLOAD_BYTES = Counter("zrc_upload_bytes_total", "Submission bytes received by the gateway")
 STORAGE_ERRORS = Counter("zrc_storage_errors_total", "Object-storage requests that failed as unavailable",
                          ["operation"])
-SCORED_PARTS = Counter("zrc_scoring_parts_total", "(task, set) parts scored and stored (not cache hits)",
+SCORED_PARTS = Counter("zrc_scoring_parts_total", "(task, set) parts this scorer computed (cache hits are not)",
                        ["task", "set"])
-CACHE_HITS = Counter("zrc_scoring_cache_hits_total", "(task, set) parts answered from the result cache",
+CACHE_HITS = Counter("zrc_scoring_cache_hits_total", "(task, set) parts the gateway answered from the result cache",
                      ["task", "set"])
 
 

@@ -292,7 +292,6 @@ class Runner:
                 result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
                                                 summary_json=r.summary_json, scorer_version=r.scorer_version)
                 self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
-                metrics.SCORED_PARTS.labels(task, set_).inc()
                 summary = r.summary_json
             else:
                 metrics.CACHE_HITS.labels(task, set_).inc()
