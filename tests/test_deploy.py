@@ -134,7 +134,7 @@ def _stack_env_names() -> dict[str, set[str]]:
     s3 = {"endpoint": "x", "access_key": "x", "secret_key": "x", "bucket_prefix": "x", "spool": "x", "admin_token": "x",
           "internal_token": "x", "tls_cert": "x", "tls_key": "x", "health_listen": "h:2", "ca_file": "x"}
     addrs = {n: "h:1" for n in SERVICES}
-    return {n: set(service_env(n, "h:1", s3, addrs)) for n in SERVICES}
+    return {n: set(service_env(n, "h:1", s3, addrs, metrics_port=1)) for n in SERVICES}
 
 
 def _compose_env_names() -> dict[str, set[str]]:
@@ -157,6 +157,54 @@ def test_compose_k8s_and_stack_agree(overlay):
     assert set(stack) == set(comp) == set(k8s) == set(SERVICES)
     for name in SERVICES:
         assert stack[name] == comp[name] == k8s[name], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_is_scrapable(overlay):
+    docs = render(overlay)
+    deployments = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] in SERVICES]
+    assert {d["metadata"]["name"] for d in deployments} == set(SERVICES)
+    for d in deployments:
+        ann = d["spec"]["template"]["metadata"]["annotations"]
+        assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "9090"
+        (c,) = d["spec"]["template"]["spec"]["containers"]
+        assert {"name": "metrics", "containerPort": 9090} in c["ports"]
+        assert {"name": "ZRC_METRICS_PORT", "value": "9090"} in c["env"]
+    pols = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    assert pols["metrics-from-monitoring"]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9090}]
+
+
+def test_servicemonitor_component_renders(tmp_path):
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is required to render the Kubernetes manifests"
+    overlay = tmp_path / "with-monitor"
+    overlay.mkdir()
+    import os
+
+    rel = os.path.relpath(ROOT / "deploy/k8s", overlay)   # kustomize refuses absolute roots
+    (overlay / "kustomization.yaml").write_text(
+        f"resources: [{rel}/overlays/prod]\ncomponents: [{rel}/components/servicemonitor]\n")
+    out = subprocess.run([kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(overlay)],
+                         capture_output=True, text=True, check=True).stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    sm = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "zrc-metrics")
+    assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"] == "metrics"
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+
+
+def test_grafana_dashboard_uses_the_exported_metrics():
+    import json
+
+    from zrc.common import metrics
+
+    dash = json.loads((ROOT / "deploy/grafana/zrc-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p.get("targets", []))
+    names = {m.describe()[0].name for m in (metrics.RPC_HANDLED, metrics.RPC_SECONDS, metrics.JOBS,
+                                           metrics.QUEUE_DEPTH, metrics.LEASE_TAKEOVERS, metrics.UPLOAD_BYTES,
+                                           metrics.STORAGE_ERRORS, metrics.SCORED_PARTS, metrics.CACHE_HITS)}
+    for name in names:
+        assert name in exprs, f"the dashboard shows no panel for {name}"
 
 
 def test_images_and_entrypoints_exist():

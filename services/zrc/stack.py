@@ -44,11 +44,14 @@ def weed_binary() -> str:
     return exe
 
 
-def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str]) -> dict[str, str]:
+def service_env(name: str, listen: str, s3: dict[str, str], addrs: dict[str, str],
+                metrics_port: int | None = None) -> dict[str, str]:
     """The environment of one service, as docker-compose.yml gives it."""
     env = {"ZRC_LISTEN": listen, "ZRC_STORAGE": "s3", "ZRC_S3_ENDPOINT": s3["endpoint"],
            "ZRC_S3_ACCESS_KEY": s3["access_key"], "ZRC_S3_SECRET_KEY": s3["secret_key"], "ZRC_S3_SECURE": "false",
            "ZRC_BUCKET_PREFIX": s3["bucket_prefix"], "ZRC_LOG_LEVEL": "INFO", "ZRC_GRACE_SECONDS": "5"}
+    if metrics_port is not None:
+        env["ZRC_METRICS_PORT"], env["ZRC_METRICS_ADDR"] = str(metrics_port), "127.0.0.1"
     if name.startswith("scoring-"):
         env["ZRC_SCORER_TASK"] = name.removeprefix("scoring-")
     if name != "gateway":   # internal services keep only the hash of the gateway's credential
@@ -82,6 +85,7 @@ class Stack:
     addrs: dict[str, str] = field(default_factory=dict)
     s3: dict[str, str] = field(default_factory=dict)
     envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     # -- S3 -------------------------------------------------------------------------------------------
@@ -165,7 +169,10 @@ class Stack:
 
         if name not in self.addrs:
             self.addrs[name] = f"127.0.0.1:{free_port()}"
-        env = {**service_env(name, self.addrs[name], self.s3, self.addrs), **self.extra_env}
+        if name not in self.metrics_ports:
+            self.metrics_ports[name] = free_port()
+        env = {**service_env(name, self.addrs[name], self.s3, self.addrs, self.metrics_ports[name]),
+               **self.extra_env}
         self.envs[name] = env
         self._spawn(name, [sys.executable, "-m", module_of(name)], env)
         wait_serving(self.health_address(name), timeout=60)
@@ -192,6 +199,9 @@ class Stack:
                  *(f"ZRC_SCORER_{t.upper()}_ADDR={self.addrs[f'scoring-{t}']}" for t in SCORERS)]
         (self.root / "env").write_text("\n".join(lines) + "\n")
         os.chmod(self.root / "env", 0o600)
+        # One Prometheus scrape URL per line, one line per service process (the order of SERVICES).
+        (self.root / "metrics").write_text("".join(f"http://127.0.0.1:{p}/metrics\n"
+                                                   for p in self.metrics_ports.values()))
         (self.root / "pids.json").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
 
     def stop(self, name: str, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:

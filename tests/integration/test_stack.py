@@ -253,3 +253,38 @@ def test_a_scorer_that_stays_down_fails_the_job_with_its_reason(stack, prosaudit
         stack.stop("gateway")
         stack.start_service("scoring-prosaudit")
         stack.start_service("gateway")
+
+
+def _sample(url: str, name: str, labels: dict[str, str]) -> float:
+    """One sample of a Prometheus text-format page (0 when the series does not exist yet)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return 0.0
+
+
+def test_every_process_serves_metrics_and_parts_are_counted_once(stack, client, slm21_case, tmp_path):
+    urls = (stack.root / "metrics").read_text().split()
+    assert len(urls) == len(stack.metrics_ports) == 7     # results, validation, 4 scorers, gateway
+    for url in urls:
+        assert _sample(url, "grpc_server_handled_total", {}) >= 0   # answers, in the text format
+    gw = f"http://127.0.0.1:{stack.metrics_ports['gateway']}/metrics"
+    scorer = f"http://127.0.0.1:{stack.metrics_ports['scoring-lexical']}/metrics"
+    part = {"task": "lexical", "set": "dev"}
+    parts0, hits0 = _sample(scorer, "zrc_scoring_parts_total", part), _sample(gw, "zrc_scoring_cache_hits_total", part)
+    up0 = _sample(gw, "zrc_upload_bytes_total", {})
+    up = client.upload_folder(fresh(slm21_case[1], tmp_path))
+    assert client.wait(client.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == SUCCEEDED
+    assert _sample(scorer, "zrc_scoring_parts_total", part) == parts0 + 1
+    assert _sample(gw, "zrc_upload_bytes_total", {}) > up0
+    assert client.wait(client.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == SUCCEEDED
+    assert _sample(scorer, "zrc_scoring_parts_total", part) == parts0 + 1, "a cached part is not scored again"
+    assert _sample(gw, "zrc_scoring_cache_hits_total", part) == hits0 + 1
+    assert _sample(scorer, "grpc_server_handled_total",
+                   {"grpc_method": "Score", "grpc_code": "OK"}) >= 1

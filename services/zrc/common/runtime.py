@@ -271,6 +271,7 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     ``make(storage, env)`` returns the keyword arguments of :func:`serve` that differ per service
     (at least ``register``).
     """
+    from zrc.common.metrics import serve_metrics
     from zrc.core import limits
     from zrc.storage import from_env
 
@@ -285,6 +286,9 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
         limits.set_current(limits.Limits.from_env(env))
     except limits.LimitConfigError as exc:
         raise ConfigError(str(exc)) from None
+    metrics_port = serve_metrics(env)
+    if metrics_port is not None:
+        log.info("metrics", port=metrics_port)
     storage = from_env(env)
     kw = make(storage, env)
     kw["interceptors"] = (*interceptors, *kw.get("interceptors", ()))
@@ -311,8 +315,11 @@ def start_server(service: str, register: Callable[[grpc.Server], list[str]], lis
     grpc.health.v1 (kubelet gRPC probes cannot speak TLS). Health service "" and the service names turn
     NOT_SERVING while storage is unreachable (readiness); ``zrc.liveness`` does not (liveness: an S3
     outage must not restart every pod)."""
+    from zrc.common.metrics import MetricsInterceptor
+
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=service),
-                         interceptors=[ErrorInterceptor(), *interceptors], options=SERVER_OPTIONS)
+                         interceptors=[MetricsInterceptor(), ErrorInterceptor(), *interceptors],
+                         options=SERVER_OPTIONS)
     names = register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -40,7 +40,7 @@ import structlog
 from google.protobuf import json_format
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from zrc.common import internal, runtime
+from zrc.common import internal, metrics, runtime
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.analysis import confidence_rows
@@ -152,6 +152,7 @@ class Runner:
         self.s = settings
         self.owner = owner or uuid.uuid4().hex[:12]
         self.queue: queue.Queue[str] = queue.Queue()
+        metrics.QUEUE_DEPTH.set_function(self.queue.qsize)
         self.stop = threading.Event()
         self._active: set[str] = set()
         self._lock = threading.Lock()
@@ -181,7 +182,10 @@ class Runner:
         """Re-queue unfinished jobs nobody holds (startup: resume what a dead gateway left)."""
         while not self.stop.is_set():
             try:
-                for job in self.c.unfinished():
+                unfinished = self.c.unfinished()
+                for state in (jobs.QUEUED, jobs.VALIDATING, jobs.SCORING):
+                    metrics.JOBS.labels(state).set(sum(1 for j in unfinished if j.state == state))
+                for job in unfinished:
                     with self._lock:
                         busy = job.job_id in self._active
                     if busy or not job.lease_free(self.owner, time.time()):
@@ -233,6 +237,9 @@ class Runner:
         job = self.c.get_job(job_id)
         if job.final or not job.lease_free(self.owner, time.time()):
             return
+        if job.lease_owner and job.lease_owner != self.owner:
+            metrics.LEASE_TAKEOVERS.inc()
+            log.info("lease_takeover", previous_owner=job.lease_owner, attempts=job.attempts + 1)
         job.take_lease(self.owner, time.time(), self.s.lease_seconds)
         if job.attempts > self.s.max_attempts:
             self._fail(job, f"gave up after {job.attempts - 1} attempts: the services running this job kept "
@@ -285,6 +292,7 @@ class Runner:
         job.move(jobs.FAILED, reason)
         job.lease_owner = ""
         self.c.put_job(job)
+        metrics.JOBS_FINISHED.labels(jobs.FAILED).inc()
         log.warning("job_failed", reason=reason)
 
     def _invalid(self, job: jobs.Job, code: str, message: str) -> None:
@@ -411,6 +419,7 @@ class Runner:
                     job.move(jobs.INVALID, f"the submission is invalid: {n} error(s)")
                     job.lease_owner = ""
                 self._save(job, lock, invalid)
+                metrics.JOBS_FINISHED.labels(jobs.INVALID).inc()
                 return
             bench = get_benchmark(sel.benchmark)
             sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
@@ -443,6 +452,8 @@ class Runner:
                                                 summary_json=r.summary_json, scorer_version=r.scorer_version)
                 self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
                 summary = r.summary_json
+            else:
+                metrics.CACHE_HITS.labels(task, set_).inc()
             if f"{task} {set_}" not in job.done:
                 self._save(job, lock, lambda: job.part_done(task, set_, key, cached is not None))
             versions[task] = version
@@ -482,4 +493,5 @@ class Runner:
             job.move(jobs.SUCCEEDED, "published to the leaderboard" if job.publish else "all parts scored")
             job.lease_owner = ""
         self._save(job, lock, succeeded)
+        metrics.JOBS_FINISHED.labels(jobs.SUCCEEDED).inc()
         log.info("job_succeeded", parts=len(job.parts))

@@ -26,6 +26,7 @@ import grpc
 import structlog
 
 from zrc.common.data import BadRequest, archive_key
+from zrc.common.metrics import UPLOAD_BYTES
 from zrc.common.runtime import Abort
 from zrc.storage import SUBMISSIONS, NotFound, Storage
 
@@ -135,6 +136,7 @@ class Uploads:
                 if pos + len(buf) + len(msg.chunk) > meta.size:
                     raise BadRequest(f"more bytes than the announced {meta.size}")
                 buf += msg.chunk
+                UPLOAD_BYTES.inc(len(msg.chunk))
                 if sha is not None:
                     sha.update(msg.chunk)
                 if len(buf) >= SEGMENT:

@@ -9,7 +9,7 @@ import os
 import grpc
 import structlog
 
-from zrc.common import runtime
+from zrc.common import metrics, runtime
 from zrc.common.data import DatasetCache, finding_to_pb, load_pooled, open_submission, pooled_key
 from zrc.common.v1 import common_pb2
 from zrc.core import SCORER_VERSION
@@ -49,6 +49,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             result = self._from_pooled(tree, bench.name, dataset, ds_digest, sel, sets[0])
             if result is not None:
                 log.info("scored", task=self.task, set=sets[0], pooled_cache=True)
+                metrics.SCORED_PARTS.labels(self.task, sets[0]).inc()
                 return self._response(result, dataset, [])
             ev = evaluate(dataset, tree, bench.name, sets=sets, tasks=tasks, skip_validation=request.skip_validation)
         finally:
@@ -59,6 +60,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                                 f"submission invalid for {self.task} {sets[0]}: {first or 'nothing to score'}")
         (result,) = ev.results
         log.info("scored", task=self.task, set=sets[0])
+        metrics.SCORED_PARTS.labels(self.task, sets[0]).inc()
         return self._response(result, dataset, ev.findings)
 
     def _from_pooled(self, tree, bench: str, dataset, ds_digest: str, sel, set_: str):

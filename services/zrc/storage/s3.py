@@ -17,6 +17,8 @@ from minio import Minio
 from minio.commonconfig import ComposeSource, CopySource
 from minio.error import S3Error, ServerError
 
+from zrc.common.metrics import STORAGE_ERRORS
+
 from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Storage, StorageUnavailable
 
 PART_SIZE = 16 << 20
@@ -36,6 +38,7 @@ def _wrap(fn):
                 raise PreconditionFailed(f"{exc.bucket_name}/{exc.object_name}: {exc.code}") from None
             raise
         except (ServerError, urllib3.exceptions.HTTPError, OSError) as exc:
+            STORAGE_ERRORS.labels(fn.__name__).inc()
             raise StorageUnavailable(f"object storage unavailable: {type(exc).__name__}: {exc}"[:300]) from None
     inner.__name__ = fn.__name__
     inner.__doc__ = fn.__doc__

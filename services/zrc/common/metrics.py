@@ -1,0 +1,114 @@
+"""Prometheus metrics of every zrc service, served in the text format on ``ZRC_METRICS_PORT``.
+
+One interceptor counts every RPC by service, method and status code and times it
+(the ``grpc_server_*`` names of go-grpc-prometheus, so existing dashboards and
+alerts apply). The gateway adds what an organiser watches: jobs by state, the
+queue, lease takeovers, upload bytes and storage errors; each scorer counts the
+parts it actually computed (``zrc_scoring_parts_total``), the gateway the parts
+answered from the result cache (``zrc_scoring_cache_hits_total``).
+
+Metrics live in the default registry of the process. In embedded mode all
+services share one process and the metrics endpoint is off unless
+``ZRC_METRICS_PORT`` is set.
+"""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+RPC_HANDLED = Counter("grpc_server_handled_total", "RPCs completed on the server, by status code",
+                      ["grpc_service", "grpc_method", "grpc_code"])
+RPC_SECONDS = Histogram("grpc_server_handling_seconds", "Time to handle an RPC (streams: until the last message)",
+                        ["grpc_service", "grpc_method"],
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900))
+JOBS = Gauge("zrc_jobs", "Unfinished jobs by state, as the gateway's reaper last listed them", ["state"])
+JOBS_FINISHED = Counter("zrc_jobs_finished_total", "Jobs this gateway moved to a final state", ["state"])
+QUEUE_DEPTH = Gauge("zrc_job_queue_depth", "Job ids waiting for one of this gateway's workers")
+LEASE_TAKEOVERS = Counter("zrc_lease_takeovers_total",
+                          "Jobs taken over from another gateway whose lease had expired")
+UPLOAD_BYTES = Counter("zrc_upload_bytes_total", "Submission bytes received by the gateway")
+STORAGE_ERRORS = Counter("zrc_storage_errors_total", "Object-storage requests that failed as unavailable",
+                         ["operation"])
+SCORED_PARTS = Counter("zrc_scoring_parts_total", "(task, set) parts this scorer computed (cache hits are not)",
+                       ["task", "set"])
+CACHE_HITS = Counter("zrc_scoring_cache_hits_total", "(task, set) parts the gateway answered from the result cache",
+                     ["task", "set"])
+
+
+def split_method(full: str) -> tuple[str, str]:
+    """``/zrc.gateway.v1.GatewayService/Evaluate`` -> (``zrc.gateway.v1.GatewayService``, ``Evaluate``)."""
+    service, _, method = full.lstrip("/").rpartition("/")
+    return service or "unknown", method or full
+
+
+def _code_name(context: grpc.ServicerContext, failed: bool) -> str:
+    code = context.code()
+    if code is None:
+        if not failed:
+            return "OK"
+        # A handler that ended by an exception without a status: the client went away, or a bug.
+        return "UNKNOWN" if context.is_active() else "CANCELLED"
+    # ``code()`` answers the StatusCode, or its integer value after some abort paths.
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    for c in grpc.StatusCode:
+        if c.value[0] == code:
+            return c.name
+    return str(code)
+
+
+class MetricsInterceptor(grpc.ServerInterceptor):
+    """Counts and times every RPC. Installed outermost, so it sees the status the error mapping chose."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        from zrc.common.runtime import rewrap
+
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        service, method = split_method(handler_call_details.method)
+        seconds = RPC_SECONDS.labels(service, method)
+
+        def done(context, started: float, failed: bool) -> None:
+            seconds.observe(time.perf_counter() - started)
+            RPC_HANDLED.labels(service, method, _code_name(context, failed)).inc()
+
+        def unary(fn):
+            def call(request, context):
+                started, failed = time.perf_counter(), True
+                try:
+                    out = fn(request, context)
+                    failed = False
+                    return out
+                finally:
+                    done(context, started, failed)
+            return call
+
+        def streaming(fn):
+            def call(request, context):
+                started, failed = time.perf_counter(), True
+                try:
+                    yield from fn(request, context)
+                    failed = False
+                finally:
+                    done(context, started, failed)
+            return call
+
+        return rewrap(handler, unary, streaming)
+
+
+def serve_metrics(env: dict[str, str]) -> int | None:
+    """Start the scrape endpoint if ``ZRC_METRICS_PORT`` is set (``ZRC_METRICS_ADDR`` binds it, default all
+    interfaces as a container needs). Returns the bound port, or None when metrics are off."""
+    from zrc.common.runtime import ConfigError, env_int
+
+    port = env_int(env, "ZRC_METRICS_PORT", -1)
+    if port < 0:
+        return None
+    if port > 65535:
+        raise ConfigError(f"ZRC_METRICS_PORT must be a port number, got {port}")
+    server, _thread = start_http_server(port, addr=env.get("ZRC_METRICS_ADDR") or "0.0.0.0")
+    return server.server_port
