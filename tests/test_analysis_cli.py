@@ -79,7 +79,8 @@ def test_compare_refuses_different_gold(two_runs, tmp_path, capsys):
     capsys.readouterr()
     assert main(["compare", str(a), str(tmp_path / "C"), "--json"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
+    answer = json.loads(captured.out)   # under --json a usage error is JSON on stdout too
+    assert answer["ok"] is False and "different gold" in answer["error"]
     err = captured.err.strip()
     assert "different gold" in err and err.count("\n") == 0 and "Traceback" not in err
 

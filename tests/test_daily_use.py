@@ -303,6 +303,9 @@ def test_python_api_gives_the_clis_numbers(imported, tmp_path, capsys):
     assert isinstance(r, zrc.Result) and r.ok and r.benchmark == "sLM21"
     assert r.scores == cli["scores"]
     cli_files = {p.name: p.read_bytes() for p in (tmp_path / "cli").iterdir()}
+    # provenance.json names the job, which differs; everything else is byte for byte the CLI's
+    assert json.loads(r.files.pop("provenance.json"))["dataset_digest"] == json.loads(
+        cli_files.pop("provenance.json"))["dataset_digest"]
     assert r.files == cli_files and sorted(r.tables) == sorted(cli_files)
     # headline: flat "task.subscore" -> {"dev", "test"}, the same values as the nested scores
     assert r.headline["lexical.all"] == cli["scores"]["lexical"]["all"]

@@ -57,7 +57,11 @@ def test_every_mode_writes_the_same_score_files(case, tmp_path, monkeypatch, cap
         modes["cli-pooled"] = {p.name: p.read_bytes() for p in (tmp_path / "cli-scores").iterdir()}
     finally:
         emb.close()
+    # intervals are seeded: the same in every mode; provenance names the job (differs)
+    confidence = {mode: files.pop("score_confidence.csv") for mode, files in modes.items()}
+    assert len(set(confidence.values())) == 1, confidence.keys()
     for mode, files in modes.items():
+        assert files.pop("provenance.json")
         assert files == core, mode
 
 

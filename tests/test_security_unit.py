@@ -139,7 +139,8 @@ def test_tables_show_user_text_not_markup(monkeypatch):
 
     from zrc.cli import output
     buf = io.StringIO()
-    monkeypatch.setattr(output, "out", Console(file=buf, width=250, color_system=None))
+    terminal = Console(file=buf, width=250, color_system=None, force_terminal=True)
+    monkeypatch.setattr(output, "_console", lambda stderr=False: terminal)   # rich tables are for terminals
     none = {"score": 0.5}
     entry = {"publication": {"author_short": "[link=http://evil]click[/link]"}, "model_id": "[bold]m[/bold]",
              "scores": {"lexical": {"dev": none, "test": none}, "protosyntax": {"dev": none, "test": none}}}

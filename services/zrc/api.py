@@ -143,4 +143,4 @@ def evaluate(benchmark: str, submission: str | Path, *, sets: Iterable[str] | No
     files = {f.name: f.content for f in res.files}
     entry = json.loads(res.leaderboard_json)
     return Result(bench, True, job_id, findings, entry["scores"],
-                  {n: _table(n, files[n]) for n in sorted(files)}, files)
+                  {n: _table(n, files[n]) for n in sorted(files) if n.endswith(".csv")}, files)

@@ -354,7 +354,7 @@ def test_admin_cli_manages_tokens_and_audits_it(stack, admin, monkeypatch, capsy
     tokens = run("admin:tokens", "tina")
     assert {t["id"] for t in tokens} >= {made["id"]} and len(tokens) == 2
     assert made["token"] not in _json.dumps(tokens) and other not in _json.dumps(tokens), "never a secret"
-    assert run("admin:token-revoke", "--id", made["id"]) == {"revoked": 1}
+    assert run("admin:token-revoke", "--id", made["id"]) == {"ok": True, "revoked": 1}
     with stack.client(token=made["token"]) as t:
         assert code_of(t.whoami) == grpc.StatusCode.UNAUTHENTICATED
     run("admin:user-disable", "tina")
@@ -367,7 +367,7 @@ def test_admin_cli_manages_tokens_and_audits_it(stack, admin, monkeypatch, capsy
         assert code_of(lambda: t.list_users()) == grpc.StatusCode.PERMISSION_DENIED
     assert {"name": "tina", "admin": False, "disabled": False} in [
         {k: u[k] for k in ("name", "admin", "disabled")} for u in run("admin:users")]
-    assert run("admin:token-revoke", "--user", "tina") == {"revoked": 1}
+    assert run("admin:token-revoke", "--user", "tina") == {"ok": True, "revoked": 1}
     actions = [(r["action"], r["target"]) for r in run("admin:audit", "--limit", "1000")]
     for want in [("token-create", "tina"), ("token-revoke", ""), ("user-disable", "tina"), ("user-enable", "tina"),
                  ("token-revoke", "tina")]:

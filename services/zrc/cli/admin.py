@@ -44,7 +44,7 @@ def register(add, session, usage_error) -> None:
         with session() as client:
             r = client.issue_token(a.user, a.expires_days)
         if a.json:
-            output.print_json({"user": a.user, "token": r.token, "id": r.id, "expires_at": r.expires_at})
+            output.print_json({"ok": True, "user": a.user, "token": r.token, "id": r.id, "expires_at": r.expires_at})
             return 0
         sys.stdout.write(r.token + "\n")   # stdout carries the token alone, for scripts
         output.note(f"token {r.id} for {a.user}: shown once, stored hashed on the server; "
@@ -58,7 +58,7 @@ def register(add, session, usage_error) -> None:
         with session() as client:
             n = client.revoke_tokens(token=a.token or "", token_id=a.id or "", user=a.user or "")
         if a.json:
-            output.print_json({"revoked": n})
+            output.print_json({"ok": True, "revoked": n})
         else:
             output.note(f"{n} token(s) revoked")
         return 0
@@ -68,7 +68,7 @@ def register(add, session, usage_error) -> None:
             with session() as client:
                 client.set_user_disabled(a.user, disabled)
             if a.json:
-                output.print_json({"user": a.user, "disabled": disabled})
+                output.print_json({"ok": True, "user": a.user, "disabled": disabled})
             else:
                 output.note(f"user {a.user} {'disabled: their tokens are refused' if disabled else 'enabled'}")
             return 0

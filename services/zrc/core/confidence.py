@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.stats
+
+# scipy.stats is imported where it is called: importing it costs ~1 s, which every zrc command would pay.
 
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -143,6 +144,8 @@ def _spearman_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.nda
 
 def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho of each row pair (average ranks for ties; NaN if a row has a NaN or is constant)."""
+    import scipy.stats
+
     x, y = np.broadcast_arrays(np.atleast_2d(x), np.atleast_2d(y))
     rx = scipy.stats.rankdata(x, axis=1)
     ry = scipy.stats.rankdata(y, axis=1)
@@ -359,6 +362,8 @@ class Comparison:
 
 def semantic_ranks(units: Units) -> Units:
     """The same units with distances replaced by their within-stratum ranks (Spearman-invariant)."""
+    import scipy.stats
+
     r = np.empty_like(units.score, dtype=np.float64)
     for a, b in units.strata:  # one call per (type, dataset): at most 24
         seg = units.score[a:b]

@@ -171,8 +171,30 @@ class SubmissionDirTree(DirTree):
 
     def names(self) -> list[str]:
         if self._names is None:
-            self._names = [n for n in super().names() if not excluded_from_submission(n)]
+            kept, self._problems = [], []
+            for n in super().names():
+                if excluded_from_submission(n):
+                    continue
+                try:
+                    n.encode("utf-8")
+                except UnicodeEncodeError:   # a zip could not carry it either: refused, named readably
+                    shown = n.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    self._problems.append(("bad_name", f"{excerpt(shown)}: the file name is not valid UTF-8; "
+                                           "rename it", excerpt(shown)))
+                    continue
+                try:   # the archive builder refuses these; in place they are left out with an error finding
+                    check_regular(self.root / PurePosixPath(n), n)
+                except SourceError as exc:
+                    self._problems.append(("not_a_file", str(exc), n))
+                    continue
+                kept.append(n)
+            self._names = kept
         return self._names
+
+    @property
+    def problems(self) -> list[Problem]:
+        self.names()
+        return self._problems
 
 
 class ZipTree(FileTree):
