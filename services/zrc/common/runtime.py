@@ -152,6 +152,7 @@ def configure_logging(service: str) -> None:
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     from zrc.common.data import BadRequest
     from zrc.core.dataset import DatasetError
+    from zrc.core.jobs import JobConflict
     from zrc.core.pipeline import SelectionError
     from zrc.core.sources import SourceError
 
@@ -159,6 +160,8 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.NOT_FOUND, str(exc.args[0]) if exc.args else "not found"
     if isinstance(exc, StorageUnavailable):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, JobConflict):
+        return grpc.StatusCode.ABORTED, str(exc)
     if isinstance(exc, SelectionError | DatasetError | SourceError | BadRequest):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"
