@@ -101,9 +101,11 @@ def env_addr(env: dict[str, str], name: str, default: str | None = None) -> str:
     v = env_str(env, name, default)
     if v.startswith("unix:") and len(v) > 5:   # a Unix socket (the embedded mode)
         return v
-    host, _, port = v.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"{name} must be host:port, got {v!r}")
+    # "ipv4:h1:p1,h2:p2" lists replicas for the client's round-robin (the local stack's topology)
+    for one in (v.removeprefix("ipv4:").split(",") if v.startswith("ipv4:") else [v]):
+        host, _, port = one.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"{name} must be host:port (or ipv4:host:port,host:port,...), got {v!r}")
     return v
 
 
