@@ -77,9 +77,11 @@ proto-lint: $(BUF)
 
 # ---------------------------------------------------------------- local multi-process stack
 .PHONY: stack-up stack-down
+GATEWAYS ?= 1
+REPLICAS ?= 1
 ## stack-up: S3 server (SeaweedFS) + every service as separate processes on 127.0.0.1; writes .stack/env
 stack-up: $(DEVSTAMP)
-	$(BIN)/python -m zrc.stack up --dir .stack
+	$(BIN)/python -m zrc.stack up --dir .stack --gateways $(GATEWAYS) --replicas $(REPLICAS)
 
 ## stack-down: stop everything stack-up started
 stack-down:

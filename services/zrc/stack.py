@@ -87,6 +87,10 @@ class Stack:
     envs: dict[str, dict[str, str]] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    gateways: int = 1     # the Kubernetes topology: several gateways ...
+    replicas: int = 1     # ... and this many replicas of validation and of every scorer
+    targets: dict[str, str] = field(default_factory=dict)     # service -> what its clients dial
+    bases: dict[str, str] = field(default_factory=dict)       # process name -> service name
 
     # -- S3 -------------------------------------------------------------------------------------------
     def start_s3(self) -> None:
@@ -164,39 +168,60 @@ class Stack:
         from zrc.client import Client
         return Client(self.server, token=token, ca_file=self.ca_file)
 
+    def processes(self, service: str) -> list[str]:
+        """Process names of a service: ``validation``, ``validation-2``, ... (the first keeps the plain name)."""
+        n = self.gateways if service == "gateway" else 1 if service == "results" else self.replicas
+        return [service, *(f"{service}-{i}" for i in range(2, n + 1))]
+
     def start_service(self, name: str) -> None:
         from zrc.common.runtime import wait_serving
 
+        base = self.bases.get(name, name)
         if name not in self.addrs:
             self.addrs[name] = f"127.0.0.1:{free_port()}"
         if name not in self.metrics_ports:
             self.metrics_ports[name] = free_port()
-        env = {**service_env(name, self.addrs[name], self.s3, self.addrs, self.metrics_ports[name]),
+        env = {**service_env(base, self.addrs[name], self.s3, self.targets or self.addrs, self.metrics_ports[name]),
                **self.extra_env}
+        if base == "gateway" and name != "gateway":   # each gateway has its own plaintext health port
+            prev = self.envs.get(name, {}).get("ZRC_HEALTH_LISTEN")
+            env["ZRC_HEALTH_LISTEN"] = prev or f"127.0.0.1:{free_port()}"
         self.envs[name] = env
-        self._spawn(name, [sys.executable, "-m", module_of(name)], env)
+        self._spawn(name, [sys.executable, "-m", module_of(base)], env)
         wait_serving(self.health_address(name), timeout=60)
 
     def up(self) -> Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self.start_s3()
-        for name in SERVICES:
-            if name != "gateway":
+        for service in SERVICES:
+            names = self.processes(service)
+            for name in names:
+                self.bases[name] = service
                 self.addrs[name] = f"127.0.0.1:{free_port()}"
-        self.addrs["gateway"] = f"127.0.0.1:{free_port()}"
-        for name in SERVICES:
-            self.start_service(name)
+            # one address, or every replica for the client's round-robin (as a headless Service resolves)
+            self.targets[service] = (self.addrs[service] if len(names) == 1 else
+                                     "ipv4:" + ",".join(self.addrs[n] for n in names))
+        for service in SERVICES:
+            for name in self.processes(service):
+                self.start_service(name)
         self.write_state()
         return self
 
+    @property
+    def servers(self) -> list[str]:
+        """Every gateway (ZRC_SERVERS)."""
+        return [f"grpcs://{self.addrs[n]}" for n in self.processes("gateway")]
+
     def write_state(self) -> None:
-        lines = [f"ZRC_SERVER={self.server}", f"ZRC_CA_FILE={self.ca_file}", f"ZRC_ADMIN_TOKEN={self.s3['admin_token']}",
+        lines = [f"ZRC_SERVER={self.server}", f"ZRC_SERVERS={' '.join(self.servers)}", f"ZRC_CA_FILE={self.ca_file}", f"ZRC_ADMIN_TOKEN={self.s3['admin_token']}",
                  f"ZRC_S3_ENDPOINT={self.s3['endpoint']}",
                  f"ZRC_S3_ACCESS_KEY={self.s3['access_key']}", f"ZRC_S3_SECRET_KEY={self.s3['secret_key']}",
                  f"ZRC_BUCKET_PREFIX={self.s3['bucket_prefix']}",
                  # internal services: a test (or an operator) can prove they refuse callers other than the gateway
-                 f"ZRC_VALIDATION_ADDR={self.addrs['validation']}", f"ZRC_RESULTS_ADDR={self.addrs['results']}",
-                 *(f"ZRC_SCORER_{t.upper()}_ADDR={self.addrs[f'scoring-{t}']}" for t in SCORERS)]
+                 f"ZRC_VALIDATION_ADDR={self.targets.get('validation', self.addrs['validation'])}",
+                 f"ZRC_RESULTS_ADDR={self.targets.get('results', self.addrs['results'])}",
+                 *(f"ZRC_SCORER_{t.upper()}_ADDR={self.targets.get(f'scoring-{t}', self.addrs[f'scoring-{t}'])}"
+                   for t in SCORERS)]
         (self.root / "env").write_text("\n".join(lines) + "\n")
         os.chmod(self.root / "env", 0o600)
         # One Prometheus scrape URL per line, one line per service process (the order of SERVICES).
@@ -257,20 +282,24 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m zrc.stack")
     ap.add_argument("action", choices=["up", "down"])
     ap.add_argument("--dir", default=".stack")
+    ap.add_argument("--gateways", type=int, default=1, help="gateway processes (ZRC_SERVERS lists them)")
+    ap.add_argument("--replicas", type=int, default=1, help="processes of validation and of every scorer")
     a = ap.parse_args(argv)
+    if a.gateways < 1 or a.replicas < 1:
+        ap.error("--gateways and --replicas must be at least 1")
     root = Path(a.dir).resolve()
     if a.action == "down":
         _kill_pids(root)
         return
     if (root / "pids.json").exists():
         _kill_pids(root)
-    stack = Stack(root)
+    stack = Stack(root, gateways=a.gateways, replicas=a.replicas)
     try:
         stack.up()
     except BaseException:
         stack.down()
         raise
-    print(f"stack up: gateway {stack.server} (CA {stack.ca_file}); logs in {root / 'logs'}; "
+    print(f"stack up: gateway {' '.join(stack.servers)} (CA {stack.ca_file}); logs in {root / 'logs'}; "
           f"client settings in {root / 'env'} (source it, or: export $(cat {root / 'env'}))")
 
 

@@ -101,9 +101,11 @@ def env_addr(env: dict[str, str], name: str, default: str | None = None) -> str:
     v = env_str(env, name, default)
     if v.startswith("unix:") and len(v) > 5:   # a Unix socket (the embedded mode)
         return v
-    host, _, port = v.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"{name} must be host:port, got {v!r}")
+    # "ipv4:h1:p1,h2:p2" lists replicas for the client's round-robin (the local stack's topology)
+    for one in (v.removeprefix("ipv4:").split(",") if v.startswith("ipv4:") else [v]):
+        host, _, port = one.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"{name} must be host:port (or ipv4:host:port,host:port,...), got {v!r}")
     return v
 
 
@@ -152,6 +154,7 @@ def configure_logging(service: str) -> None:
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     from zrc.common.data import BadRequest
     from zrc.core.dataset import DatasetError
+    from zrc.core.jobs import JobConflict
     from zrc.core.pipeline import SelectionError
     from zrc.core.sources import SourceError
 
@@ -159,6 +162,8 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.NOT_FOUND, str(exc.args[0]) if exc.args else "not found"
     if isinstance(exc, StorageUnavailable):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, JobConflict):
+        return grpc.StatusCode.ABORTED, str(exc)
     if isinstance(exc, SelectionError | DatasetError | SourceError | BadRequest):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"

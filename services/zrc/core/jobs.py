@@ -33,6 +33,11 @@ class TransitionError(ValueError):
     pass
 
 
+class JobConflict(Exception):
+    """A conditional write of a job record lost: another writer changed it first (a gateway that took the
+    job over after this one's lease expired). The loser must stop working on the job."""
+
+
 @dataclass
 class Job:
     job_id: str
@@ -55,6 +60,7 @@ class Job:
     lease_owner: str = ""
     lease_expires: float = 0.0
     attempts: int = 0
+    revision: int = 0                     # writes so far: every write is a compare-and-set on it
     validation_starts: int = 0            # Validate calls begun and not seen to end (a crash leaves it up)
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)

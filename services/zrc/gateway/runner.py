@@ -121,7 +121,19 @@ class Clients:
 
     # job records -----------------------------------------------------------------------------------
     def put_job(self, job: jobs.Job) -> None:
-        self.call(self.results.PutJob, results_pb2.PutJobRequest(job_json=json.dumps(job.to_dict())))
+        """Write the job record as a compare-and-set on its revision: of two gateways holding the same job,
+        only the one that wrote last may write again. Raises :class:`jobs.JobConflict` when another writer
+        changed the record (this gateway lost the job and must stop working on it)."""
+        expected = job.revision
+        job.revision = expected + 1
+        try:
+            self.call(self.results.PutJob, results_pb2.PutJobRequest(
+                job_json=json.dumps(job.to_dict()), conditional=True, expected_revision=expected))
+        except grpc.RpcError as exc:
+            job.revision = expected
+            if exc.code() == grpc.StatusCode.ABORTED:
+                raise jobs.JobConflict(exc.details() or "the job record changed") from None
+            raise
 
     def get_job(self, job_id: str) -> jobs.Job:
         r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id))
@@ -233,19 +245,32 @@ class Runner:
                 with self._lock:
                     self._active.discard(job_id)
 
-    def run(self, job_id: str) -> None:
+    def acquire(self, job_id: str) -> jobs.Job | None:
+        """Take the job's lease with a conditional write: however many gateways try at once, one wins; the
+        others (and anyone while the lease is held) get None. An expired lease is taken over."""
         job = self.c.get_job(job_id)
         if job.final or not job.lease_free(self.owner, time.time()):
-            return
-        if job.lease_owner and job.lease_owner != self.owner:
-            metrics.LEASE_TAKEOVERS.inc()
-            log.info("lease_takeover", previous_owner=job.lease_owner, attempts=job.attempts + 1)
+            return None
+        previous = job.lease_owner if job.lease_owner != self.owner else ""
         job.take_lease(self.owner, time.time(), self.s.lease_seconds)
-        if job.attempts > self.s.max_attempts:
-            self._fail(job, f"gave up after {job.attempts - 1} attempts: the services running this job kept "
-                            "stopping before it finished")
+        try:
+            if job.attempts > self.s.max_attempts:
+                self._fail(job, f"gave up after {job.attempts - 1} attempts: the services running this job kept "
+                                "stopping before it finished")
+                return None
+            self.c.put_job(job)
+        except jobs.JobConflict:
+            log.info("lease_lost_race", job_id=job_id)
+            return None
+        if previous:
+            metrics.LEASE_TAKEOVERS.inc()
+            log.info("lease_takeover", previous_owner=previous, attempts=job.attempts)
+        return job
+
+    def run(self, job_id: str) -> None:
+        job = self.acquire(job_id)
+        if job is None:
             return
-        self.c.put_job(job)
         beat = threading.Event()
         lock = threading.Lock()   # the job object is shared with the heartbeat thread
 
@@ -257,6 +282,9 @@ class Runner:
                     job.take_lease(self.owner, time.time(), self.s.lease_seconds)
                     try:
                         self.c.put_job(job)
+                    except jobs.JobConflict:
+                        log.warning("lease_lost", reason="another gateway took the job over")
+                        return   # the next write of the job's own thread fails the same way and stops it
                     except Exception as exc:  # noqa: BLE001
                         log.warning("heartbeat_failed", error=str(exc)[:200])
 
@@ -264,6 +292,8 @@ class Runner:
         hb.start()
         try:
             self._steps(job, lock)
+        except jobs.JobConflict as exc:   # taken over after our lease expired: the new owner finishes it
+            log.warning("lease_lost", reason=str(exc)[:200])
         except Quarantined as exc:
             with lock:
                 self._invalid(job, "quarantined", str(exc))
@@ -291,7 +321,11 @@ class Runner:
         job.failure_reason = reason
         job.move(jobs.FAILED, reason)
         job.lease_owner = ""
-        self.c.put_job(job)
+        try:
+            self.c.put_job(job)
+        except jobs.JobConflict:   # another gateway holds the job now: its outcome stands
+            log.warning("lease_lost", reason=f"not recording {job.state}")
+            return
         metrics.JOBS_FINISHED.labels(jobs.FAILED).inc()
         log.warning("job_failed", reason=reason)
 
@@ -302,7 +336,11 @@ class Runner:
         job.findings = [{"severity": "error", "code": code, "message": message, "file": None, "line": None}]
         job.move(jobs.INVALID, excerpt(message, 300))
         job.lease_owner = ""
-        self.c.put_job(job)
+        try:
+            self.c.put_job(job)
+        except jobs.JobConflict:   # another gateway holds the job now: its outcome stands
+            log.warning("lease_lost", reason=f"not recording {job.state}")
+            return
         log.warning("job_invalid", code=code, reason=excerpt(message, 300))
 
     def _call_validation(self, job: jobs.Job, lock: threading.Lock, sel) -> validation_pb2.ValidateResponse:

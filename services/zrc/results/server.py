@@ -12,10 +12,11 @@ import re
 import structlog
 
 from zrc.common import runtime
+from zrc.common.data import BadRequest
 from zrc.common.v1 import common_pb2
-from zrc.core.jobs import Job
+from zrc.core.jobs import Job, JobConflict
 from zrc.results.v1 import results_pb2, results_pb2_grpc
-from zrc.storage import RESULTS, NotFound, Storage
+from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage
 
 log = structlog.get_logger("zrc.results")
 _ID = re.compile(r"^[0-9a-f]{16,64}$")
@@ -59,12 +60,39 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         job = Job.from_dict(json.loads(request.job_json))
         jid = _id(job.job_id, "job id")
         structlog.contextvars.bind_contextvars(job_id=jid)
-        self.storage.put_bytes(RESULTS, f"jobs/{jid}.json", request.job_json.encode())
+        key, data = f"jobs/{jid}.json", request.job_json.encode()
+        if request.conditional:
+            self._compare_and_set(key, data, job, request.expected_revision)
+        else:
+            self.storage.put_bytes(RESULTS, key, data)
         if job.final:
             self.storage.delete(RESULTS, f"open/{jid}")
         else:
             self.storage.put_bytes(RESULTS, f"open/{jid}", b"")
         return results_pb2.PutJobResponse()
+
+    def _compare_and_set(self, key: str, data: bytes, job: Job, expected: int) -> None:
+        """Store ``data`` only if the stored record has revision ``expected`` (exactly one of several
+        concurrent writers wins: conditional writes of the store, If-None-Match / If-Match)."""
+        if job.revision != expected + 1:
+            raise BadRequest(f"job revision {job.revision} does not follow the expected revision {expected}")
+        try:
+            stored, etag = self.storage.get_with_etag(RESULTS, key)
+        except NotFound:
+            if expected == 0 and self.storage.put_if_absent(RESULTS, key, data):
+                return
+            raise JobConflict(f"job {job.job_id}: expected revision {expected}, but it was written "
+                              "by another writer") from None
+        have = int(json.loads(stored).get("revision", 0))
+        if have == expected + 1 and stored == data:
+            return   # the same write again (a retried call whose answer was lost): done already
+        if have != expected:
+            raise JobConflict(f"job {job.job_id}: revision {have} is stored, not {expected}: another gateway "
+                              "changed it")
+        try:
+            self.storage.put_if_match(RESULTS, key, data, etag)
+        except PreconditionFailed:
+            raise JobConflict(f"job {job.job_id} changed while it was being written") from None
 
     def GetJob(self, request, context):
         try:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from zrc.common.v1 import common_pb2 as zrc_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/results/v1/results.proto\x12\x0ezrc.results.v1\x1a\x1azrc/common/v1/common.proto\"\x86\x01\n\nTaskResult\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0b\n\x03set\x18\x03 \x01(\t\x12\"\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x14\n\x0csummary_json\x18\x05 \x01(\t\x12\x16\n\x0escorer_version\x18\x06 \x01(\t\"\x1f\n\x10GetResultRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"?\n\x11GetResultResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\">\n\x10PutResultRequest\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\"\x13\n\x11PutResultResponse\"!\n\rPutJobRequest\x12\x10\n\x08job_json\x18\x01 \x01(\t\"\x10\n\x0ePutJobResponse\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x0eGetJobResponse\x12\x10\n\x08job_json\x18\x01 \x01(\t\"d\n\x0fListJobsRequest\x12\x17\n\x0funfinished_only\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tsummaries\x18\x04 \x01(\x08\"=\n\x10ListJobsResponse\x12\x10\n\x08job_json\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x0fPutEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nentry_json\x18\x02 \x01(\t\"\x12\n\x10PutEntryResponse\"!\n\x0fGetEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"&\n\x10GetEntryResponse\x12\x12\n\nentry_json\x18\x01 \x01(\t\"N\n\x13PublishEntryRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12\x12\n\nentry_json\x18\x03 \x01(\t\"\x16\n\x14PublishEntryResponse\"+\n\x16ListLeaderboardRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\"/\n\x17ListLeaderboardResponse\x12\x14\n\x0c\x65ntries_json\x18\x01 \x03(\t2\xf2\x05\n\x0eResultsService\x12P\n\tGetResult\x12 .zrc.results.v1.GetResultRequest\x1a!.zrc.results.v1.GetResultResponse\x12P\n\tPutResult\x12 .zrc.results.v1.PutResultRequest\x1a!.zrc.results.v1.PutResultResponse\x12G\n\x06PutJob\x12\x1d.zrc.results.v1.PutJobRequest\x1a\x1e.zrc.results.v1.PutJobResponse\x12G\n\x06GetJob\x12\x1d.zrc.results.v1.GetJobRequest\x1a\x1e.zrc.results.v1.GetJobResponse\x12M\n\x08ListJobs\x12\x1f.zrc.results.v1.ListJobsRequest\x1a .zrc.results.v1.ListJobsResponse\x12M\n\x08PutEntry\x12\x1f.zrc.results.v1.PutEntryRequest\x1a .zrc.results.v1.PutEntryResponse\x12M\n\x08GetEntry\x12\x1f.zrc.results.v1.GetEntryRequest\x1a .zrc.results.v1.GetEntryResponse\x12Y\n\x0cPublishEntry\x12#.zrc.results.v1.PublishEntryRequest\x1a$.zrc.results.v1.PublishEntryResponse\x12\x62\n\x0fListLeaderboard\x12&.zrc.results.v1.ListLeaderboardRequest\x1a\'.zrc.results.v1.ListLeaderboardResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/results/v1/results.proto\x12\x0ezrc.results.v1\x1a\x1azrc/common/v1/common.proto\"\x86\x01\n\nTaskResult\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0b\n\x03set\x18\x03 \x01(\t\x12\"\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x14\n\x0csummary_json\x18\x05 \x01(\t\x12\x16\n\x0escorer_version\x18\x06 \x01(\t\"\x1f\n\x10GetResultRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"?\n\x11GetResultResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\">\n\x10PutResultRequest\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\"\x13\n\x11PutResultResponse\"Q\n\rPutJobRequest\x12\x10\n\x08job_json\x18\x01 \x01(\t\x12\x13\n\x0b\x63onditional\x18\x02 \x01(\x08\x12\x19\n\x11\x65xpected_revision\x18\x03 \x01(\x03\"\x10\n\x0ePutJobResponse\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x0eGetJobResponse\x12\x10\n\x08job_json\x18\x01 \x01(\t\"d\n\x0fListJobsRequest\x12\x17\n\x0funfinished_only\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tsummaries\x18\x04 \x01(\x08\"=\n\x10ListJobsResponse\x12\x10\n\x08job_json\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x0fPutEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nentry_json\x18\x02 \x01(\t\"\x12\n\x10PutEntryResponse\"!\n\x0fGetEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"&\n\x10GetEntryResponse\x12\x12\n\nentry_json\x18\x01 \x01(\t\"N\n\x13PublishEntryRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12\x12\n\nentry_json\x18\x03 \x01(\t\"\x16\n\x14PublishEntryResponse\"+\n\x16ListLeaderboardRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\"/\n\x17ListLeaderboardResponse\x12\x14\n\x0c\x65ntries_json\x18\x01 \x03(\t2\xf2\x05\n\x0eResultsService\x12P\n\tGetResult\x12 .zrc.results.v1.GetResultRequest\x1a!.zrc.results.v1.GetResultResponse\x12P\n\tPutResult\x12 .zrc.results.v1.PutResultRequest\x1a!.zrc.results.v1.PutResultResponse\x12G\n\x06PutJob\x12\x1d.zrc.results.v1.PutJobRequest\x1a\x1e.zrc.results.v1.PutJobResponse\x12G\n\x06GetJob\x12\x1d.zrc.results.v1.GetJobRequest\x1a\x1e.zrc.results.v1.GetJobResponse\x12M\n\x08ListJobs\x12\x1f.zrc.results.v1.ListJobsRequest\x1a .zrc.results.v1.ListJobsResponse\x12M\n\x08PutEntry\x12\x1f.zrc.results.v1.PutEntryRequest\x1a .zrc.results.v1.PutEntryResponse\x12M\n\x08GetEntry\x12\x1f.zrc.results.v1.GetEntryRequest\x1a .zrc.results.v1.GetEntryResponse\x12Y\n\x0cPublishEntry\x12#.zrc.results.v1.PublishEntryRequest\x1a$.zrc.results.v1.PublishEntryResponse\x12\x62\n\x0fListLeaderboard\x12&.zrc.results.v1.ListLeaderboardRequest\x1a\'.zrc.results.v1.ListLeaderboardResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,33 +43,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUTRESULTRESPONSE']._serialized_start=375
   _globals['_PUTRESULTRESPONSE']._serialized_end=394
   _globals['_PUTJOBREQUEST']._serialized_start=396
-  _globals['_PUTJOBREQUEST']._serialized_end=429
-  _globals['_PUTJOBRESPONSE']._serialized_start=431
-  _globals['_PUTJOBRESPONSE']._serialized_end=447
-  _globals['_GETJOBREQUEST']._serialized_start=449
-  _globals['_GETJOBREQUEST']._serialized_end=480
-  _globals['_GETJOBRESPONSE']._serialized_start=482
-  _globals['_GETJOBRESPONSE']._serialized_end=516
-  _globals['_LISTJOBSREQUEST']._serialized_start=518
-  _globals['_LISTJOBSREQUEST']._serialized_end=618
-  _globals['_LISTJOBSRESPONSE']._serialized_start=620
-  _globals['_LISTJOBSRESPONSE']._serialized_end=681
-  _globals['_PUTENTRYREQUEST']._serialized_start=683
-  _globals['_PUTENTRYREQUEST']._serialized_end=736
-  _globals['_PUTENTRYRESPONSE']._serialized_start=738
-  _globals['_PUTENTRYRESPONSE']._serialized_end=756
-  _globals['_GETENTRYREQUEST']._serialized_start=758
-  _globals['_GETENTRYREQUEST']._serialized_end=791
-  _globals['_GETENTRYRESPONSE']._serialized_start=793
-  _globals['_GETENTRYRESPONSE']._serialized_end=831
-  _globals['_PUBLISHENTRYREQUEST']._serialized_start=833
-  _globals['_PUBLISHENTRYREQUEST']._serialized_end=911
-  _globals['_PUBLISHENTRYRESPONSE']._serialized_start=913
-  _globals['_PUBLISHENTRYRESPONSE']._serialized_end=935
-  _globals['_LISTLEADERBOARDREQUEST']._serialized_start=937
-  _globals['_LISTLEADERBOARDREQUEST']._serialized_end=980
-  _globals['_LISTLEADERBOARDRESPONSE']._serialized_start=982
-  _globals['_LISTLEADERBOARDRESPONSE']._serialized_end=1029
-  _globals['_RESULTSSERVICE']._serialized_start=1032
-  _globals['_RESULTSSERVICE']._serialized_end=1786
+  _globals['_PUTJOBREQUEST']._serialized_end=477
+  _globals['_PUTJOBRESPONSE']._serialized_start=479
+  _globals['_PUTJOBRESPONSE']._serialized_end=495
+  _globals['_GETJOBREQUEST']._serialized_start=497
+  _globals['_GETJOBREQUEST']._serialized_end=528
+  _globals['_GETJOBRESPONSE']._serialized_start=530
+  _globals['_GETJOBRESPONSE']._serialized_end=564
+  _globals['_LISTJOBSREQUEST']._serialized_start=566
+  _globals['_LISTJOBSREQUEST']._serialized_end=666
+  _globals['_LISTJOBSRESPONSE']._serialized_start=668
+  _globals['_LISTJOBSRESPONSE']._serialized_end=729
+  _globals['_PUTENTRYREQUEST']._serialized_start=731
+  _globals['_PUTENTRYREQUEST']._serialized_end=784
+  _globals['_PUTENTRYRESPONSE']._serialized_start=786
+  _globals['_PUTENTRYRESPONSE']._serialized_end=804
+  _globals['_GETENTRYREQUEST']._serialized_start=806
+  _globals['_GETENTRYREQUEST']._serialized_end=839
+  _globals['_GETENTRYRESPONSE']._serialized_start=841
+  _globals['_GETENTRYRESPONSE']._serialized_end=879
+  _globals['_PUBLISHENTRYREQUEST']._serialized_start=881
+  _globals['_PUBLISHENTRYREQUEST']._serialized_end=959
+  _globals['_PUBLISHENTRYRESPONSE']._serialized_start=961
+  _globals['_PUBLISHENTRYRESPONSE']._serialized_end=983
+  _globals['_LISTLEADERBOARDREQUEST']._serialized_start=985
+  _globals['_LISTLEADERBOARDREQUEST']._serialized_end=1028
+  _globals['_LISTLEADERBOARDRESPONSE']._serialized_start=1030
+  _globals['_LISTLEADERBOARDRESPONSE']._serialized_end=1077
+  _globals['_RESULTSSERVICE']._serialized_start=1080
+  _globals['_RESULTSSERVICE']._serialized_end=1834
 # @@protoc_insertion_point(module_scope)

@@ -46,10 +46,14 @@ class PutResultResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class PutJobRequest(_message.Message):
-    __slots__ = ("job_json",)
+    __slots__ = ("job_json", "conditional", "expected_revision")
     JOB_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONAL_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REVISION_FIELD_NUMBER: _ClassVar[int]
     job_json: str
-    def __init__(self, job_json: _Optional[str] = ...) -> None: ...
+    conditional: bool
+    expected_revision: int
+    def __init__(self, job_json: _Optional[str] = ..., conditional: _Optional[bool] = ..., expected_revision: _Optional[int] = ...) -> None: ...
 
 class PutJobResponse(_message.Message):
     __slots__ = ()
