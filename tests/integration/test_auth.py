@@ -217,6 +217,10 @@ def test_cli_error_sentences_against_the_server(stack, admin, slm21_case, tmp_pa
     assert "dataset nope is not imported" in err and "zrc datasets:import" in err
     assert main(["admin:token-create", "ivy"]) == 2
     assert "needs an admin token" in capsys.readouterr().err
+    monkeypatch.delenv("ZRC_CA_FILE")  # the stack's throwaway CA is not a system root
+    assert main(["user:whoami"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "TLS connection" in err and "ZRC_CA_FILE" in err and "\n" not in err
 
 
 def test_a_digest_grants_nothing_without_the_bytes(stack, admin, slm21_case, tmp_path):
@@ -225,11 +229,14 @@ def test_a_digest_grants_nothing_without_the_bytes(stack, admin, slm21_case, tmp
     data = archive.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     with user_client(stack, admin, "alice2") as alice, user_client(stack, admin, "bob2") as bob:
-        assert alice.upload_archive(archive).created
+        with pytest.raises(grpc.RpcError):  # bob starts an upload of the same bytes and is cut off
+            bob.upload_archive(archive, limit=len(data) // 2, chunk=16 << 10)
+        assert alice.upload_archive(archive).created, "alice's upload never uses bob's partial bytes"
         job_id = alice.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])
         assert alice.wait(job_id).state == OK
         # bob read the digest off the leaderboard
-        assert not bob.get_upload(digest).stored, "GetUpload grants nothing"
+        state = bob.get_upload(digest)
+        assert not state.stored and state.committed == 0, "GetUpload grants nothing: send it all"
         meta = gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(sha256=digest, size=len(data)))
         assert code_of(lambda: bob.stub.UploadSubmission(iter([meta]), metadata=bob.metadata)) == \
             grpc.StatusCode.INVALID_ARGUMENT, "metadata without the bytes grants nothing"

@@ -214,8 +214,10 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         """``stored`` only for an owner: anyone else must send the bytes (possession is what grants access)."""
         digest = request.sha256.lower()
         who = current.get()
-        if self.uploads.stored(digest) and self.auth.owns(digest, who):
-            return gateway_pb2.GetUploadResponse(stored=True)
+        if self.uploads.stored(digest):
+            if self.auth.owns(digest, who):
+                return gateway_pb2.GetUploadResponse(stored=True)
+            return gateway_pb2.GetUploadResponse(committed=0)  # send it whole: that is the proof
         return gateway_pb2.GetUploadResponse(committed=self.uploads.committed(digest, who.user))
 
     def UploadSubmission(self, request_iterator, context):
