@@ -220,3 +220,18 @@ def test_admin_actions_are_audited(auth):
     assert [(r["actor"], r["action"], r["target"]) for r in records] == [("admin", "token-create", "ann"),
                                                                          ("admin", "user-disable", "bob")]
     assert auth.list_audit(limit=1)[0]["action"] == "user-disable"
+
+
+def test_meta_text_is_plain_text_and_urls_are_urls():
+    from zrc.core.meta import check_meta
+    base = {"username": "ann", "benchmark_name": "sLM21", "open_source": True, "code_url": "https://example.org/m",
+            "model_info": {"system_description": "d", "train_set": "t", "gpu_budget": "1"},
+            "publication": {"authors": "A. B", "institution": "I", "publication_year": 2024, "author_label": "B <i>et al.</i>",
+                            "paper_title": "T", "paper_url": "https://arxiv.org/abs/1"}}
+    assert [x.code for x in check_meta(base, benchmark="sLM21", strict=True).items if x.severity == "error"] == []
+    bad = {**base, "code_url": 'https://x.org/"><script>alert(1)</script>',
+           "publication": {**base["publication"], "authors": "A. B<img src=x onerror=alert(1)>"}}
+    errors = [(x.code, x.message.split(":")[0]) for x in check_meta(bad, benchmark="sLM21", strict=True).items
+              if x.severity == "error"]
+    assert ("meta_url", "code_url must be an http(s) URL (no quotes, spaces or <>), found 'https") in errors
+    assert ("meta_markup", "publication.authors") in errors and ("meta_markup", "code_url") in errors
