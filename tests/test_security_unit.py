@@ -226,8 +226,9 @@ def test_meta_text_is_plain_text_and_urls_are_urls():
     from zrc.core.meta import check_meta
     base = {"username": "ann", "benchmark_name": "sLM21", "open_source": True, "code_url": "https://example.org/m",
             "model_info": {"system_description": "d", "train_set": "t", "gpu_budget": "1"},
-            "publication": {"authors": "A. B", "institution": "I", "publication_year": 2024, "author_label": "B <i>et al.</i>",
-                            "paper_title": "T", "paper_url": "https://arxiv.org/abs/1"}}
+            "publication": {"authors": "A. B", "institution": "I", "publication_year": 2024,
+                            "author_label": "B <i>et al.</i>", "paper_title": "T",
+                            "paper_url": "https://arxiv.org/abs/1"}}
     assert [x.code for x in check_meta(base, benchmark="sLM21", strict=True).items if x.severity == "error"] == []
     bad = {**base, "code_url": 'https://x.org/"><script>alert(1)</script>',
            "publication": {**base["publication"], "authors": "A. B<img src=x onerror=alert(1)>"}}
