@@ -379,3 +379,18 @@ def test_admin_cli_manages_tokens_and_audits_it(stack, admin, monkeypatch, capsy
     for want in [("token-create", "tina"), ("token-revoke", ""), ("user-disable", "tina"), ("user-enable", "tina"),
                  ("token-revoke", "tina")]:
         assert want in actions, want
+
+
+def test_submit_checks_the_username_before_uploading(stack, admin, slm21_case, tmp_path, monkeypatch, capsys):
+    from zrc.cli.main import main
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZRC_SERVER", stack.server)
+    monkeypatch.setenv("ZRC_CA_FILE", stack.ca_file)
+    monkeypatch.setenv("ZRC_TOKEN", admin.create_token("uma"))
+    s3 = S3Storage(stack.s3["endpoint"], stack.s3["access_key"], stack.s3["secret_key"])
+    before = s3.list(SUBMISSIONS)
+    sub = fresh(slm21_case[1], tmp_path, "uma")   # meta.yaml says username: demo
+    assert main(["submit", str(sub), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "[meta_username_mismatch]" in err and "set username: uma" in err and "nothing was uploaded" in err
+    assert s3.list(SUBMISSIONS) == before

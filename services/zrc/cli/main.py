@@ -141,12 +141,14 @@ def _require_dataset(client: Client, bench: str, name: str | None) -> None:
         raise UsageError(f"dataset {want} is a {have[want]} dataset, not {bench}")
 
 
-def _require_quota(client: Client, bench: str) -> None:
-    """Refuse before uploading when today's quota is used up (the server still decides, atomically, at Evaluate)."""
+def _require_quota(client: Client, bench: str):
+    """Refuse before uploading when today's quota is used up (the server still decides, atomically, at Evaluate).
+    Returns WhoAmI's answer."""
     me = client.whoami()
     if me.quota_left.get(bench, -1) == 0:
         raise UsageError(f"your daily quota of {bench} evaluations is used up; it resets at {me.quota_resets_at} "
                          "(UTC midnight). Nothing was uploaded.")
+    return me
 
 
 def _upload(client: Client, folder: str, quiet: bool) -> str:
@@ -281,7 +283,6 @@ def cmd_verify(a) -> int:
     quiet = a.quiet or a.json
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        _require_quota(client, bench)
         digest = _upload(client, a.location, quiet)
         sel = common_pb2.Selection(submission_digest=digest, benchmark=bench, dataset=a.dataset or "",
                                    sets=sets, tasks=tasks)
@@ -418,7 +419,12 @@ def cmd_submit(a) -> int:
         return _report_invalid(a, problems.items, "meta.yaml and params.yaml must be complete to publish")
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        _require_quota(client, bench)
+        me = _require_quota(client, bench)
+        name = (meta or {}).get("username")
+        if os.environ.get("ZRC_SERVER") and not a.baseline and isinstance(name, str) and name != me.user:
+            return _report_invalid(a, [Finding("error", "meta_username_mismatch", (
+                f"username is {name!r} but the token is {me.user!r}'s: entries are published under the "
+                f"authenticated user; set username: {me.user}"), META_FILE)], "nothing was uploaded")
         digest = _upload(client, a.location, quiet)
         v = client.validate(digest, bench, dataset=a.dataset or "")
         findings = [Finding(**finding_from_pb(f)) for f in v.findings]
