@@ -246,6 +246,15 @@ def test_a_digest_grants_nothing_without_the_bytes(stack, admin, slm21_case, tmp
         # sending every byte is possession: bob may now evaluate his copy (nothing is stored twice)
         assert not bob.upload_archive(archive).created
         assert bob.wait(bob.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == OK
+    # or an admin grants it (audited); a non-admin cannot
+    with user_client(stack, admin, "cleo2") as cleo:
+        assert code_of(lambda: cleo.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])) == \
+            grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: cleo.grant_submission(digest, "cleo2")) == grpc.StatusCode.PERMISSION_DENIED
+        admin.grant_submission(digest, "cleo2")
+        assert cleo.get_upload(digest).stored
+        assert code_of(lambda: admin.grant_submission("0" * 64, "cleo2")) == grpc.StatusCode.NOT_FOUND
+    assert ("submission-grant", "cleo2") in [(r.action, r.target) for r in admin.audit(1000)]
 
 
 def test_published_identity_is_the_token_user(stack, admin, slm21_case, tmp_path):

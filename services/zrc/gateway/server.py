@@ -171,6 +171,15 @@ class _Admin:
         self.auth.audit(who, "user-disable" if request.disabled else "user-enable", request.name)
         return gateway_pb2.SetUserDisabledResponse()
 
+    def GrantSubmission(self, request, context):
+        who = self._admin("granting a submission")
+        digest = request.sha256.lower()
+        if not self.uploads.stored(digest):
+            raise NotFound(f"submission {digest[:12]} was not uploaded")
+        self.auth.grant(digest, request.user)
+        self.auth.audit(who, "submission-grant", request.user, digest[:12])
+        return gateway_pb2.GrantSubmissionResponse()
+
     def ListAudit(self, request, context):
         self._admin("reading the audit log")
         return gateway_pb2.ListAuditResponse(records=[gateway_pb2.AuditRecord(**r)

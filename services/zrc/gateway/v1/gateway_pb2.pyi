@@ -443,3 +443,15 @@ class ListAuditResponse(_message.Message):
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
     def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ...) -> None: ...
+
+class GrantSubmissionRequest(_message.Message):
+    __slots__ = ("sha256", "user")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    user: str
+    def __init__(self, sha256: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...
+
+class GrantSubmissionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
