@@ -236,3 +236,10 @@ def test_meta_text_is_plain_text_and_urls_are_urls():
               if x.severity == "error"]
     assert ("meta_url", "code_url must be an http(s) URL (no quotes, spaces or <>), found 'https") in errors
     assert ("meta_markup", "publication.authors") in errors and ("meta_markup", "code_url") in errors
+
+
+def test_a_lost_conditional_write_is_aborted_not_internal():
+    from zrc.common.runtime import _status_of
+    from zrc.storage import PreconditionFailed
+    code, message = _status_of(PreconditionFailed("results/auth/tokens/x.json changed"))
+    assert code == grpc.StatusCode.ABORTED and "try again" in message
