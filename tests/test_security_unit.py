@@ -119,6 +119,8 @@ def test_meta_username_must_be_the_token_user(auth):
     assert r._identity_findings(jobs.Job.new({}, False, owner="bob", publish=True), meta) == []
     codes = [f["code"] for f in r._identity_findings(job, {**meta, "username": "alice"})]
     assert codes == ["meta_model_id_taken"]
+    rescore = jobs.Job.new({}, False, owner="alice", publish=True, replaces_entry="e" * 32)
+    assert r._identity_findings(rescore, {"username": "legacy-name"}) == [], "re-scoring keeps the entry"
     r.enforce_identity = False  # the embedded mode: one local user, nothing to enforce
     assert r._identity_findings(job, {"username": "bob"}) == []
 
