@@ -119,6 +119,8 @@ def test_meta_username_must_be_the_token_user(auth):
     assert r._identity_findings(jobs.Job.new({}, False, owner="bob", publish=True), meta) == []
     codes = [f["code"] for f in r._identity_findings(job, {**meta, "username": "alice"})]
     assert codes == ["meta_model_id_taken"]
+    rescore = jobs.Job.new({}, False, owner="alice", publish=True, replaces_entry="e" * 32)
+    assert r._identity_findings(rescore, {"username": "legacy-name"}) == [], "re-scoring keeps the entry"
     r.enforce_identity = False  # the embedded mode: one local user, nothing to enforce
     assert r._identity_findings(job, {"username": "bob"}) == []
 
@@ -221,3 +223,26 @@ def test_admin_actions_are_audited(auth):
     assert [(r["actor"], r["action"], r["target"]) for r in records] == [("admin", "token-create", "ann"),
                                                                          ("admin", "user-disable", "bob")]
     assert auth.list_audit(limit=1)[0]["action"] == "user-disable"
+
+
+def test_meta_text_is_plain_text_and_urls_are_urls():
+    from zrc.core.meta import check_meta
+    base = {"username": "ann", "benchmark_name": "sLM21", "open_source": True, "code_url": "https://example.org/m",
+            "model_info": {"system_description": "d", "train_set": "t", "gpu_budget": "1"},
+            "publication": {"authors": "A. B", "institution": "I", "publication_year": 2024,
+                            "author_label": "B <i>et al.</i>", "paper_title": "T",
+                            "paper_url": "https://arxiv.org/abs/1"}}
+    assert [x.code for x in check_meta(base, benchmark="sLM21", strict=True).items if x.severity == "error"] == []
+    bad = {**base, "code_url": 'https://x.org/"><script>alert(1)</script>',
+           "publication": {**base["publication"], "authors": "A. B<img src=x onerror=alert(1)>"}}
+    errors = [(x.code, x.message.split(":")[0]) for x in check_meta(bad, benchmark="sLM21", strict=True).items
+              if x.severity == "error"]
+    assert ("meta_url", "code_url must be an http(s) URL (no quotes, spaces or <>), found 'https") in errors
+    assert ("meta_markup", "publication.authors") in errors and ("meta_markup", "code_url") in errors
+
+
+def test_a_lost_conditional_write_is_aborted_not_internal():
+    from zrc.common.runtime import _status_of
+    from zrc.storage import PreconditionFailed
+    code, message = _status_of(PreconditionFailed("results/auth/tokens/x.json changed"))
+    assert code == grpc.StatusCode.ABORTED and "try again" in message

@@ -330,6 +330,9 @@ class Client:
     def set_user_disabled(self, name: str, disabled: bool) -> None:
         self._call(self.stub.SetUserDisabled, gateway_pb2.SetUserDisabledRequest(name=name, disabled=disabled))
 
+    def grant_submission(self, sha256: str, user: str) -> None:
+        self._call(self.stub.GrantSubmission, gateway_pb2.GrantSubmissionRequest(sha256=sha256, user=user))
+
     def audit(self, limit: int = 100):
         return self._call(self.stub.ListAudit, gateway_pb2.ListAuditRequest(limit=limit)).records
 

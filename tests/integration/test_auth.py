@@ -217,6 +217,10 @@ def test_cli_error_sentences_against_the_server(stack, admin, slm21_case, tmp_pa
     assert "dataset nope is not imported" in err and "zrc datasets:import" in err
     assert main(["admin:token-create", "ivy"]) == 2
     assert "needs an admin token" in capsys.readouterr().err
+    monkeypatch.delenv("ZRC_CA_FILE")  # the stack's throwaway CA is not a system root
+    assert main(["user:whoami"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "TLS connection" in err and "ZRC_CA_FILE" in err and "\n" not in err
 
 
 def test_a_digest_grants_nothing_without_the_bytes(stack, admin, slm21_case, tmp_path):
@@ -225,11 +229,14 @@ def test_a_digest_grants_nothing_without_the_bytes(stack, admin, slm21_case, tmp
     data = archive.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     with user_client(stack, admin, "alice2") as alice, user_client(stack, admin, "bob2") as bob:
-        assert alice.upload_archive(archive).created
+        with pytest.raises(grpc.RpcError):  # bob starts an upload of the same bytes and is cut off
+            bob.upload_archive(archive, limit=len(data) // 2, chunk=16 << 10)
+        assert alice.upload_archive(archive).created, "alice's upload never uses bob's partial bytes"
         job_id = alice.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])
         assert alice.wait(job_id).state == OK
         # bob read the digest off the leaderboard
-        assert not bob.get_upload(digest).stored, "GetUpload grants nothing"
+        state = bob.get_upload(digest)
+        assert not state.stored and state.committed == 0, "GetUpload grants nothing: send it all"
         meta = gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(sha256=digest, size=len(data)))
         assert code_of(lambda: bob.stub.UploadSubmission(iter([meta]), metadata=bob.metadata)) == \
             grpc.StatusCode.INVALID_ARGUMENT, "metadata without the bytes grants nothing"
@@ -239,6 +246,15 @@ def test_a_digest_grants_nothing_without_the_bytes(stack, admin, slm21_case, tmp
         # sending every byte is possession: bob may now evaluate his copy (nothing is stored twice)
         assert not bob.upload_archive(archive).created
         assert bob.wait(bob.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])).state == OK
+    # or an admin grants it (audited); a non-admin cannot
+    with user_client(stack, admin, "cleo2") as cleo:
+        assert code_of(lambda: cleo.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])) == \
+            grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: cleo.grant_submission(digest, "cleo2")) == grpc.StatusCode.PERMISSION_DENIED
+        admin.grant_submission(digest, "cleo2")
+        assert cleo.get_upload(digest).stored
+        assert code_of(lambda: admin.grant_submission("0" * 64, "cleo2")) == grpc.StatusCode.NOT_FOUND
+    assert ("submission-grant", "cleo2") in [(r.action, r.target) for r in admin.audit(1000)]
 
 
 def test_published_identity_is_the_token_user(stack, admin, slm21_case, tmp_path):
@@ -372,3 +388,18 @@ def test_admin_cli_manages_tokens_and_audits_it(stack, admin, monkeypatch, capsy
     for want in [("token-create", "tina"), ("token-revoke", ""), ("user-disable", "tina"), ("user-enable", "tina"),
                  ("token-revoke", "tina")]:
         assert want in actions, want
+
+
+def test_submit_checks_the_username_before_uploading(stack, admin, slm21_case, tmp_path, monkeypatch, capsys):
+    from zrc.cli.main import main
+    monkeypatch.setenv("ZRC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZRC_SERVER", stack.server)
+    monkeypatch.setenv("ZRC_CA_FILE", stack.ca_file)
+    monkeypatch.setenv("ZRC_TOKEN", admin.create_token("uma"))
+    s3 = S3Storage(stack.s3["endpoint"], stack.s3["access_key"], stack.s3["secret_key"])
+    before = s3.list(SUBMISSIONS)
+    sub = fresh(slm21_case[1], tmp_path, "uma")   # meta.yaml says username: demo
+    assert main(["submit", str(sub), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "[meta_username_mismatch]" in err and "set username: uma" in err and "nothing was uploaded" in err
+    assert s3.list(SUBMISSIONS) == before

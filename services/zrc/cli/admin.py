@@ -84,6 +84,15 @@ def register(add, session, usage_error) -> None:
                          [[r["at"], r["actor"], r["action"], r["target"], r["detail"]] for r in rows])
         return 0
 
+    def grant(a) -> int:
+        with session() as client:
+            client.grant_submission(a.digest, a.user)
+        if a.json:
+            output.print_json({"digest": a.digest, "user": a.user, "granted": True})
+        else:
+            output.note(f"{a.user} may now evaluate submission {a.digest[:12]}")
+        return 0
+
     add("admin:users", users, "admin: list users")
     sp = add("admin:tokens", tokens, "admin: a user's tokens (ids and first characters, never the secrets)")
     sp.add_argument("user")
@@ -97,6 +106,9 @@ def register(add, session, usage_error) -> None:
     sp = add("admin:user-disable", set_disabled(True), "admin: refuse every token of USER until enabled")
     sp.add_argument("user")
     sp = add("admin:user-enable", set_disabled(False), "admin: accept USER's tokens again")
+    sp.add_argument("user")
+    sp = add("admin:grant", grant, "admin: let USER evaluate a stored submission (by its sha256)")
+    sp.add_argument("digest")
     sp.add_argument("user")
     sp = add("admin:audit", audit, "admin: the audit log of admin actions (newest last)")
     sp.add_argument("--limit", type=int, default=100)

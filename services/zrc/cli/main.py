@@ -156,18 +156,20 @@ def _require_dataset(client: _client.Client, bench: str, name: str | None) -> No
         raise UsageError(f"dataset {want} is a {have[want]} dataset, not {bench}")
 
 
-def _check_quota(client: _client.Client, bench: str) -> None:
-    """Refuse before uploading when today's quota is spent (servers that do not offer WhoAmI are not asked)."""
+def _check_quota(client: _client.Client, bench: str):
+    """Refuse before uploading when today's quota is spent (the server still decides, atomically, at Evaluate);
+    returns WhoAmI's answer (None from servers that do not offer WhoAmI, which are not asked)."""
     try:
         me = client.whoami()
     except grpc.RpcError as exc:
         if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-            return
+            return None
         raise
     left = me.quota_left.get(bench, -1)
     if left == 0:
         raise UsageError(f"no {bench} evaluations left today for {me.user} (the quota resets at "
                          f"{me.quota_resets_at}, UTC); nothing was uploaded")
+    return me
 
 
 def _upload(client: _client.Client, folder: str, quiet: bool) -> str:
@@ -365,7 +367,6 @@ def cmd_verify(a) -> int:
     quiet = a.quiet or a.json
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        _check_quota(client, bench)
         try:
             digest, local_ref = _submission(client, a.location, quiet, bench, a.raw)
         except _InvalidHere as exc:
@@ -513,7 +514,13 @@ def cmd_submit(a) -> int:
         return _report_invalid(a, problems.items, "meta.yaml and params.yaml must be complete to publish")
     with session() as client:
         _require_dataset(client, bench, a.dataset)
-        _check_quota(client, bench)
+        me = _check_quota(client, bench)
+        name = (meta or {}).get("username")
+        if (me is not None and os.environ.get("ZRC_SERVER") and not a.baseline and isinstance(name, str)
+                and name != me.user):
+            return _report_invalid(a, [Finding("error", "meta_username_mismatch", (
+                f"username is {name!r} but the token is {me.user!r}'s: entries are published under the "
+                f"authenticated user; set username: {me.user}"), META_FILE)], "nothing was uploaded")
         try:
             digest = _upload(client, a.location, quiet) if a.raw else _submission(client, a.location, quiet, bench,
                                                                                   local_ok=False)[0]

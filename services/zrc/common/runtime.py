@@ -33,7 +33,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from zrc.storage import NotFound, Storage, StorageUnavailable, s3_secure
+from zrc.storage import NotFound, PreconditionFailed, Storage, StorageUnavailable, s3_secure
 
 MAX_MESSAGE = 32 << 20           # score files of a whole set fit; uploads are chunked far below this
 CHUNK = 1 << 20                  # upload chunk size
@@ -164,6 +164,8 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.UNAVAILABLE, str(exc)
     if isinstance(exc, JobConflict):
         return grpc.StatusCode.ABORTED, str(exc)
+    if isinstance(exc, PreconditionFailed):  # a concurrent writer won: the caller may retry
+        return grpc.StatusCode.ABORTED, f"concurrent update, try again ({exc})"
     if isinstance(exc, SelectionError | DatasetError | SourceError | BadRequest):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"

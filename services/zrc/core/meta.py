@@ -24,6 +24,10 @@ META_FILE = "meta.yaml"
 BENCHMARK_NAMES = ("prosAudit", "sLM21", "abxLS", "abx17", "tde17",
                    "test-prosAudit", "test-sLM21", "test-abxLS", "test-abx17", "test-tde17")
 _TEMPLATE = re.compile(r"^<.*>")
+# meta.yaml text lands in leaderboard pages and exports: plain text only (the reference's author labels may
+# use <i>/<b>, which its own leaderboard strips); anything else that looks like markup is refused.
+_ALLOWED_TAGS = re.compile(r"</?[ib]>")
+_URL = re.compile(r"https?://[^\s<>\"'`\\{}|^]+")
 
 
 def template(benchmark: str) -> dict[str, Any]:
@@ -162,6 +166,13 @@ def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, str
     recommended(_s(pub.get("paper_title")), "publication.paper_title", "It is recommended to add the publication title")
     recommended(_s(pub.get("paper_url")), "publication.paper_url", "It is recommended to add the publication URL")
     code = _s(meta.get("code_url"))
-    if code and not _TEMPLATE.match(code) and not re.match(r"^https?://[^\s/]+", code):
-        f.add(sev, "meta_url", f"code_url must be an http(s) URL, found {quoted(code)}", META_FILE)
+    if code and not _TEMPLATE.match(code) and not (re.match(r"^https?://[^\s/]+", code) and _URL.fullmatch(code)):
+        f.add(sev, "meta_url", f"code_url must be an http(s) URL (no quotes, spaces or <>), found {quoted(code)}",
+              META_FILE)
+    for root, obj in (("", meta), ("model_info.", mi), ("publication.", pub)):
+        for key, value in obj.items():
+            if isinstance(value, str) and not _TEMPLATE.match(value) and re.search(r"[<>]",
+                                                                                 _ALLOWED_TAGS.sub("", value)):
+                f.add(sev, "meta_markup", f"{root}{key}: plain text only (no HTML or '<', '>'), found {quoted(value)}",
+                      META_FILE)
     return f

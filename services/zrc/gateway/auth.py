@@ -10,7 +10,8 @@ Kept under ``auth/`` in the results bucket:
 * ``auth/owners/<digest>/<user>``: who uploaded an archive. Ownership is proof of
   possession: only sending every byte of the archive (hashed by the gateway
   itself) makes you an owner. Knowing a digest (they are public on leaderboards)
-  grants nothing: not the archive, not its jobs, not its per-pair scores;
+  grants nothing: not the archive, not its jobs, not its per-pair scores; an admin
+  may grant it (``GrantSubmission``, audited);
 * ``auth/models/<model_id>``: the user who first published a ``model_id`` (claimed
   with a conditional write: one owner, whatever the races);
 * ``auth/quota/<user>/<benchmark>/<YYYY-MM-DD>/slot-NNNN``: evaluations per UTC day
@@ -284,6 +285,12 @@ class Auth:
     # -- ownership -----------------------------------------------------------------------------------
     def add_owner(self, digest: str, who: Identity) -> None:
         self.storage.put_bytes(RESULTS, f"auth/owners/{digest}/{who.user}", b"")
+
+    def grant(self, digest: str, user: str) -> None:
+        """An admin's grant: ``user`` (who must exist) becomes an owner without sending the bytes."""
+        if not self.storage.exists(RESULTS, f"auth/users/{user}.json"):
+            raise NotFound(f"no user {user}")
+        self.storage.put_bytes(RESULTS, f"auth/owners/{digest}/{user}", b"")
 
     def owns(self, digest: str, who: Identity) -> bool:
         return who.admin or self.storage.exists(RESULTS, f"auth/owners/{digest}/{who.user}")

@@ -190,6 +190,15 @@ class _Admin:
         self.auth.audit(who, "user-disable" if request.disabled else "user-enable", request.name)
         return gateway_pb2.SetUserDisabledResponse()
 
+    def GrantSubmission(self, request, context):
+        who = self._admin("granting a submission")
+        digest = request.sha256.lower()
+        if not self.uploads.stored(digest):
+            raise NotFound(f"submission {digest[:12]} was not uploaded")
+        self.auth.grant(digest, request.user)
+        self.auth.audit(who, "submission-grant", request.user, digest[:12])
+        return gateway_pb2.GrantSubmissionResponse()
+
     def ListAudit(self, request, context):
         self._admin("reading the audit log")
         return gateway_pb2.ListAuditResponse(records=[gateway_pb2.AuditRecord(**r)
@@ -237,8 +246,10 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         """``stored`` only for an owner: anyone else must send the bytes (possession is what grants access)."""
         digest = request.sha256.lower()
         who = current.get()
-        if self.uploads.stored(digest) and self.auth.owns(digest, who):
-            return gateway_pb2.GetUploadResponse(stored=True)
+        if self.uploads.stored(digest):
+            if self.auth.owns(digest, who):
+                return gateway_pb2.GetUploadResponse(stored=True)
+            return gateway_pb2.GetUploadResponse(committed=0)  # send it whole: that is the proof
         return gateway_pb2.GetUploadResponse(committed=self.uploads.committed(digest, who.user))
 
     def UploadSubmission(self, request_iterator, context):

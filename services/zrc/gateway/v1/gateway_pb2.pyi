@@ -463,3 +463,15 @@ class DeleteDatasetResponse(_message.Message):
     DATASET_FIELD_NUMBER: _ClassVar[int]
     dataset: DatasetInfo
     def __init__(self, dataset: _Optional[_Union[DatasetInfo, _Mapping]] = ...) -> None: ...
+
+class GrantSubmissionRequest(_message.Message):
+    __slots__ = ("sha256", "user")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    user: str
+    def __init__(self, sha256: _Optional[str] = ..., user: _Optional[str] = ...) -> None: ...
+
+class GrantSubmissionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

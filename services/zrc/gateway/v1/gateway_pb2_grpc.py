@@ -145,6 +145,11 @@ class GatewayServiceStub:
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDatasetRequest.SerializeToString,
                 response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDatasetResponse.FromString,
                 _registered_method=True)
+        self.GrantSubmission = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/GrantSubmission',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -302,6 +307,13 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantSubmission(self, request, context):
+        """Admin: make a user an owner of a stored archive (otherwise only sending all its bytes does).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -414,6 +426,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.DeleteDataset,
                     request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDatasetRequest.FromString,
                     response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDatasetResponse.SerializeToString,
+            ),
+            'GrantSubmission': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantSubmission,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1011,6 +1028,33 @@ class GatewayService:
             '/zrc.gateway.v1.GatewayService/DeleteDataset',
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDatasetRequest.SerializeToString,
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantSubmission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/GrantSubmission',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionResponse.FromString,
             options,
             channel_credentials,
             insecure,
