@@ -159,7 +159,8 @@ def read_confidence(data: bytes, label: str) -> list[dict]:
         r = dict(zip(COLUMNS, rec, strict=False))
         try:
             for k in ("estimate", "ci_low", "ci_high"):
-                r[k] = float(r[k]) if r[k] != "" else None
+                v = float(r[k]) if r[k] != "" else None
+                r[k] = v if v is not None and math.isfinite(v) else None   # "nan", "inf": no value
             for k in ("n_units", "resamples"):
                 r[k] = int(r[k])
         except ValueError:
