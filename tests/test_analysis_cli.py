@@ -163,3 +163,19 @@ def test_neighbours_not_significantly_different():
     close = [entry(0.70, 0.66, 0.74), entry(0.71, 0.67, 0.75), entry(0.90, 0.89, 0.91)]
     lines = indistinct_neighbours("prosAudit", close)
     assert lines == ["lexical: #2 ≈ #1", "protosyntax: #2 ≈ #1"]   # #3 is clearly ahead of both
+
+
+def test_compare_pairs_semantic_type_by_type(two_runs, slm21_case, tmp_path, capsys):
+    """B scored without librispeech (params.yaml) still pairs with A on the synthetic pairs."""
+    a, _, _, _ = two_runs
+    synth_only = tmp_path / "synth"
+    shutil.copytree(slm21_case[1], synth_only)
+    params = synth_only / "params.yaml"
+    params.write_text(params.read_text().replace("librispeech: true", "librispeech: false"))
+    assert main(["benchmarks:run", "sLM21", str(synth_only), "-o", str(tmp_path / "S"), "-q", "-t", "semantic"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(a), str(tmp_path / "S"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(r["task"] == "semantic" and "librispeech" not in r["metric"] for r in rows)
+    assert any(r["ci_low"] is not None for r in rows)
+    assert all(r["diff"] == 0 and r["p_value"] == 1.0 for r in rows if r["ci_low"] is not None)

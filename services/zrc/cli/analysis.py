@@ -66,7 +66,8 @@ def comparison_rows(a: ScoreFolder, b: ScoreFolder) -> list[dict]:
         if not shared:
             continue
         try:
-            ua, ub = a.units(task, set_), b.units(task, set_)
+            types = a.semantic_types(set_) & b.semantic_types(set_) if task == "semantic" else None
+            ua, ub = a.units(task, set_, types), b.units(task, set_, types)
             stats = {} if ua is None or ub is None else {c.metric: c for c in compare(ua, ub, set_)}
         except AnalysisError as exc:
             raise CompareRefused(str(exc)) from None

@@ -114,8 +114,17 @@ class ScoreFolder:
     def row(self, task: str, set_: str, metric: str) -> dict | None:
         return next((r for r in self.rows if (r["task"], r["set"], r["metric"]) == (task, set_, metric)), None)
 
-    def units(self, task: str, set_: str) -> Units | None:
-        """Per-unit data of one scored (task, set) from its per-pair score file (None if it is absent)."""
+    def semantic_types(self, set_: str) -> set[str]:
+        """The semantic types (synthetic, librispeech) this folder scored on ``set_``."""
+        return {r["metric"].split(".")[2] for r in self.rows
+                if r["task"] == "semantic" and r["set"] == set_ and r["metric"].count(".") == 2}
+
+    def units(self, task: str, set_: str, types: set[str] | None = None) -> Units | None:
+        """Per-unit data of one scored (task, set) from its per-pair score file (None if it is absent).
+
+        ``types`` keeps only those semantic types: a folder scored with ``librispeech: false`` in
+        params.yaml still pairs with one scored on both, type by type (rows of a type follow the gold).
+        """
         names = score_file_names(task, set_)
         name = names["pairs"] if task == "semantic" else names["by_pair"]
         if name not in self.files:
@@ -124,6 +133,8 @@ class ScoreFolder:
             if task == "semantic":
                 t = read_csv(self.files[name], file=name,
                              required=("type", "dataset", "relatedness", "similarity", "score"))
+                if types is not None:
+                    t = t.take(np.flatnonzero(np.isin(np.asarray(t["type"], dtype=str), sorted(types))))
                 return semantic_units(t["type"], t["dataset"], _floats(t["relatedness"]),
                                       _floats(t["similarity"]), _floats(t["score"]))
             t = read_csv(self.files[name], file=name, required=("score",) + (("type",) if task == "english" else ()))
