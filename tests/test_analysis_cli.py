@@ -179,3 +179,16 @@ def test_compare_pairs_semantic_type_by_type(two_runs, slm21_case, tmp_path, cap
     assert rows and all(r["task"] == "semantic" and "librispeech" not in r["metric"] for r in rows)
     assert any(r["ci_low"] is not None for r in rows)
     assert all(r["diff"] == 0 and r["p_value"] == 1.0 for r in rows if r["ci_low"] is not None)
+
+
+def test_report_names_a_malformed_breakdown_file(two_runs, tmp_path, capsys):
+    a, _, _, _ = two_runs
+    bad = tmp_path / "bad"
+    shutil.copytree(a, bad)
+    (bad / "score_lexical_dev_by_frequency.csv").write_text("frequency,n,score,std\noov,x,0.5,0.1\n1-5,10,0.5,0.1\n")
+    (bad / "score_lexical_dev_by_length.csv").write_text("garbage\n")
+    assert main(["report", str(bad)]) == 0
+    err = capsys.readouterr().err
+    assert "score_lexical_dev_by_frequency.csv: line 2: expected numbers" in err
+    assert "score_lexical_dev_by_length.csv:1: missing column" in err and "Traceback" not in err
+    assert "1-5" in (bad / "report.html").read_text()   # the good row is kept

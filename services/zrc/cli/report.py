@@ -21,6 +21,8 @@ import numpy as np
 from zrc.core.analysis import ScoreFolder
 from zrc.core.table import TableError, read_csv
 
+from . import output
+
 Z95 = 1.959963984540054
 Row = tuple[str, float | None, float | None, float | None, str]   # label, estimate, low, high, note
 
@@ -40,11 +42,17 @@ def _table_rows(folder: ScoreFolder, name: str, key: str) -> list[Row]:
         return []
     try:
         t = read_csv(data, file=name, required=(key, "n", "score", "std"))
-    except TableError:
+    except TableError as exc:
+        output.warn(f"{folder.label}/{exc}; this panel is left out of the report")
         return []
     out = []
-    for label, n, score, std in zip(t[key], t["n"], t["score"], t["std"], strict=True):
-        n, score, std = int(n), float(score), float(std) if std not in (None, "") else float("nan")
+    for line, (label, n, score, std) in enumerate(zip(t[key], t["n"], t["score"], t["std"], strict=True), 2):
+        try:
+            n, score = int(n), float(score)
+            std = float(std) if std not in (None, "") else float("nan")
+        except (TypeError, ValueError):
+            output.warn(f"{folder.label}/{name}: line {line}: expected numbers in n, score and std; row left out")
+            continue
         half = Z95 * std / math.sqrt(n) if n >= 2 and math.isfinite(std) else float("nan")
         lo, hi = (score - half, score + half) if math.isfinite(half) else (None, None)
         out.append((str(label), score, lo, hi, f"n={n}"))
