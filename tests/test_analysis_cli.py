@@ -192,3 +192,14 @@ def test_report_names_a_malformed_breakdown_file(two_runs, tmp_path, capsys):
     assert "score_lexical_dev_by_frequency.csv: line 2: expected numbers" in err
     assert "score_lexical_dev_by_length.csv:1: missing column" in err and "Traceback" not in err
     assert "1-5" in (bad / "report.html").read_text()   # the good row is kept
+
+
+def test_compare_names_a_bad_unit_score(two_runs, tmp_path, capsys):
+    a, b, _, _ = two_runs
+    bad = tmp_path / "bad"
+    shutil.copytree(b, bad)
+    lines = (bad / "score_syntactic_test_by_pair.csv").read_text().splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",abc"
+    (bad / "score_syntactic_test_by_pair.csv").write_text("\n".join(lines) + "\n")
+    assert main(["compare", str(a), str(bad)]) == 2
+    assert "score_syntactic_test_by_pair.csv: line 3: score 'abc' is not a number" in capsys.readouterr().err

@@ -135,12 +135,14 @@ class ScoreFolder:
                              required=("type", "dataset", "relatedness", "similarity", "score"))
                 if types is not None:
                     t = t.take(np.flatnonzero(np.isin(np.asarray(t["type"], dtype=str), sorted(types))))
-                return semantic_units(t["type"], t["dataset"], _floats(t["relatedness"]),
-                                      _floats(t["similarity"]), _floats(t["score"]))
+                where = f"{self.label}/{name}"
+                return semantic_units(t["type"], t["dataset"], _floats(t["relatedness"], where, "relatedness"),
+                                      _floats(t["similarity"], where, "similarity"),
+                                      _floats(t["score"], where, "score"))
             t = read_csv(self.files[name], file=name, required=("score",) + (("type",) if task == "english" else ()))
         except TableError as exc:
             raise AnalysisError(f"{self.label}/{exc}") from None
-        score = _floats(t["score"])
+        score = _floats(t["score"], f"{self.label}/{name}", "score")
         if task == "lexical":
             bits = ((self.provenance.get("units") or {}).get(f"lexical/{set_}") or {}).get("in_vocab")
             in_vocab = unpack_mask(bits, score.size) if bits else None
@@ -148,10 +150,17 @@ class ScoreFolder:
         return pair_units(task, score, types=t["type"] if task == "english" else None)
 
 
-def _floats(v: np.ndarray) -> np.ndarray:
-    if v.dtype.kind == "f":
-        return v
-    return np.array([np.nan if x in (None, "") else float(x) for x in v], dtype=np.float64)
+def _floats(v: np.ndarray, where: str = "", column: str = "") -> np.ndarray:
+    """A numeric column; AnalysisError names the file, line and column of the first non-number."""
+    if v.dtype.kind in "fiu":
+        return v.astype(np.float64)
+    out = np.empty(v.size)
+    for i, x in enumerate(v.tolist()):  # only for columns that did not parse as numbers: report the culprit
+        try:
+            out[i] = np.nan if x in (None, "") else float(x)
+        except (TypeError, ValueError):
+            raise AnalysisError(f"{where}: line {i + 2}: {column} {x!r} is not a number") from None
+    return out
 
 
 def read_confidence(data: bytes, label: str) -> list[dict]:
