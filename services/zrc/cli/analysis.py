@@ -13,22 +13,22 @@ from pathlib import Path
 from zrc.core.analysis import (
     CONFIDENCE_FILE,
     PROVENANCE_FILE,
-    TASK_ORDER,
     AnalysisError,
     ScoreFolder,
     load_folder,
     published,
-    same_gold,
 )
-from zrc.core.confidence import compare
+from zrc.core.analysis import (
+    comparison_rows as comparison_rows,  # re-exported for the CLI commands
+)
 
 from . import output
 
 KEYS = ("task", "set", "metric", "a", "b", "diff", "ci_low", "ci_high", "p_value")
 
 
-class CompareRefused(Exception):
-    """A and B cannot be compared (different gold, unreadable files): exit 2 with this sentence."""
+# A and B cannot be compared (different gold, unreadable files): exit 2 with its sentence.
+CompareRefused = AnalysisError
 
 
 def score_files(path: Path) -> dict[str, bytes]:
@@ -42,49 +42,11 @@ def score_files(path: Path) -> dict[str, bytes]:
 def resolve(arg: str, fetch_job) -> ScoreFolder:
     """A folder on disk, else a job id whose files ``fetch_job(job_id)`` returns."""
     p = Path(arg)
-    try:
-        if p.is_dir():
-            return load_folder(arg, score_files(p))
-        if p.exists():
-            raise CompareRefused(f"{arg} is a file; give a score folder (written by `zrc benchmarks:run`) or a job id")
-        return load_folder(f"job {arg}", fetch_job(arg))
-    except AnalysisError as exc:
-        raise CompareRefused(str(exc)) from None
-
-
-def comparison_rows(a: ScoreFolder, b: ScoreFolder) -> list[dict]:
-    """Every (task, set, metric) both have: published A and B, B - A, paired 95% interval, p-value."""
-    why = same_gold(a, b)
-    if why:
-        raise CompareRefused(why)
-    rows: list[dict] = []
-    parts = sorted({(r["task"], r["set"]) for r in a.rows}, key=lambda ts: (TASK_ORDER.index(ts[0])
-                                                                              if ts[0] in TASK_ORDER else 9, ts[1]))
-    for task, set_ in parts:
-        shared = [r for r in a.rows if (r["task"], r["set"]) == (task, set_)
-                  and b.row(task, set_, r["metric"]) is not None]
-        if not shared:
-            continue
-        try:
-            types = a.semantic_types(set_) & b.semantic_types(set_) if task == "semantic" else None
-            ua, ub = a.units(task, set_, types), b.units(task, set_, types)
-            stats = {} if ua is None or ub is None else {c.metric: c for c in compare(ua, ub, set_)}
-        except AnalysisError as exc:
-            raise CompareRefused(str(exc)) from None
-        except ValueError as exc:  # different numbers of units: not the same gold or selection
-            raise CompareRefused(f"{a.label} and {b.label} cannot be paired: {exc}") from None
-        for r in shared:
-            va, vb = r["estimate"], b.row(task, set_, r["metric"])["estimate"]
-            c = stats.get(r["metric"])
-            rows.append({"task": task, "set": set_, "metric": r["metric"], "a": va, "b": vb,
-                         "diff": None if va is None or vb is None else vb - va,
-                         "ci_low": _num(c.ci_low) if c else None, "ci_high": _num(c.ci_high) if c else None,
-                         "p_value": _num(c.p_value) if c else None})
-    return rows
-
-
-def _num(v: float) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
+    if p.is_dir():
+        return load_folder(arg, score_files(p))
+    if p.exists():
+        raise CompareRefused(f"{arg} is a file; give a score folder (written by `zrc benchmarks:run`) or a job id")
+    return load_folder(f"job {arg}", fetch_job(arg))
 
 
 def _fmt(v: float | None, digits: int) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .confidence import METHOD, Units, pair_units, semantic_units, unpack_mask
+from .confidence import METHOD, Units, compare, pair_units, semantic_units, unpack_mask
 from .scoring import score_file_names
 from .table import TableError, read_csv
 
@@ -215,3 +215,36 @@ def same_gold(a: ScoreFolder, b: ScoreFolder) -> str | None:
                 f"{a.provenance['dataset_digest'][:12]} vs {b.provenance.get('dataset')} "
                 f"{b.provenance['dataset_digest'][:12]}): their scores are not comparable")
     return None
+
+
+def _num(v: float) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def comparison_rows(a: ScoreFolder, b: ScoreFolder) -> list[dict]:
+    """Every (task, set, metric) both have: published A and B, B - A, paired 95% interval, p-value."""
+    why = same_gold(a, b)
+    if why:
+        raise AnalysisError(why)
+    rows: list[dict] = []
+    parts = sorted({(r["task"], r["set"]) for r in a.rows}, key=lambda ts: (TASK_ORDER.index(ts[0])
+                                                                              if ts[0] in TASK_ORDER else 9, ts[1]))
+    for task, set_ in parts:
+        shared = [r for r in a.rows if (r["task"], r["set"]) == (task, set_)
+                  and b.row(task, set_, r["metric"]) is not None]
+        if not shared:
+            continue
+        types = a.semantic_types(set_) & b.semantic_types(set_) if task == "semantic" else None
+        ua, ub = a.units(task, set_, types), b.units(task, set_, types)
+        if ua is not None and ub is not None and ua.n != ub.n:
+            raise AnalysisError(f"{a.label} and {b.label} cannot be paired: {task} {set_} has {ua.n} units in A "
+                                f"but {ub.n} in B (not scored on the same gold or selection)")
+        stats = {} if ua is None or ub is None else {c.metric: c for c in compare(ua, ub, set_)}
+        for r in shared:
+            va, vb = r["estimate"], b.row(task, set_, r["metric"])["estimate"]
+            c = stats.get(r["metric"])
+            rows.append({"task": task, "set": set_, "metric": r["metric"], "a": va, "b": vb,
+                         "diff": None if va is None or vb is None else vb - va,
+                         "ci_low": _num(c.ci_low) if c else None, "ci_high": _num(c.ci_high) if c else None,
+                         "p_value": _num(c.p_value) if c else None})
+    return rows
