@@ -72,16 +72,18 @@ def test_compare_table_and_job_ids(two_runs, capsys):
 
 
 def test_compare_refuses_different_gold(two_runs, tmp_path, capsys):
-    a, _, _, _ = two_runs
+    a, _, job_a, _ = two_runs
     ds, sub = generate(tmp_path / "other", "sLM21", GenOptions(scale=0.005, seed=8, dim=6, frames=(2, 6)))
     assert main(["datasets:import", str(ds), "--name", "other", "-q"]) == 0
-    assert main(["benchmarks:run", "sLM21", str(sub), "--dataset", "other", "-o", str(tmp_path / "C"), "-q"]) == 0
     capsys.readouterr()
-    assert main(["compare", str(a), str(tmp_path / "C"), "--json"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    err = captured.err.strip()
-    assert "different gold" in err and err.count("\n") == 0 and "Traceback" not in err
+    assert main(["benchmarks:run", "sLM21", str(sub), "--dataset", "other", "-o", str(tmp_path / "C"), "--json"]) == 0
+    job_c = json.loads(capsys.readouterr().out)["job_id"]
+    for args in ([str(a), str(tmp_path / "C")], [job_a, job_c]):   # folders here, jobs on the server side
+        assert main(["compare", *args, "--json"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        err = captured.err.strip()
+        assert "different gold" in err and err.count("\n") == 0 and "Traceback" not in err
 
 
 def test_compare_refuses_folders_without_intervals(two_runs, tmp_path, capsys):

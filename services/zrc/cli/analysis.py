@@ -59,7 +59,7 @@ def _p(v: float | None) -> str:
     return f"{v:.3f}" + (" *" if v < 0.05 else "")
 
 
-def format_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> str:
+def format_rows(a: str, b: str, rows: list[dict]) -> str:
     """A plain fixed-width table (copy-pastable, never truncated)."""
     head = ["set", "metric", "A", "B", "B - A", "95% CI of B - A", "p"]
     body = []
@@ -70,7 +70,7 @@ def format_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> str:
                      _p(r["p_value"])])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
     left = {0, 1}
-    lines = [f"A = {a.label}   B = {b.label}"]
+    lines = [f"A = {a}   B = {b}"]
     for i, rec in enumerate([head, *body]):
         lines.append("  ".join(str(x).ljust(w) if j in left else str(x).rjust(w)
                                for j, (x, w) in enumerate(zip(rec, widths, strict=True))).rstrip())
@@ -79,7 +79,7 @@ def format_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> None:
+def print_rows(a: str, b: str, rows: list[dict]) -> None:
     output.say(format_rows(a, b, rows).rstrip("\n"))
     output.note("interval: paired bootstrap over the shared units; p: paired approximate randomisation, two-sided; "
                 "* p < 0.05. With many metrics compared at once, about 1 in 20 reaches p < 0.05 by chance.")

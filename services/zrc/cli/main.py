@@ -537,15 +537,23 @@ def cmd_compare(a) -> int:
         except UsageError as exc:
             raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
 
-    try:
-        fa, fb = resolve(a.a, fetch_job), resolve(a.b, fetch_job)
-        rows = comparison_rows(fa, fb)
-    except CompareRefused as exc:
-        raise UsageError(str(exc)) from None
+    if not Path(a.a).exists() and not Path(a.b).exists():
+        # two jobs or leaderboard entries: compared where the per-item scores are (the server's own users'
+        # entries included: only the statistics come back)
+        with session() as client:
+            rows = client.compare_scores(a.a, a.b)
+        labels = (f"job/entry {a.a}", f"job/entry {a.b}")
+    else:
+        try:
+            fa, fb = resolve(a.a, fetch_job), resolve(a.b, fetch_job)
+            rows = comparison_rows(fa, fb)
+        except CompareRefused as exc:
+            raise UsageError(str(exc)) from None
+        labels = (fa.label, fb.label)
     if a.json:
         output.print_json(rows)
     else:
-        print_rows(fa, fb, rows)
+        print_rows(*labels, rows)
     return 0
 
 

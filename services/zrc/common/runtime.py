@@ -146,6 +146,7 @@ def configure_logging(service: str) -> None:
 
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     from zrc.common.data import BadRequest
+    from zrc.core.analysis import AnalysisError
     from zrc.core.dataset import DatasetError
     from zrc.core.pipeline import SelectionError
     from zrc.core.sources import SourceError
@@ -154,6 +155,8 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.NOT_FOUND, str(exc.args[0]) if exc.args else "not found"
     if isinstance(exc, StorageUnavailable):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, AnalysisError):  # two evaluations that cannot be compared (other gold, bad files)
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, SelectionError | DatasetError | SourceError | BadRequest):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"
