@@ -1,8 +1,10 @@
 """``zrc compare A B``: is B's difference from A real? Paired bootstrap interval and permutation p-value.
 
 A and B are score folders written by ``benchmarks:run`` (or the submission folders holding them in
-``scores/``), or job ids (their files are fetched from the server, or from the embedded store). The
-statistics are :mod:`zrc.core.confidence`; this module only finds the files and prints.
+``scores/``), or job / leaderboard entry ids (two ids are compared on the server, a folder and a job id
+here from the job's files). The statistics are :mod:`zrc.core.confidence` via
+:func:`zrc.core.analysis.comparison_rows`; this module finds the files and prints. Also the leaderboard's
+interval helpers (``±`` cells, neighbours not significantly different, ``--csv --intervals``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,8 @@ from zrc.core.analysis import (
     load_folder,
     published,
 )
-from zrc.core.analysis import (
-    comparison_rows as comparison_rows,  # re-exported for the CLI commands
-)
 
 from . import output
-
-KEYS = ("task", "set", "metric", "a", "b", "diff", "ci_low", "ci_high", "p_value")
-
 
 # A and B cannot be compared (different gold, unreadable files): exit 2 with its sentence.
 CompareRefused = AnalysisError

@@ -528,7 +528,9 @@ def cmd_rescore(a) -> int:
 # ----------------------------------------------------------------------------------------------- parser
 
 def cmd_compare(a) -> int:
-    from .analysis import CompareRefused, comparison_rows, print_rows, resolve
+    from zrc.core.analysis import comparison_rows
+
+    from .analysis import CompareRefused, print_rows, resolve
 
     def fetch_job(job_id: str) -> dict[str, bytes]:
         try:
@@ -558,7 +560,9 @@ def cmd_compare(a) -> int:
 
 
 def cmd_report(a) -> int:
-    from .analysis import CompareRefused, comparison_rows, resolve
+    from zrc.core.analysis import comparison_rows
+
+    from .analysis import CompareRefused, resolve
     from .report import render_html, render_markdown
 
     def fetch_job(job_id: str) -> dict[str, bytes]:
