@@ -527,17 +527,19 @@ def cmd_rescore(a) -> int:
 
 # ----------------------------------------------------------------------------------------------- parser
 
+def _job_files(job_id: str) -> dict[str, bytes]:
+    """The score files of a finished job of the caller's (for compare/report given a job id)."""
+    try:
+        with session() as client:
+            return {f.name: f.content for f in client.get_scores(job_id).files}
+    except UsageError as exc:
+        raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
+
+
 def cmd_compare(a) -> int:
     from zrc.core.analysis import comparison_rows
 
     from .analysis import CompareRefused, print_rows, resolve
-
-    def fetch_job(job_id: str) -> dict[str, bytes]:
-        try:
-            with session() as client:
-                return {f.name: f.content for f in client.get_scores(job_id).files}
-        except UsageError as exc:
-            raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
 
     if not Path(a.a).exists() and not Path(a.b).exists():
         # two jobs or leaderboard entries: compared where the per-item scores are (the server's own users'
@@ -547,7 +549,7 @@ def cmd_compare(a) -> int:
         labels = (f"job/entry {a.a}", f"job/entry {a.b}")
     else:
         try:
-            fa, fb = resolve(a.a, fetch_job), resolve(a.b, fetch_job)
+            fa, fb = resolve(a.a, _job_files), resolve(a.b, _job_files)
             rows = comparison_rows(fa, fb)
         except CompareRefused as exc:
             raise UsageError(str(exc)) from None
@@ -565,16 +567,9 @@ def cmd_report(a) -> int:
     from .analysis import CompareRefused, resolve
     from .report import render_html, render_markdown
 
-    def fetch_job(job_id: str) -> dict[str, bytes]:
-        try:
-            with session() as client:
-                return {f.name: f.content for f in client.get_scores(job_id).files}
-        except UsageError as exc:
-            raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
-
     try:
-        folder = resolve(a.scores, fetch_job)
-        other = resolve(a.compare, fetch_job) if a.compare else None
+        folder = resolve(a.scores, _job_files)
+        other = resolve(a.compare, _job_files) if a.compare else None
         rows = comparison_rows(folder, other) if other else None
     except CompareRefused as exc:
         raise UsageError(str(exc)) from None
