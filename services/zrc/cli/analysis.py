@@ -17,6 +17,7 @@ from zrc.core.analysis import (
     PROVENANCE_FILE,
     AnalysisError,
     ScoreFolder,
+    comparison_rows,
     load_folder,
     published,
 )
@@ -79,6 +80,41 @@ def print_rows(a: str, b: str, rows: list[dict]) -> None:
     output.say(format_rows(a, b, rows).rstrip("\n"))
     output.note("interval: paired bootstrap over the shared units; p: paired approximate randomisation, two-sided; "
                 "* p < 0.05. With many metrics compared at once, about 1 in 20 reaches p < 0.05 by chance.")
+
+
+def job_files(job_id: str) -> dict[str, bytes]:
+    """The score files of a finished job of the caller's (for compare/report given a job id)."""
+    from .main import UsageError, session  # here: main imports this module
+
+    try:
+        with session() as client:
+            return {f.name: f.content for f in client.get_scores(job_id).files}
+    except UsageError as exc:
+        raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
+
+
+def cmd_compare(a) -> int:
+    """``zrc compare A B [--json]``."""
+    from .main import UsageError, session  # here: main imports this module
+
+    if not Path(a.a).exists() and not Path(a.b).exists():
+        # two jobs or leaderboard entries: compared where the per-item scores are (the server's own users'
+        # entries included: only the statistics come back)
+        with session() as client:
+            rows = client.compare_scores(a.a, a.b)
+        labels = (f"job/entry {a.a}", f"job/entry {a.b}")
+    else:
+        try:
+            fa, fb = resolve(a.a, job_files), resolve(a.b, job_files)
+            rows = comparison_rows(fa, fb)
+        except CompareRefused as exc:
+            raise UsageError(str(exc)) from None
+        labels = (fa.label, fb.label)
+    if a.json:
+        output.print_json(rows)
+    else:
+        print_rows(*labels, rows)
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ leaderboard

@@ -40,7 +40,9 @@ from zrc.core.sources import DirTree, SourceError
 from zrc.gateway.v1 import gateway_pb2
 
 from . import credentials, home, output
+from .analysis import cmd_compare
 from .export import leaderboard_csv
+from .report import cmd_report
 
 
 class UsageError(Exception):
@@ -526,64 +528,6 @@ def cmd_rescore(a) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- parser
-
-def _job_files(job_id: str) -> dict[str, bytes]:
-    """The score files of a finished job of the caller's (for compare/report given a job id)."""
-    try:
-        with session() as client:
-            return {f.name: f.content for f in client.get_scores(job_id).files}
-    except UsageError as exc:
-        raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
-
-
-def cmd_compare(a) -> int:
-    from zrc.core.analysis import comparison_rows
-
-    from .analysis import CompareRefused, print_rows, resolve
-
-    if not Path(a.a).exists() and not Path(a.b).exists():
-        # two jobs or leaderboard entries: compared where the per-item scores are (the server's own users'
-        # entries included: only the statistics come back)
-        with session() as client:
-            rows = client.compare_scores(a.a, a.b)
-        labels = (f"job/entry {a.a}", f"job/entry {a.b}")
-    else:
-        try:
-            fa, fb = resolve(a.a, _job_files), resolve(a.b, _job_files)
-            rows = comparison_rows(fa, fb)
-        except CompareRefused as exc:
-            raise UsageError(str(exc)) from None
-        labels = (fa.label, fb.label)
-    if a.json:
-        output.print_json(rows)
-    else:
-        print_rows(*labels, rows)
-    return 0
-
-
-def cmd_report(a) -> int:
-    from zrc.core.analysis import comparison_rows
-
-    from .analysis import CompareRefused, resolve
-    from .report import render_html, render_markdown
-
-    try:
-        folder = resolve(a.scores, _job_files)
-        other = resolve(a.compare, _job_files) if a.compare else None
-        rows = comparison_rows(folder, other) if other else None
-    except CompareRefused as exc:
-        raise UsageError(str(exc)) from None
-    markdown = a.markdown or (a.output or "").endswith(".md")
-    default = (Path(a.scores) if Path(a.scores).is_dir() else Path.cwd()) / f"report.{'md' if markdown else 'html'}"
-    out = Path(a.output) if a.output else default
-    text = (render_markdown if markdown else render_html)(folder, rows, other)
-    _write_scores({out.name: text.encode()}, out.parent)
-    if a.json:
-        output.print_json({"ok": True, "output": str(out)})
-    else:
-        output.say(f"report written to {out}")
-    return 0
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zrc", description="ZeroSpeech sLM21 / ProsAudit evaluation (zrc as a service)")
