@@ -40,7 +40,7 @@ from zrc.core.sources import DirTree, SourceError
 from zrc.gateway.v1 import gateway_pb2
 
 from . import credentials, home, output
-from .analysis import cmd_compare
+from .analysis import cmd_compare, csv_with_intervals, indistinct_neighbours
 from .export import leaderboard_csv
 from .report import cmd_report
 
@@ -451,12 +451,10 @@ def cmd_leaderboard(a) -> int:
     elif a.csv:
         text = leaderboard_csv(bench, entries)
         if a.intervals:
-            from .analysis import csv_with_intervals
             text = csv_with_intervals(bench, entries, text)
         sys.stdout.write(text)
     else:
         output.leaderboard(bench, entries)
-        from .analysis import indistinct_neighbours
         for line in indistinct_neighbours(bench, entries):
             output.note(f"not significantly different (unpaired, 5%; `zrc compare` is paired): {line}")
     return 0
@@ -594,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("admin:rescore", cmd_rescore, "admin: re-score entries made by another scorer version")
     sp.add_argument("name")
     sp = add("compare", cmd_compare, "B - A for every shared score: paired 95% interval and p-value")
-    sp.add_argument("a", help="score folder written by benchmarks:run (or its submission folder), or a job id")
+    sp.add_argument("a", help="score folder written by benchmarks:run (or its submission folder), a job id or "
+                              "a leaderboard entry id")
     sp.add_argument("b", help="the same for B")
     sp = add("report", cmd_report, "one self-contained HTML page (or Markdown) of the scores and their intervals")
     sp.add_argument("scores", help="score folder written by benchmarks:run (or its submission folder), or a job id")
