@@ -72,17 +72,19 @@ def test_compare_table_and_job_ids(two_runs, capsys):
 
 
 def test_compare_refuses_different_gold(two_runs, tmp_path, capsys):
-    a, _, _, _ = two_runs
+    a, _, job_a, _ = two_runs
     ds, sub = generate(tmp_path / "other", "sLM21", GenOptions(scale=0.005, seed=8, dim=6, frames=(2, 6)))
     assert main(["datasets:import", str(ds), "--name", "other", "-q"]) == 0
-    assert main(["benchmarks:run", "sLM21", str(sub), "--dataset", "other", "-o", str(tmp_path / "C"), "-q"]) == 0
     capsys.readouterr()
-    assert main(["compare", str(a), str(tmp_path / "C"), "--json"]) == 2
-    captured = capsys.readouterr()
-    answer = json.loads(captured.out)   # under --json a usage error is JSON on stdout too
-    assert answer["ok"] is False and "different gold" in answer["error"]
-    err = captured.err.strip()
-    assert "different gold" in err and err.count("\n") == 0 and "Traceback" not in err
+    assert main(["benchmarks:run", "sLM21", str(sub), "--dataset", "other", "-o", str(tmp_path / "C"), "--json"]) == 0
+    job_c = json.loads(capsys.readouterr().out)["job_id"]
+    for args in ([str(a), str(tmp_path / "C")], [job_a, job_c]):   # folders here, jobs on the server side
+        assert main(["compare", *args, "--json"]) == 2
+        captured = capsys.readouterr()
+        answer = json.loads(captured.out)   # under --json a usage error is JSON on stdout too
+        assert answer["ok"] is False and "different gold" in answer["error"]
+        err = captured.err.strip()
+        assert "different gold" in err and err.count("\n") == 0 and "Traceback" not in err
 
 
 def test_compare_refuses_folders_without_intervals(two_runs, tmp_path, capsys):
@@ -164,3 +166,43 @@ def test_neighbours_not_significantly_different():
     close = [entry(0.70, 0.66, 0.74), entry(0.71, 0.67, 0.75), entry(0.90, 0.89, 0.91)]
     lines = indistinct_neighbours("prosAudit", close)
     assert lines == ["lexical: #2 ≈ #1", "protosyntax: #2 ≈ #1"]   # #3 is clearly ahead of both
+
+
+def test_compare_pairs_semantic_type_by_type(two_runs, slm21_case, tmp_path, capsys):
+    """B scored without librispeech (params.yaml) still pairs with A on the synthetic pairs."""
+    a, _, _, _ = two_runs
+    synth_only = tmp_path / "synth"
+    shutil.copytree(slm21_case[1], synth_only)
+    params = synth_only / "params.yaml"
+    params.write_text(params.read_text().replace("librispeech: true", "librispeech: false"))
+    assert main(["benchmarks:run", "sLM21", str(synth_only), "-o", str(tmp_path / "S"), "-q", "-t", "semantic"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(a), str(tmp_path / "S"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(r["task"] == "semantic" and "librispeech" not in r["metric"] for r in rows)
+    assert any(r["ci_low"] is not None for r in rows)
+    assert all(r["diff"] == 0 and r["p_value"] == 1.0 for r in rows if r["ci_low"] is not None)
+
+
+def test_report_names_a_malformed_breakdown_file(two_runs, tmp_path, capsys):
+    a, _, _, _ = two_runs
+    bad = tmp_path / "bad"
+    shutil.copytree(a, bad)
+    (bad / "score_lexical_dev_by_frequency.csv").write_text("frequency,n,score,std\noov,x,0.5,0.1\n1-5,10,0.5,0.1\n")
+    (bad / "score_lexical_dev_by_length.csv").write_text("garbage\n")
+    assert main(["report", str(bad)]) == 0
+    err = capsys.readouterr().err
+    assert "score_lexical_dev_by_frequency.csv: line 2: expected numbers" in err
+    assert "score_lexical_dev_by_length.csv:1: missing column" in err and "Traceback" not in err
+    assert "1-5" in (bad / "report.html").read_text()   # the good row is kept
+
+
+def test_compare_names_a_bad_unit_score(two_runs, tmp_path, capsys):
+    a, b, _, _ = two_runs
+    bad = tmp_path / "bad"
+    shutil.copytree(b, bad)
+    lines = (bad / "score_syntactic_test_by_pair.csv").read_text().splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ",abc"
+    (bad / "score_syntactic_test_by_pair.csv").write_text("\n".join(lines) + "\n")
+    assert main(["compare", str(a), str(bad)]) == 2
+    assert "score_syntactic_test_by_pair.csv: line 3: score 'abc' is not a number" in capsys.readouterr().err

@@ -394,5 +394,12 @@ class Client:
             if not token:
                 return out
 
+    def compare_scores(self, a: str, b: str) -> list[dict]:
+        """Server-side paired comparison of two jobs or published entries: rows as ``zrc compare --json``."""
+        r = self._call(self.stub.CompareScores, gateway_pb2.CompareScoresRequest(a=a, b=b), timeout=300.0)
+        keys = ("a", "b", "diff", "ci_low", "ci_high", "p_value")
+        return [{"task": m.task, "set": m.set, "metric": m.metric,
+                 **{k: getattr(m, k) if m.HasField(k) else None for k in keys}} for m in r.rows]
+
     def get_scores(self, job_id: str):
         return self._call(self.stub.GetScores, gateway_pb2.GetScoresRequest(job_id=job_id), timeout=300.0)

@@ -1,8 +1,10 @@
 """``zrc compare A B``: is B's difference from A real? Paired bootstrap interval and permutation p-value.
 
 A and B are score folders written by ``benchmarks:run`` (or the submission folders holding them in
-``scores/``), or job ids (their files are fetched from the server, or from the embedded store). The
-statistics are :mod:`zrc.core.confidence`; this module only finds the files and prints.
+``scores/``), or job / leaderboard entry ids (two ids are compared on the server, a folder and a job id
+here from the job's files). The statistics are :mod:`zrc.core.confidence` via
+:func:`zrc.core.analysis.comparison_rows`; this module finds the files and prints. Also the leaderboard's
+interval helpers (``±`` cells, neighbours not significantly different, ``--csv --intervals``).
 """
 
 from __future__ import annotations
@@ -13,22 +15,17 @@ from pathlib import Path
 from zrc.core.analysis import (
     CONFIDENCE_FILE,
     PROVENANCE_FILE,
-    TASK_ORDER,
     AnalysisError,
     ScoreFolder,
+    comparison_rows,
     load_folder,
     published,
-    same_gold,
 )
-from zrc.core.confidence import compare
 
 from . import output
 
-KEYS = ("task", "set", "metric", "a", "b", "diff", "ci_low", "ci_high", "p_value")
-
-
-class CompareRefused(Exception):
-    """A and B cannot be compared (different gold, unreadable files): exit 2 with this sentence."""
+# A and B cannot be compared (different gold, unreadable files): exit 2 with its sentence.
+CompareRefused = AnalysisError
 
 
 def score_files(path: Path) -> dict[str, bytes]:
@@ -42,48 +39,11 @@ def score_files(path: Path) -> dict[str, bytes]:
 def resolve(arg: str, fetch_job) -> ScoreFolder:
     """A folder on disk, else a job id whose files ``fetch_job(job_id)`` returns."""
     p = Path(arg)
-    try:
-        if p.is_dir():
-            return load_folder(arg, score_files(p))
-        if p.exists():
-            raise CompareRefused(f"{arg} is a file; give a score folder (written by `zrc benchmarks:run`) or a job id")
-        return load_folder(f"job {arg}", fetch_job(arg))
-    except AnalysisError as exc:
-        raise CompareRefused(str(exc)) from None
-
-
-def comparison_rows(a: ScoreFolder, b: ScoreFolder) -> list[dict]:
-    """Every (task, set, metric) both have: published A and B, B - A, paired 95% interval, p-value."""
-    why = same_gold(a, b)
-    if why:
-        raise CompareRefused(why)
-    rows: list[dict] = []
-    parts = sorted({(r["task"], r["set"]) for r in a.rows}, key=lambda ts: (TASK_ORDER.index(ts[0])
-                                                                              if ts[0] in TASK_ORDER else 9, ts[1]))
-    for task, set_ in parts:
-        shared = [r for r in a.rows if (r["task"], r["set"]) == (task, set_)
-                  and b.row(task, set_, r["metric"]) is not None]
-        if not shared:
-            continue
-        try:
-            ua, ub = a.units(task, set_), b.units(task, set_)
-            stats = {} if ua is None or ub is None else {c.metric: c for c in compare(ua, ub, set_)}
-        except AnalysisError as exc:
-            raise CompareRefused(str(exc)) from None
-        except ValueError as exc:  # different numbers of units: not the same gold or selection
-            raise CompareRefused(f"{a.label} and {b.label} cannot be paired: {exc}") from None
-        for r in shared:
-            va, vb = r["estimate"], b.row(task, set_, r["metric"])["estimate"]
-            c = stats.get(r["metric"])
-            rows.append({"task": task, "set": set_, "metric": r["metric"], "a": va, "b": vb,
-                         "diff": None if va is None or vb is None else vb - va,
-                         "ci_low": _num(c.ci_low) if c else None, "ci_high": _num(c.ci_high) if c else None,
-                         "p_value": _num(c.p_value) if c else None})
-    return rows
-
-
-def _num(v: float) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
+    if p.is_dir():
+        return load_folder(arg, score_files(p))
+    if p.exists():
+        raise CompareRefused(f"{arg} is a file; give a score folder (written by `zrc benchmarks:run`) or a job id")
+    return load_folder(f"job {arg}", fetch_job(arg))
 
 
 def _fmt(v: float | None, digits: int) -> str:
@@ -96,7 +56,7 @@ def _p(v: float | None) -> str:
     return f"{v:.3f}" + (" *" if v < 0.05 else "")
 
 
-def format_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> str:
+def format_rows(a: str, b: str, rows: list[dict]) -> str:
     """A plain fixed-width table (copy-pastable, never truncated)."""
     head = ["set", "metric", "A", "B", "B - A", "95% CI of B - A", "p"]
     body = []
@@ -107,7 +67,7 @@ def format_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> str:
                      _p(r["p_value"])])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
     left = {0, 1}
-    lines = [f"A = {a.label}   B = {b.label}"]
+    lines = [f"A = {a}   B = {b}"]
     for i, rec in enumerate([head, *body]):
         lines.append("  ".join(str(x).ljust(w) if j in left else str(x).rjust(w)
                                for j, (x, w) in enumerate(zip(rec, widths, strict=True))).rstrip())
@@ -116,10 +76,45 @@ def format_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_rows(a: ScoreFolder, b: ScoreFolder, rows: list[dict]) -> None:
+def print_rows(a: str, b: str, rows: list[dict]) -> None:
     output.say(format_rows(a, b, rows).rstrip("\n"))
     output.note("interval: paired bootstrap over the shared units; p: paired approximate randomisation, two-sided; "
                 "* p < 0.05. With many metrics compared at once, about 1 in 20 reaches p < 0.05 by chance.")
+
+
+def job_files(job_id: str) -> dict[str, bytes]:
+    """The score files of a finished job of the caller's (for compare/report given a job id)."""
+    from .main import UsageError, session  # here: main imports this module
+
+    try:
+        with session() as client:
+            return {f.name: f.content for f in client.get_scores(job_id).files}
+    except UsageError as exc:
+        raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
+
+
+def cmd_compare(a) -> int:
+    """``zrc compare A B [--json]``."""
+    from .main import UsageError, session  # here: main imports this module
+
+    if not Path(a.a).exists() and not Path(a.b).exists():
+        # two jobs or leaderboard entries: compared where the per-item scores are (the server's own users'
+        # entries included: only the statistics come back)
+        with session() as client:
+            rows = client.compare_scores(a.a, a.b)
+        labels = (f"job/entry {a.a}", f"job/entry {a.b}")
+    else:
+        try:
+            fa, fb = resolve(a.a, job_files), resolve(a.b, job_files)
+            rows = comparison_rows(fa, fb)
+        except CompareRefused as exc:
+            raise UsageError(str(exc)) from None
+        labels = (fa.label, fb.label)
+    if a.json:
+        output.print_json(rows)
+    else:
+        print_rows(*labels, rows)
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ leaderboard

@@ -46,6 +46,8 @@ _client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
 _pipeline = lazy_module("zrc.core.pipeline")
 tls = lazy_module("zrc.common.tls")
+_analysis = lazy_module("zrc.cli.analysis")   # numpy: only compare, report and leaderboard intervals need it
+_report = lazy_module("zrc.cli.report")
 
 RAW_HELP = "with ZRC_SERVER: upload the embedding files themselves, not one pooled vector per file"
 
@@ -582,13 +584,11 @@ def cmd_leaderboard(a) -> int:
     elif a.csv:
         text = leaderboard_csv(bench, entries)
         if a.intervals:
-            from .analysis import csv_with_intervals
-            text = csv_with_intervals(bench, entries, text)
+            text = _analysis.csv_with_intervals(bench, entries, text)
         sys.stdout.write(text)
     else:
         output.leaderboard(bench, entries)
-        from .analysis import indistinct_neighbours
-        for line in indistinct_neighbours(bench, entries):
+        for line in _analysis.indistinct_neighbours(bench, entries):
             output.note(f"not significantly different (unpaired, 5%; `zrc compare` is paired): {line}")
     return 0
 
@@ -647,57 +647,6 @@ def cmd_rescore(a) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- parser
-
-def cmd_compare(a) -> int:
-    from .analysis import CompareRefused, comparison_rows, print_rows, resolve
-
-    def fetch_job(job_id: str) -> dict[str, bytes]:
-        try:
-            with session() as client:
-                return {f.name: f.content for f in client.get_scores(job_id).files}
-        except UsageError as exc:
-            raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
-
-    try:
-        fa, fb = resolve(a.a, fetch_job), resolve(a.b, fetch_job)
-        rows = comparison_rows(fa, fb)
-    except CompareRefused as exc:
-        raise UsageError(str(exc)) from None
-    if a.json:
-        output.print_json(rows)
-    else:
-        print_rows(fa, fb, rows)
-    return 0
-
-
-def cmd_report(a) -> int:
-    from .analysis import CompareRefused, comparison_rows, resolve
-    from .report import render_html, render_markdown
-
-    def fetch_job(job_id: str) -> dict[str, bytes]:
-        try:
-            with session() as client:
-                return {f.name: f.content for f in client.get_scores(job_id).files}
-        except UsageError as exc:
-            raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
-
-    try:
-        folder = resolve(a.scores, fetch_job)
-        other = resolve(a.compare, fetch_job) if a.compare else None
-        rows = comparison_rows(folder, other) if other else None
-    except CompareRefused as exc:
-        raise UsageError(str(exc)) from None
-    markdown = a.markdown or (a.output or "").endswith(".md")
-    default = (Path(a.scores) if Path(a.scores).is_dir() else Path.cwd()) / f"report.{'md' if markdown else 'html'}"
-    out = Path(a.output) if a.output else default
-    text = (render_markdown if markdown else render_html)(folder, rows, other)
-    _write_scores({out.name: text.encode()}, out.parent)
-    if a.json:
-        output.print_json({"ok": True, "output": str(out)})
-    else:
-        output.say(f"report written to {out}")
-    return 0
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zrc", description="ZeroSpeech sLM21 / ProsAudit evaluation (zrc as a service)")
@@ -770,10 +719,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin_cli.register(add, session, UsageError)
     sp = add("admin:rescore", cmd_rescore, "admin: re-score entries made by another scorer version")
     sp.add_argument("name")
-    sp = add("compare", cmd_compare, "B - A for every shared score: paired 95% interval and p-value")
-    sp.add_argument("a", help="score folder written by benchmarks:run (or its submission folder), or a job id")
+    sp = add("compare", lambda a: _analysis.cmd_compare(a), "B - A for every shared score: paired 95% interval and p-value")
+    sp.add_argument("a", help="score folder written by benchmarks:run (or its submission folder), a job id or "
+                              "a leaderboard entry id")
     sp.add_argument("b", help="the same for B")
-    sp = add("report", cmd_report, "one self-contained HTML page (or Markdown) of the scores and their intervals")
+    sp = add("report", lambda a: _report.cmd_report(a), "one self-contained HTML page (or Markdown) of the scores and their intervals")
     sp.add_argument("scores", help="score folder written by benchmarks:run (or its submission folder), or a job id")
     sp.add_argument("-o", "--output", help="output file (default SCORES/report.html; .md for Markdown)")
     sp.add_argument("--compare", metavar="B", help="also compare with B (folder or job id): paired intervals")

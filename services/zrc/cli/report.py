@@ -15,11 +15,15 @@ from __future__ import annotations
 import html
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 
-from zrc.core.analysis import ScoreFolder
+from zrc.core.analysis import ScoreFolder, comparison_rows
 from zrc.core.table import TableError, read_csv
+
+from . import output
+from .analysis import CompareRefused, job_files, resolve
 
 Z95 = 1.959963984540054
 Row = tuple[str, float | None, float | None, float | None, str]   # label, estimate, low, high, note
@@ -40,11 +44,17 @@ def _table_rows(folder: ScoreFolder, name: str, key: str) -> list[Row]:
         return []
     try:
         t = read_csv(data, file=name, required=(key, "n", "score", "std"))
-    except TableError:
+    except TableError as exc:
+        output.warn(f"{folder.label}/{exc}; this panel is left out of the report")
         return []
     out = []
-    for label, n, score, std in zip(t[key], t["n"], t["score"], t["std"], strict=True):
-        n, score, std = int(n), float(score), float(std) if std not in (None, "") else float("nan")
+    for line, (label, n, score, std) in enumerate(zip(t[key], t["n"], t["score"], t["std"], strict=True), 2):
+        try:
+            n, score = int(n), float(score)
+            std = float(std) if std not in (None, "") else float("nan")
+        except (TypeError, ValueError):
+            output.warn(f"{folder.label}/{name}: line {line}: expected numbers in n, score and std; row left out")
+            continue
         half = Z95 * std / math.sqrt(n) if n >= 2 and math.isfinite(std) else float("nan")
         lo, hi = (score - half, score + half) if math.isfinite(half) else (None, None)
         out.append((str(label), score, lo, hi, f"n={n}"))
@@ -195,3 +205,25 @@ def render_markdown(folder: ScoreFolder, comparison: list[dict] | None = None,
                        f"{_f(r['diff'], d)} | {ci} | {_f(r['p_value'], 3)} |")
         out.append("")
     return "\n".join(out)
+
+
+def cmd_report(a) -> int:
+    """``zrc report SCORES [-o FILE] [--compare B] [--markdown]``."""
+    from .main import UsageError, _write_scores  # here: main imports this module
+
+    try:
+        folder = resolve(a.scores, job_files)
+        other = resolve(a.compare, job_files) if a.compare else None
+        rows = comparison_rows(folder, other) if other else None
+    except CompareRefused as exc:
+        raise UsageError(str(exc)) from None
+    markdown = a.markdown or (a.output or "").endswith(".md")
+    default = (Path(a.scores) if Path(a.scores).is_dir() else Path.cwd()) / f"report.{'md' if markdown else 'html'}"
+    out = Path(a.output) if a.output else default
+    text = (render_markdown if markdown else render_html)(folder, rows, other)
+    _write_scores({out.name: text.encode()}, out.parent)
+    if a.json:
+        output.print_json({"ok": True, "output": str(out)})
+    else:
+        output.say(f"report written to {out}")
+    return 0

@@ -153,6 +153,7 @@ def configure_logging(service: str) -> None:
 
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     from zrc.common.data import BadRequest
+    from zrc.core.analysis import AnalysisError
     from zrc.core.dataset import DatasetError
     from zrc.core.jobs import JobConflict
     from zrc.core.pipeline import SelectionError
@@ -166,6 +167,8 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.ABORTED, str(exc)
     if isinstance(exc, PreconditionFailed):  # a concurrent writer won: the caller may retry
         return grpc.StatusCode.ABORTED, f"concurrent update, try again ({exc})"
+    if isinstance(exc, AnalysisError):  # two evaluations that cannot be compared (other gold, bad files)
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, SelectionError | DatasetError | SourceError | BadRequest):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .confidence import METHOD, Units, pair_units, semantic_units, unpack_mask
+from .confidence import METHOD, Units, compare, pair_units, semantic_units, unpack_mask
 from .scoring import score_file_names
 from .table import TableError, read_csv
 
@@ -114,8 +114,17 @@ class ScoreFolder:
     def row(self, task: str, set_: str, metric: str) -> dict | None:
         return next((r for r in self.rows if (r["task"], r["set"], r["metric"]) == (task, set_, metric)), None)
 
-    def units(self, task: str, set_: str) -> Units | None:
-        """Per-unit data of one scored (task, set) from its per-pair score file (None if it is absent)."""
+    def semantic_types(self, set_: str) -> set[str]:
+        """The semantic types (synthetic, librispeech) this folder scored on ``set_``."""
+        return {r["metric"].split(".")[2] for r in self.rows
+                if r["task"] == "semantic" and r["set"] == set_ and r["metric"].count(".") == 2}
+
+    def units(self, task: str, set_: str, types: set[str] | None = None) -> Units | None:
+        """Per-unit data of one scored (task, set) from its per-pair score file (None if it is absent).
+
+        ``types`` keeps only those semantic types: a folder scored with ``librispeech: false`` in
+        params.yaml still pairs with one scored on both, type by type (rows of a type follow the gold).
+        """
         names = score_file_names(task, set_)
         name = names["pairs"] if task == "semantic" else names["by_pair"]
         if name not in self.files:
@@ -124,12 +133,16 @@ class ScoreFolder:
             if task == "semantic":
                 t = read_csv(self.files[name], file=name,
                              required=("type", "dataset", "relatedness", "similarity", "score"))
-                return semantic_units(t["type"], t["dataset"], _floats(t["relatedness"]),
-                                      _floats(t["similarity"]), _floats(t["score"]))
+                if types is not None:
+                    t = t.take(np.flatnonzero(np.isin(np.asarray(t["type"], dtype=str), sorted(types))))
+                where = f"{self.label}/{name}"
+                return semantic_units(t["type"], t["dataset"], _floats(t["relatedness"], where, "relatedness"),
+                                      _floats(t["similarity"], where, "similarity"),
+                                      _floats(t["score"], where, "score"))
             t = read_csv(self.files[name], file=name, required=("score",) + (("type",) if task == "english" else ()))
         except TableError as exc:
             raise AnalysisError(f"{self.label}/{exc}") from None
-        score = _floats(t["score"])
+        score = _floats(t["score"], f"{self.label}/{name}", "score")
         if task == "lexical":
             bits = ((self.provenance.get("units") or {}).get(f"lexical/{set_}") or {}).get("in_vocab")
             in_vocab = unpack_mask(bits, score.size) if bits else None
@@ -137,10 +150,17 @@ class ScoreFolder:
         return pair_units(task, score, types=t["type"] if task == "english" else None)
 
 
-def _floats(v: np.ndarray) -> np.ndarray:
-    if v.dtype.kind == "f":
-        return v
-    return np.array([np.nan if x in (None, "") else float(x) for x in v], dtype=np.float64)
+def _floats(v: np.ndarray, where: str = "", column: str = "") -> np.ndarray:
+    """A numeric column; AnalysisError names the file, line and column of the first non-number."""
+    if v.dtype.kind in "fiu":
+        return v.astype(np.float64)
+    out = np.empty(v.size)
+    for i, x in enumerate(v.tolist()):  # only for columns that did not parse as numbers: report the culprit
+        try:
+            out[i] = np.nan if x in (None, "") else float(x)
+        except (TypeError, ValueError):
+            raise AnalysisError(f"{where}: line {i + 2}: {column} {x!r} is not a number") from None
+    return out
 
 
 def read_confidence(data: bytes, label: str) -> list[dict]:
@@ -159,7 +179,8 @@ def read_confidence(data: bytes, label: str) -> list[dict]:
         r = dict(zip(COLUMNS, rec, strict=False))
         try:
             for k in ("estimate", "ci_low", "ci_high"):
-                r[k] = float(r[k]) if r[k] != "" else None
+                v = float(r[k]) if r[k] != "" else None
+                r[k] = v if v is not None and math.isfinite(v) else None   # "nan", "inf": no value
             for k in ("n_units", "resamples"):
                 r[k] = int(r[k])
         except ValueError:
@@ -194,3 +215,36 @@ def same_gold(a: ScoreFolder, b: ScoreFolder) -> str | None:
                 f"{a.provenance['dataset_digest'][:12]} vs {b.provenance.get('dataset')} "
                 f"{b.provenance['dataset_digest'][:12]}): their scores are not comparable")
     return None
+
+
+def _num(v: float) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def comparison_rows(a: ScoreFolder, b: ScoreFolder) -> list[dict]:
+    """Every (task, set, metric) both have: published A and B, B - A, paired 95% interval, p-value."""
+    why = same_gold(a, b)
+    if why:
+        raise AnalysisError(why)
+    rows: list[dict] = []
+    parts = sorted({(r["task"], r["set"]) for r in a.rows}, key=lambda ts: (TASK_ORDER.index(ts[0])
+                                                                              if ts[0] in TASK_ORDER else 9, ts[1]))
+    for task, set_ in parts:
+        shared = [r for r in a.rows if (r["task"], r["set"]) == (task, set_)
+                  and b.row(task, set_, r["metric"]) is not None]
+        if not shared:
+            continue
+        types = a.semantic_types(set_) & b.semantic_types(set_) if task == "semantic" else None
+        ua, ub = a.units(task, set_, types), b.units(task, set_, types)
+        if ua is not None and ub is not None and ua.n != ub.n:
+            raise AnalysisError(f"{a.label} and {b.label} cannot be paired: {task} {set_} has {ua.n} units in A "
+                                f"but {ub.n} in B (not scored on the same gold or selection)")
+        stats = {} if ua is None or ub is None else {c.metric: c for c in compare(ua, ub, set_)}
+        for r in shared:
+            va, vb = r["estimate"], b.row(task, set_, r["metric"])["estimate"]
+            c = stats.get(r["metric"])
+            rows.append({"task": task, "set": set_, "metric": r["metric"], "a": va, "b": vb,
+                         "diff": None if va is None or vb is None else vb - va,
+                         "ci_low": _num(c.ci_low) if c else None, "ci_high": _num(c.ci_high) if c else None,
+                         "p_value": _num(c.p_value) if c else None})
+    return rows

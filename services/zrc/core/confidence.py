@@ -34,8 +34,8 @@ LEVEL = 0.95
 SEED = 2021
 # Fewer units than this and a bootstrap says nothing honest (3 pairs have 10 distinct resamples): no interval.
 MIN_UNITS = 5
-# Cells (resamples x units) per block: bounds each (block x units) temporary at ~16 MB.
-_BLOCK_CELLS = 2_000_000
+# Cells (resamples x units) per block: bounds each (block x units) temporary at ~8 MB.
+_BLOCK_CELLS = 1_000_000
 
 METHOD = {"interval": "percentile bootstrap", "level": LEVEL, "resamples": RESAMPLES, "seed": SEED,
           "test": "paired approximate randomisation (two-sided)"}
@@ -281,7 +281,7 @@ def _cell_counts(rng: np.random.Generator, size: np.ndarray, rows: int) -> np.nd
 
 
 def _blocks(resamples: int, width: int):
-    """Row ranges of at most ~2M cells each: bounded temporaries whatever the number of units."""
+    """Row ranges of at most ~1M cells each: bounded temporaries whatever the number of units."""
     step = max(16, min(resamples, _BLOCK_CELLS // max(width, 1)))
     for start in range(0, resamples, step):
         yield min(step, resamples - start)

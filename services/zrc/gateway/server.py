@@ -35,7 +35,7 @@ from zrc.common.data import (
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.common.v1 import common_pb2
 from zrc.core import jobs
-from zrc.core.analysis import analysis_files
+from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_files, load_dataset
 from zrc.core.params import Params
@@ -483,6 +483,12 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job failed: {job.failure_reason}")
         if job.state != jobs.SUCCEEDED:
             raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job is {job.state}, not finished yet")
+        files, entry = self._job_files(job)
+        return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), leaderboard_json=entry,
+                                             job=job_to_pb(job))
+
+    def _job_files(self, job: jobs.Job) -> tuple[list, str]:
+        """A finished job's score files (the reference's + score_confidence.csv, provenance.json) and entry."""
         files, summaries, versions = [], [], {}
         for key in job.done.values():
             r = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
@@ -496,8 +502,48 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                                dataset_digest=job.dataset_digest, submission_digest=sel["submission_digest"],
                                scorer_version=version_label(sorted(versions), versions), job_id=job.job_id)
         files.extend(common_pb2.File(name=n, content=c) for n, c in extra.items())
-        return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), leaderboard_json=entry,
-                                             job=job_to_pb(job))
+        return files, entry
+
+    def CompareScores(self, request, context):
+        a, b = self._comparable(request.a), self._comparable(request.b)
+        rows = []
+        for r in comparison_rows(a, b):
+            rows.append(gateway_pb2.MetricComparison(
+                task=r["task"], set=r["set"], metric=r["metric"],
+                **{k: r[k] for k in ("a", "b", "diff", "ci_low", "ci_high", "p_value") if r[k] is not None}))
+        return gateway_pb2.CompareScoresResponse(rows=rows)
+
+    def _comparable(self, ident: str) -> ScoreFolder:
+        """A finished job of the caller's (any job for an admin), or a published leaderboard entry."""
+        who = current.get()
+        try:
+            job = self._job(ident)
+        except (NotFound, BadRequest):
+            job = None
+        label = f"job {ident}"
+        if job is None or not (who.admin or job.owner == who.user):
+            entry = self._published(ident)
+            if entry is None:
+                if job is None:
+                    raise NotFound(f"no job or leaderboard entry {ident}")
+                raise runtime.Abort(grpc.StatusCode.PERMISSION_DENIED,
+                                    f"job {ident} belongs to another user and is not a published entry")
+            z = entry["zrc"]
+            job, label = self._job(z["job_id"]), f"entry {z['entry_id']} ({entry.get('model_id') or 'no model id'})"
+        if job.state != jobs.SUCCEEDED:
+            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"{label} is {job.state}, not finished")
+        files, _ = self._job_files(job)
+        return load_folder(label, {f.name: f.content for f in files})
+
+    def _published(self, ident: str) -> dict | None:
+        """The published entry whose entry id or job id is ``ident``."""
+        for bench in BENCHMARKS:
+            r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
+            for text in r.entries_json:
+                z = json.loads(text).get("zrc") or {}
+                if ident in (z.get("entry_id"), z.get("job_id")):
+                    return json.loads(text)
+        return None
 
 
 def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = None):

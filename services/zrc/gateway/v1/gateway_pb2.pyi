@@ -475,3 +475,39 @@ class GrantSubmissionRequest(_message.Message):
 class GrantSubmissionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CompareScoresRequest(_message.Message):
+    __slots__ = ("a", "b")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    a: str
+    b: str
+    def __init__(self, a: _Optional[str] = ..., b: _Optional[str] = ...) -> None: ...
+
+class MetricComparison(_message.Message):
+    __slots__ = ("task", "set", "metric", "a", "b", "diff", "ci_low", "ci_high", "p_value")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    DIFF_FIELD_NUMBER: _ClassVar[int]
+    CI_LOW_FIELD_NUMBER: _ClassVar[int]
+    CI_HIGH_FIELD_NUMBER: _ClassVar[int]
+    P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    set: str
+    metric: str
+    a: float
+    b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    def __init__(self, task: _Optional[str] = ..., set: _Optional[str] = ..., metric: _Optional[str] = ..., a: _Optional[float] = ..., b: _Optional[float] = ..., diff: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., p_value: _Optional[float] = ...) -> None: ...
+
+class CompareScoresResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[MetricComparison]
+    def __init__(self, rows: _Optional[_Iterable[_Union[MetricComparison, _Mapping]]] = ...) -> None: ...

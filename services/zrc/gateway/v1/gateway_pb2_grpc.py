@@ -150,6 +150,11 @@ class GatewayServiceStub:
                 request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionRequest.SerializeToString,
                 response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionResponse.FromString,
                 _registered_method=True)
+        self.CompareScores = channel.unary_unary(
+                '/zrc.gateway.v1.GatewayService/CompareScores',
+                request_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CompareScoresRequest.SerializeToString,
+                response_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CompareScoresResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -314,6 +319,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompareScores(self, request, context):
+        """Paired comparison of two finished evaluations, each a job id of the caller's or a published leaderboard
+        entry (anyone may compare published entries: only the statistics are returned, never per-item scores).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -431,6 +444,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.GrantSubmission,
                     request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionRequest.FromString,
                     response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionResponse.SerializeToString,
+            ),
+            'CompareScores': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareScores,
+                    request_deserializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CompareScoresRequest.FromString,
+                    response_serializer=zrc_dot_gateway_dot_v1_dot_gateway__pb2.CompareScoresResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1055,6 +1073,33 @@ class GatewayService:
             '/zrc.gateway.v1.GatewayService/GrantSubmission',
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionRequest.SerializeToString,
             zrc_dot_gateway_dot_v1_dot_gateway__pb2.GrantSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareScores(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zrc.gateway.v1.GatewayService/CompareScores',
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.CompareScoresRequest.SerializeToString,
+            zrc_dot_gateway_dot_v1_dot_gateway__pb2.CompareScoresResponse.FromString,
             options,
             channel_credentials,
             insecure,
