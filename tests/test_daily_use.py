@@ -463,3 +463,14 @@ def test_usage_errors_in_json_go_to_stdout_too(zhome, capsys):
     assert main(["benchmarks:info", "nope", "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and "unknown benchmark" in out["error"]
+
+
+def test_narrow_terminal_wraps_cells_instead_of_cutting_them(terminal, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "60")
+    terminal._console.cache_clear()
+    entry = {"model_id": "m" * 50, "publication": {"author_short": "Someone Long-Named"},
+             "scores": {"lexical": {"test": {"score": 0.123456}}, "protosyntax": {"test": {"score": 0.5}}},
+             "zrc": {"scorer_version": "1"}}
+    terminal.leaderboard("prosAudit", [entry])
+    out = capsys.readouterr().out
+    assert "…" not in out and "0.1235" in out and out.count("m") >= 50
