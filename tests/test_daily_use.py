@@ -474,3 +474,16 @@ def test_narrow_terminal_wraps_cells_instead_of_cutting_them(terminal, monkeypat
     terminal.leaderboard("prosAudit", [entry])
     out = capsys.readouterr().out
     assert "…" not in out and "0.1235" in out and out.count("m") >= 50
+
+
+def test_commands_that_need_no_server_stay_light(tmp_path):
+    """help, benchmarks, version, submission:init/params, datasets:pull: no numpy, scipy or grpc at all."""
+    sub = tmp_path / "s"
+    calls = [["--help"], ["benchmarks"], ["benchmarks:info", "sLM21"], ["version"],
+             ["submission:init", "sLM21", str(sub)], ["submission:params", str(sub)], ["datasets:pull", "x"]]
+    for argv in calls:
+        code = ("import contextlib, io\nfrom zrc.cli.main import main\n"
+                "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+                f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass")
+        loaded = _modules_after(code)
+        assert not {"numpy", "scipy", "grpc"} & loaded, (argv, {"numpy", "scipy", "grpc"} & loaded)
