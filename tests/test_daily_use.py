@@ -487,3 +487,9 @@ def test_commands_that_need_no_server_stay_light(tmp_path):
                 f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass")
         loaded = _modules_after(code)
         assert not {"numpy", "scipy", "grpc"} & loaded, (argv, {"numpy", "scipy", "grpc"} & loaded)
+
+
+def test_user_is_the_references_whoami(zhome, capsys):
+    assert main(["user", "--json"]) == 0
+    me = json.loads(capsys.readouterr().out)
+    assert me["admin"] is True and me["user"]      # the embedded mode's one local user
