@@ -466,3 +466,33 @@ def test_usage_errors_in_json_go_to_stdout_too(zhome, capsys):
     assert main(["benchmarks:info", "nope", "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and "unknown benchmark" in out["error"]
+
+
+def test_narrow_terminal_wraps_cells_instead_of_cutting_them(terminal, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "60")
+    terminal._console.cache_clear()
+    entry = {"model_id": "m" * 50, "publication": {"author_short": "Someone Long-Named"},
+             "scores": {"lexical": {"test": {"score": 0.123456}}, "protosyntax": {"test": {"score": 0.5}}},
+             "zrc": {"scorer_version": "1"}}
+    terminal.leaderboard("prosAudit", [entry])
+    out = capsys.readouterr().out
+    assert "…" not in out and "0.1235" in out and out.count("m") >= 50
+
+
+def test_commands_that_need_no_server_stay_light(tmp_path):
+    """help, benchmarks, version, submission:init/params, datasets:pull: no numpy, scipy or grpc at all."""
+    sub = tmp_path / "s"
+    calls = [["--help"], ["benchmarks"], ["benchmarks:info", "sLM21"], ["version"],
+             ["submission:init", "sLM21", str(sub)], ["submission:params", str(sub)], ["datasets:pull", "x"]]
+    for argv in calls:
+        code = ("import contextlib, io\nfrom zrc.cli.main import main\n"
+                "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+                f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass")
+        loaded = _modules_after(code)
+        assert not {"numpy", "scipy", "grpc"} & loaded, (argv, {"numpy", "scipy", "grpc"} & loaded)
+
+
+def test_user_is_the_references_whoami(zhome, capsys):
+    assert main(["user", "--json"]) == 0
+    me = json.loads(capsys.readouterr().out)
+    assert me["admin"] is True and me["user"]      # the embedded mode's one local user

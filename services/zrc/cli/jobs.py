@@ -19,7 +19,7 @@ def job_dict(j) -> dict:
             "dataset": j.selection.dataset, "sets": list(j.selection.sets), "tasks": list(j.selection.tasks),
             "parts_done": j.parts_done, "parts_total": j.parts_total, "created_at": j.created_at,
             "updated_at": j.updated_at, "published": j.publish, "model_id": j.model_id,
-            "failure_reason": j.failure_reason}
+            "owner": j.owner, "failure_reason": j.failure_reason}
 
 
 def cmd_jobs(a) -> int:

@@ -273,7 +273,7 @@ def _watch(client: _client.Client, job_id: str, quiet: bool, total: int | None =
     told = []
 
     def reconnecting(reason: str) -> None:
-        if not told:
+        if not told and not quiet:
             output.warn(f"lost the connection to the server ({reason}); job {job_id} goes on there: reconnecting...")
         told.append(reason)
 

@@ -94,7 +94,10 @@ def cmd_datasets_pull(a) -> int:
 
 def add_parsers(add) -> None:
     """Register the commands with main's ``add(name, fn, help)``."""
+    from .main import cmd_whoami
+
     add("version", cmd_version, "versions of zrc-service, its libraries and Python")
+    add("user", cmd_whoami, "who you are and today's quota (the reference's name for user:whoami)")
     sp = add("user:clear", cmd_user_clear, "forget the token saved by user:login for ZRC_SERVER")
     sp.add_argument("--all", action="store_true", help="forget the tokens of every server")
     sp.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
