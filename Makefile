@@ -39,6 +39,16 @@ bench: $(DEVSTAMP)
 
 ## chaos: fault and abuse suite over the multi-process stack: 208 malformed archives, special files, service kills,
 ## gateway restart mid-upload, S3 paused 20 s, two gateways racing; one table (CHAOS_ARGS="--mode embedded" for in-process)
+## loadtest: USERS users submit JOBS distinct submissions at once over GATEWAYS gateways x REPLICAS replicas
+## (LOAD_GATEWAYS x LOAD_REPLICAS, default 3 x 2; a local stack); prints throughput, p50/p95 latency, errors, parts scored vs requested (LOAD_ARGS=--kill-gateway)
+.PHONY: loadtest
+USERS ?= 5
+JOBS ?= 30
+LOAD_GATEWAYS ?= 3
+LOAD_REPLICAS ?= 2
+loadtest: $(DEVSTAMP)
+	$(BIN)/python bench/loadtest.py --users $(USERS) --jobs $(JOBS) --gateways $(LOAD_GATEWAYS) --replicas $(LOAD_REPLICAS) $(LOAD_ARGS)
+
 .PHONY: chaos
 chaos: $(DEVSTAMP)
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)

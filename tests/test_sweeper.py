@@ -38,6 +38,26 @@ def test_sweeper_deletes_only_what_retention_allows(tmp_path):
                  {"selection": {"submission_digest": e}, "state": jobs.INVALID}]
     out = Sweeper(st, lambda: summaries, RetentionSettings(upload_hours=24, invalid_hours=168)).sweep()
     left = set(st.list(SUBMISSIONS))
-    assert out == {"upload_segments": 1, "archives": 1, "derived": 1}
+    assert out == {"upload_segments": 1, "archives": 1, "derived": 1, "jobs": 0}   # job records kept by default
     assert left == set(objects) - {f"uploads/{a}/0000000000000000-0000000000000010", f"archives/{c}.zip",
                                    f"derived/{c}/pooled-x.npz"}
+
+
+def test_finished_job_records_are_kept_for_the_configured_days(tmp_path):
+    from zrc.storage import RESULTS
+
+    st = LocalStorage(tmp_path)
+    st.ensure_buckets()
+    old = "2020-01-01T00:00:00.000+00:00"
+    new = jobs.now()
+    summaries = [{"job_id": "1" * 32, "state": jobs.SUCCEEDED, "updated_at": old},              # swept
+                 {"job_id": "2" * 32, "state": jobs.INVALID, "updated_at": old},                # swept
+                 {"job_id": "3" * 32, "state": jobs.SUCCEEDED, "updated_at": old, "publish": True},  # on a board
+                 {"job_id": "4" * 32, "state": jobs.SCORING, "updated_at": old},                # running
+                 {"job_id": "5" * 32, "state": jobs.FAILED, "updated_at": new}]                 # recent
+    for d in summaries:
+        st.put_bytes(RESULTS, f"jobs/{d['job_id']}.json", b"{}")
+    sweeper = Sweeper(st, lambda: summaries, RetentionSettings(job_days=30))
+    assert sweeper.sweep()["jobs"] == 2
+    assert sorted(st.list(RESULTS, "jobs/")) == [f"jobs/{c * 32}.json" for c in "345"]
+    assert Sweeper(st, lambda: summaries, RetentionSettings()).sweep()["jobs"] == 0   # default: forever

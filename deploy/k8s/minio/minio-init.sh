@@ -9,6 +9,10 @@ cat > /tmp/zrc-policy.json <<POLICY
 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*"],
   "Resource": ["arn:aws:s3:::zrc-*", "arn:aws:s3:::zrc-*/*"]}]}
 POLICY
+# Lifecycle rules: the store itself expires abandoned upload segments and staging objects (the gateways'
+# sweeper does the same where a store has no lifecycle; both are idempotent).
+mc ilm rule add --expire-days 2 --prefix uploads/ zrc/zrc-submissions 2>/dev/null || true
+mc ilm rule add --expire-days 2 --prefix staging/ zrc/zrc-submissions 2>/dev/null || true
 mc admin policy create zrc zrc-services /tmp/zrc-policy.json 2>/dev/null || true
 mc admin user add zrc "$ZRC_S3_ACCESS_KEY" "$ZRC_S3_SECRET_KEY"
 mc admin policy attach zrc zrc-services --user "$ZRC_S3_ACCESS_KEY" 2>/dev/null || true

@@ -33,6 +33,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from zrc.common import tracing
 from zrc.storage import NotFound, PreconditionFailed, Storage, StorageUnavailable, s3_secure
 
 MAX_MESSAGE = 32 << 20           # score files of a whole set fit; uploads are chunked far below this
@@ -219,6 +220,10 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(rpc=method, request_id=uuid.uuid4().hex[:12])
 
+        def tag() -> None:   # traces: the job a handler bound (once known) names its span
+            if tracing.enabled():
+                tracing.tag_current_span(structlog.contextvars.get_contextvars().get("job_id"))
+
         def unary(fn):
             def call(request, context):
                 bind()
@@ -228,6 +233,8 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                     raise
                 except Exception as exc:  # noqa: BLE001 - the one place that maps them
                     _fail(exc, context)
+                finally:
+                    tag()
             return call
 
         def streaming(fn):
@@ -239,6 +246,8 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                     raise
                 except Exception as exc:  # noqa: BLE001
                     _fail(exc, context)
+                finally:
+                    tag()
             return call
 
         return rewrap(handler, unary, streaming)
@@ -265,6 +274,7 @@ def serve(service: str, register: Callable[[grpc.Server], list[str]], listen: st
         server.stop(grace).wait()
         if getattr(server, "zrc_health_server", None) is not None:
             server.zrc_health_server.stop(0)
+        tracing.shutdown()   # export the spans still buffered
         done.set()
 
     signal.signal(signal.SIGTERM, shutdown)
@@ -299,6 +309,8 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     metrics_port = serve_metrics(env)
     if metrics_port is not None:
         log.info("metrics", port=metrics_port)
+    if tracing.setup(service, env):   # before any server or channel exists: the instrumentation wraps them
+        log.info("tracing", endpoint=env["OTEL_EXPORTER_OTLP_ENDPOINT"])
     storage = from_env(env)
     kw = make(storage, env)
     kw["interceptors"] = (*interceptors, *kw.get("interceptors", ()))

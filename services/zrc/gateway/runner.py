@@ -26,6 +26,7 @@ dying on it again inside an unrelated command.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import queue
 import threading
@@ -40,7 +41,7 @@ import structlog
 from google.protobuf import json_format
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from zrc.common import internal, metrics, runtime
+from zrc.common import internal, metrics, runtime, tracing
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.analysis import confidence_rows
@@ -268,6 +269,10 @@ class Runner:
         return job
 
     def run(self, job_id: str) -> None:
+        with tracing.job_span(job_id):   # one trace per job's work, the job id carried to every service
+            self._run(job_id)
+
+    def _run(self, job_id: str) -> None:
         job = self.acquire(job_id)
         if job is None:
             return
@@ -503,7 +508,9 @@ class Runner:
         for part in job.parts:
             by_scorer.setdefault(part[0], []).append(part)
         with ThreadPoolExecutor(max_workers=max(1, len(by_scorer)), thread_name_prefix="part") as pool:
-            futs = [pool.submit(lambda ps=ps: [score_part(p) for p in ps]) for ps in by_scorer.values()]
+            # each thread runs in a copy of this context: the job's trace and baggage (and log ids) follow
+            futs = [pool.submit(contextvars.copy_context().run, lambda ps=ps: [score_part(p) for p in ps])
+                    for ps in by_scorer.values()]
             summaries = [sm for f in futs for sm in f.result()]
         meta = json.loads(job.meta_json or "null")
         if job.publish and not job.model_id:

@@ -602,7 +602,8 @@ def main(env: dict[str, str] | None = None) -> None:
         sweeper = Sweeper(storage, clients.job_summaries, RetentionSettings(
             every=runtime.env_float(env, "ZRC_SWEEP_SECONDS", 3600.0),
             upload_hours=runtime.env_float(env, "ZRC_RETAIN_UPLOAD_HOURS", 24.0),
-            invalid_hours=runtime.env_float(env, "ZRC_RETAIN_INVALID_HOURS", 168.0)))
+            invalid_hours=runtime.env_float(env, "ZRC_RETAIN_INVALID_HOURS", 168.0),
+            job_days=runtime.env_float(env, "ZRC_RETAIN_JOB_DAYS", 0.0)))
         sweeper.start()
 
         def stop() -> None:

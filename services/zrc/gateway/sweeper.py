@@ -12,7 +12,11 @@ disables it):
   job ended INVALID, or that no job ever used (uploaded for ``verify`` only),
   with what validation derived from them (``derived/<sha256>/``). An archive
   with any other job (succeeded, running, failed for infrastructure reasons)
-  or on a leaderboard is kept.
+  or on a leaderboard is kept;
+* finished job records (SUCCEEDED, INVALID, FAILED) whose last change is older
+  than ``ZRC_RETAIN_JOB_DAYS`` (default 0: kept forever), except a job that
+  published a leaderboard entry (the entry names it). Their cached results
+  stay: a new job on the same submission is answered from them.
 
 Deleting is safe against races: a fresh archive is younger than the
 retention age, and a later Evaluate of a swept digest is refused as "not
@@ -22,13 +26,14 @@ deletes are idempotent.
 
 from __future__ import annotations
 
+import datetime as _dt
 import threading
 from dataclasses import dataclass
 
 import structlog
 
 from zrc.core import jobs
-from zrc.storage import SUBMISSIONS, NotFound, Storage
+from zrc.storage import RESULTS, SUBMISSIONS, NotFound, Storage
 
 log = structlog.get_logger("zrc.gateway.sweeper")
 
@@ -38,6 +43,7 @@ class RetentionSettings:
     every: float = 3600.0
     upload_hours: float = 24.0
     invalid_hours: float = 168.0
+    job_days: float = 0.0       # finished job records kept this long (0: forever)
 
 
 class Sweeper:
@@ -62,7 +68,7 @@ class Sweeper:
 
     def sweep(self) -> dict[str, int]:
         """One pass; returns how many objects of each kind were deleted."""
-        deleted = {"upload_segments": 0, "archives": 0, "derived": 0}
+        deleted = {"upload_segments": 0, "archives": 0, "derived": 0, "jobs": 0}
         upload_age = self.s.upload_hours * 3600
         for prefix in ("uploads/", "staging/"):
             # an upload is abandoned when its newest segment is old (a resuming client adds new ones)
@@ -77,7 +83,8 @@ class Sweeper:
                     self._delete(key)
                     deleted["upload_segments"] += 1
         keep: set[str] = set()
-        for d in self.job_summaries():
+        summaries = self.job_summaries()
+        for d in summaries:
             digest = (d.get("selection") or {}).get("submission_digest", "")
             if d.get("state") != jobs.INVALID:
                 keep.add(digest)
@@ -91,9 +98,29 @@ class Sweeper:
             for derived in self.storage.list(SUBMISSIONS, f"derived/{digest}/"):
                 self._delete(derived)
                 deleted["derived"] += 1
+        if self.s.job_days > 0:
+            deleted["jobs"] = self._old_jobs(summaries)
         if any(deleted.values()):
             log.info("swept", **deleted)
         return deleted
+
+    def _old_jobs(self, summaries: list[dict]) -> int:
+        cutoff = _dt.datetime.now(_dt.UTC) - _dt.timedelta(days=self.s.job_days)
+        n = 0
+        for d in summaries:
+            if d.get("state") not in jobs.FINAL or (d.get("publish") and d.get("state") == jobs.SUCCEEDED):
+                continue
+            try:
+                updated = _dt.datetime.fromisoformat(d.get("updated_at") or "")
+            except ValueError:
+                continue
+            if updated < cutoff:
+                try:   # the results service's layout: jobs/<id>.json (final jobs have no open/ marker)
+                    self.storage.delete(RESULTS, f"jobs/{d['job_id']}.json")
+                    n += 1
+                except NotFound:
+                    pass
+        return n
 
     def _delete(self, key: str) -> None:
         try:

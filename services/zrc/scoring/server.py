@@ -49,7 +49,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             result = self._from_pooled(tree, bench.name, dataset, ds_digest, sel, sets[0])
             if result is not None:
                 log.info("scored", task=self.task, set=sets[0], pooled_cache=True)
-                metrics.SCORED_PARTS.labels(self.task, sets[0]).inc()
+                self._count(context, sets[0])
                 return self._response(result, dataset, [])
             ev = evaluate(dataset, tree, bench.name, sets=sets, tasks=tasks, skip_validation=request.skip_validation)
         finally:
@@ -60,8 +60,13 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                                 f"submission invalid for {self.task} {sets[0]}: {first or 'nothing to score'}")
         (result,) = ev.results
         log.info("scored", task=self.task, set=sets[0])
-        metrics.SCORED_PARTS.labels(self.task, sets[0]).inc()
+        self._count(context, sets[0])
         return self._response(result, dataset, ev.findings)
+
+    def _count(self, context, set_: str) -> None:
+        """A part counts as scored when it is delivered: if the caller went away (its gateway died), the
+        gateway that takes the job over asks again, and that delivery is the one counted."""
+        (metrics.SCORED_PARTS if context.is_active() else metrics.ABANDONED_PARTS).labels(self.task, set_).inc()
 
     def _from_pooled(self, tree, bench: str, dataset, ds_digest: str, sel, set_: str):
         """Semantic only: score from the vectors the validation service pooled, if it left them."""
