@@ -7,7 +7,6 @@ import shutil
 import grpc
 import pytest
 
-from zrc.client import Client
 from zrc.gateway.v1 import gateway_pb2
 
 from .conftest import running_stack
@@ -23,17 +22,20 @@ def stack(tmp_path_factory, slm21_case, prosaudit_case):
 
 
 def test_compare_published_entries_and_own_jobs_only(stack, prosaudit_case, tmp_path):
-    addr = stack.addrs["gateway"]
-    with Client(addr, token=stack.admin_token) as admin:
+    with stack.client(token=stack.admin_token) as admin:
         tokens = {u: admin.create_token(u) for u in ("alice", "bob", "carol")}
+    mine_sub = tmp_path / "alice"   # an entry is published under the token's user: meta.yaml must say so
+    shutil.copytree(prosaudit_case[1], mine_sub)
+    meta = mine_sub / "meta.yaml"
+    meta.write_text(meta.read_text().replace("username: demo", "username: alice"))
     worse = tmp_path / "worse"
     shutil.copytree(prosaudit_case[1], worse)
     lines = (worse / "english_test.txt").read_text().splitlines()
     lines = [f"{ln.split()[0]} {-float(ln.split()[1])}" if i % 3 == 0 else ln for i, ln in enumerate(lines)]
     (worse / "english_test.txt").write_text("\n".join(lines) + "\n")
-    with Client(addr, token=tokens["alice"]) as alice, Client(addr, token=tokens["bob"]) as bob, \
-            Client(addr, token=tokens["carol"]) as carol:
-        up = alice.upload_folder(prosaudit_case[1])
+    with stack.client(token=tokens["alice"]) as alice, stack.client(token=tokens["bob"]) as bob, \
+            stack.client(token=tokens["carol"]) as carol:
+        up = alice.upload_folder(mine_sub)
         entry_job = alice.wait(alice.evaluate(up.digest, "prosAudit", publish=True))
         private_job = alice.wait(alice.evaluate(up.digest, "prosAudit"))
         assert entry_job.state == OK and private_job.state == OK
