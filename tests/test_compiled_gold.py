@@ -45,6 +45,10 @@ def test_round_trip_is_exact(slm21_case):
                 np.testing.assert_array_equal(c.index[t].sorted, g.index[t].sorted)
         assert c.notes == g.notes
     assert compiled_name("semantic/dev/pairs.csv") == "semantic/dev/pairs.npz"
+    # import compiles part by part and keeps none loaded (peak memory: one part)
+    fresh = load_dataset(str(slm21_case[0]))
+    compiled, notes = fresh.compile_all()
+    assert compiled == ds.compiled() and notes == ds.notes and fresh._golds == {}
 
 
 def _compiled(ds, spec, set_):

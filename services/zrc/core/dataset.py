@@ -178,6 +178,19 @@ class Dataset:
         return {compiled_name(g.file if isinstance(g, PairGold) else g.gold_file): compile_gold(g, self.root)
                 for g in self._golds.values()}
 
+    def compile_all(self) -> tuple[dict[str, bytes], list[str]]:
+        """Check and compile every part, one at a time (peak memory: the largest part, not all of them).
+
+        Returns the compiled forms by name and the notes of every part; no part stays loaded.
+        """
+        out, notes = {}, []
+        for key in sorted(self.parts):
+            g = self.gold(*key)
+            out[compiled_name(g.file if isinstance(g, PairGold) else g.gold_file)] = compile_gold(g, self.root)
+            notes.extend(g.notes)
+            del self._golds[key]
+        return out, notes
+
     @property
     def available(self) -> list[tuple[str, str]]:
         return sorted(self.parts)

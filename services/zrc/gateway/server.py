@@ -214,9 +214,10 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         try:
             tree = ZipTree(path, label=name)
             try:
-                dataset = load_dataset(tree, name=name).load_all()
+                dataset = load_dataset(tree, name=name)
+                # every part checked, then compiled: services load these instead of parsing the CSVs
+                compiled, notes = dataset.compile_all()
                 bench, files = gold_files(tree)
-                compiled = dataset.compiled()   # services load these instead of parsing the CSVs
             finally:
                 tree.close()
         finally:
@@ -231,7 +232,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                 "digest": ds_digest, "size": sum(len(d) for d in files.values())}
         self.storage.put_json(DATASETS, manifest_key, info)  # written last: the commit point
         log.info("dataset_imported", dataset=name, parts=len(info["parts"]))
-        return gateway_pb2.ImportDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info), notes=dataset.notes)
+        return gateway_pb2.ImportDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info), notes=notes)
 
     def ListDatasets(self, request, context):
         out = []
