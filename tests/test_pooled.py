@@ -148,6 +148,9 @@ def test_client_reports_bad_files_before_uploading(slm21_copy, tmp_path, monkeyp
         err = capsys.readouterr().err
         assert f"semantic/test/librispeech/{bad.name}" in err and "nothing was uploaded" in err
         assert not list((tmp_path / "server" / "store" / "submissions").rglob("*.zip"))
+        # --skip-validation scores what it can, as in the other modes: the files go up raw
+        assert main(["benchmarks:run", "sLM21", str(sub), "-q", "--skip-validation", "-o", str(tmp_path / "o")]) == 0
+        assert (tmp_path / "o" / "score_semantic_test_correlation.csv").is_file()
     finally:
         emb.close()
 

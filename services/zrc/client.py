@@ -2,7 +2,7 @@
 
 Submissions travel as one deterministic zip (sorted members, fixed timestamps,
 ``scores/`` and hidden files left out) so the same folder always has the same
-digest and is never stored twice. Bytes are streamed in 1 MiB chunks after a
+digest and is never stored twice. Bytes are streamed in 4 MiB chunks after a
 metadata message carrying the size and sha256.
 """
 

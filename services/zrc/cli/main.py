@@ -305,7 +305,8 @@ def cmd_run(a) -> int:
         _require_dataset(client, bench, a.dataset)
         _check_quota(client, bench)
         try:
-            digest, local_ref = _submission(client, a.submission, quiet, bench, a.raw)
+            # --skip-validation scores what it can: the server then needs the files, not refused vectors
+            digest, local_ref = _submission(client, a.submission, quiet, bench, a.raw or a.skip_validation)
         except _InvalidHere as exc:
             return _invalid_here(a, exc, a.submission, bench)
         job_id = client.evaluate(digest, bench, dataset=a.dataset or "", sets=sets, tasks=tasks,
@@ -524,8 +525,7 @@ def cmd_submit(a) -> int:
                 f"username is {name!r} but the token is {me.user!r}'s: entries are published under the "
                 f"authenticated user; set username: {me.user}"), META_FILE)], "nothing was uploaded")
         try:
-            digest = _upload(client, a.location, quiet) if a.raw else _submission(client, a.location, quiet, bench,
-                                                                                  local_ok=False)[0]
+            digest = _submission(client, a.location, quiet, bench, a.raw, local_ok=False)[0]  # archived: re-scorable
         except _InvalidHere as exc:
             return _report_invalid(a, exc.findings, "nothing was uploaded")
         v = client.validate(digest, bench, dataset=a.dataset or "")

@@ -123,7 +123,10 @@ def save_pooled(storage: Storage, key: str, pooled: dict) -> None:
     """Pooled vectors (one float64 row per file) as an npz: no pickles, one object instead of ~40k."""
     buf = io.BytesIO()
     np.savez(buf, **{f"{t}__{k}": getattr(p, k) for t, p in pooled.items() for k in ("vectors", "present")})
-    storage.put_bytes(SUBMISSIONS, key, buf.getvalue())
+    size = buf.tell()
+    buf.seek(0)
+    # streamed from the buffer: getvalue() would hold a second copy (230 MB for a 768-dim submission)
+    storage.put_file(SUBMISSIONS, key, buf, size)
 
 
 def load_pooled(storage: Storage, key: str) -> dict | None:

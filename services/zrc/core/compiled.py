@@ -52,18 +52,52 @@ def encode_table(prefix: str, table: Table, out: dict[str, np.ndarray]) -> None:
 
 
 def decode_table(prefix: str, z) -> Table:
-    cols = {}
+    decoders = {}
     for i, name in enumerate(z[f"{prefix}names"].tolist()):
         key = f"{prefix}c{i}"
         if key in z:
-            cols[name] = z[key]
+            decoders[name] = lambda a=z[key]: a
         elif f"{key}_int" in z:
-            cols[name] = z[f"{key}_int"].astype(np.int64)
+            decoders[name] = lambda a=z[f"{key}_int"]: a.astype(np.int64)
         elif f"{key}_text" in z:
-            cols[name] = widen(z[f"{key}_text"])
+            decoders[name] = lambda a=z[f"{key}_text"]: widen(a)
         else:
-            cols[name] = widen(z[f"{key}_strings"])[z[f"{key}_codes"]]
-    return Table(cols)
+            decoders[name] = lambda s=z[f"{key}_strings"], c=z[f"{key}_codes"]: widen(s)[c]
+    return LazyTable(decoders)
+
+
+class LazyTable(Table):
+    """A compiled table whose columns are decoded on first use.
+
+    Text columns as numpy str arrays take 4 bytes per character; most readers need few of them (validation
+    only the file names, a scorer the columns of its outputs), so the others stay in their compact form.
+    """
+
+    def __init__(self, decoders: dict):
+        self._decoders = decoders
+        self._decoded: dict[str, np.ndarray] = {}
+        self._nrows = len(self[next(iter(decoders))]) if decoders else 0
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:   # type: ignore[override] - every column, decoded
+        return {n: self[n] for n in self._decoders}
+
+    @property
+    def nrows(self) -> int:
+        return self._nrows
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._decoders)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        col = self._decoded.get(name)
+        if col is None:
+            col = self._decoded[name] = self._decoders[name]()
+        return col
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._decoders
 
 
 def _small_int(values: np.ndarray) -> np.dtype:

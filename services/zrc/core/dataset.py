@@ -178,6 +178,23 @@ class Dataset:
         return {compiled_name(g.file if isinstance(g, PairGold) else g.gold_file): compile_gold(g, self.root)
                 for g in self._golds.values()}
 
+    def compile_parts(self):
+        """Check and compile every part, one at a time (peak memory: the largest part, not all of them):
+        yields (name to store it under, compiled bytes, notes); no part stays loaded."""
+        for key in sorted(self.parts):
+            g = self.gold(*key)
+            data = compile_gold(g, self.root)
+            del self._golds[key]
+            yield compiled_name(g.file if isinstance(g, PairGold) else g.gold_file), data, g.notes
+
+    def compile_all(self) -> tuple[dict[str, bytes], list[str]]:
+        """Every part compiled (see :meth:`compile_parts`), and the notes of every part."""
+        out, notes = {}, []
+        for name, data, part_notes in self.compile_parts():
+            out[name] = data
+            notes.extend(part_notes)
+        return out, notes
+
     @property
     def available(self) -> list[tuple[str, str]]:
         return sorted(self.parts)
@@ -369,12 +386,15 @@ def load_dataset(source: str | FileTree, name: str | None = None) -> Dataset:
     return Dataset(name or bench.dataset, bench, root, parts, label=tree.label)
 
 
-def gold_files(source: str | FileTree) -> tuple[BenchmarkSpec, dict[str, bytes]]:
-    """The files of a dataset that evaluation needs (gold/pairs CSVs, index.json), for import."""
-    tree = open_tree(source) if not isinstance(source, FileTree) else source
+def gold_file_names(tree: FileTree) -> tuple[BenchmarkSpec, FileTree, list[str]]:
+    """The files of a dataset that evaluation needs (gold/pairs CSVs, index.json), under its re-rooted tree."""
     bench, root = detect_benchmark(tree)
-    keep = {}
-    for n in root.names():
-        if n.endswith("gold.csv") or n.endswith("pairs.csv") or n == "index.json":
-            keep[n] = root.read(n)
-    return bench, keep
+    return bench, root, [n for n in root.names()
+                         if n.endswith("gold.csv") or n.endswith("pairs.csv") or n == "index.json"]
+
+
+def gold_files(source: str | FileTree) -> tuple[BenchmarkSpec, dict[str, bytes]]:
+    """The files of a dataset that evaluation needs, with their bytes, for import."""
+    tree = open_tree(source) if not isinstance(source, FileTree) else source
+    bench, root, names = gold_file_names(tree)
+    return bench, {n: root.read(n) for n in names}

@@ -60,7 +60,8 @@ def pool_submission(tree: FileTree, params: Params, sets: list[str], findings: F
         for t in _enabled(params):
             folder = f"semantic/{set_}/{t}"
             files = [n for n in tree.under(folder) if n.endswith(ext)]
-            names, vectors = [], []
+            names: list[str] = []
+            vectors: np.ndarray | None = None   # filled row by row: each vector is held once
             for name in files:
                 vec = pool_file(tree, name, ext, pooling, findings)
                 if vec is None:
@@ -71,13 +72,15 @@ def pool_submission(tree: FileTree, params: Params, sets: list[str], findings: F
                     findings.error("array_dim", f"feature dimension {vec.shape[0]} differs from {dim} "
                                    f"({posixpath.basename(dim_file)})", name)
                     continue
+                if vectors is None:
+                    vectors = np.empty((len(files), dim))
+                vectors[len(names)] = vec
                 names.append(posixpath.basename(name)[: -len(ext)])
-                vectors.append(vec)
             if not files:
                 continue   # the server reports what is missing (it knows how many are expected)
             buf = io.BytesIO()
             np.savez(buf, names=np.asarray(names, dtype=str),
-                     vectors=np.stack(vectors) if vectors else np.zeros((0, dim or 1)))
+                     vectors=vectors[: len(names)] if vectors is not None else np.zeros((0, dim or 1)))
             out[pooled_path(set_, t)] = buf.getvalue()
     out[MANIFEST] = json.dumps({"format": FORMAT, "pooling": pooling, "ext": ext}, sort_keys=True).encode()
     return out

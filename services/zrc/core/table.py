@@ -172,10 +172,27 @@ def _read_simple(text: str, required: Iterable[str]) -> Table | None:
     width = len(header)
     if len(set(header)) != width or any(c not in header for c in required) or "\n\n" in rest:
         return None
-    flat = rest.replace("\n", ",").split(",") if sep and rest else []
-    if len(flat) % width or (flat and rest.count("\n") + 1 != len(flat) // width):
-        return None
-    return Table({h: infer_column(flat[j::width]) for j, h in enumerate(header)})
+    if not (sep and rest):
+        return Table({h: infer_column([]) for h in header})
+    # In blocks of lines: one Python string per cell of a block at a time, not of the whole file (a 320k-row
+    # gold file would hold 2.6M of them, ~150 MB); the cells go to numpy str arrays per column, and types are
+    # inferred over whole columns, exactly as in one pass.
+    parts: list[list[np.ndarray]] = [[] for _ in header]
+    start = 0
+    while start < len(rest):
+        stop = rest.find("\n", start + _BLOCK_CHARS)
+        stop = len(rest) if stop < 0 else stop
+        block = rest[start:stop]
+        flat = block.replace("\n", ",").split(",")
+        if len(flat) % width or block.count("\n") + 1 != len(flat) // width:
+            return None
+        for j in range(width):
+            parts[j].append(np.asarray(flat[j::width], dtype=str))
+        start = stop + 1
+    return Table({h: infer_column(np.concatenate(parts[j])) for j, h in enumerate(header)})
+
+
+_BLOCK_CHARS = 4 << 20
 
 
 def _kind(values: np.ndarray) -> str:

@@ -174,7 +174,10 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
             continue
         stems = np.asarray([posixpath.basename(n)[: -len(ext)] for n in files], dtype=str)
         rows = gold.index[t].lookup(stems)
-        pooled: list[tuple[int, np.ndarray]] = []
+        # rows are written into one matrix as files are read: a list of per-file vectors plus the matrix built
+        # from it would hold every vector twice (2 x 230 MB for a 768-dim submission)
+        vectors: np.ndarray | None = None
+        present = np.zeros(expected.size, bool)
         taken = np.zeros(expected.size, bool)
         for name, row in zip(files, rows, strict=True):
             if row < 0:
@@ -193,17 +196,16 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
                 findings.error("array_dim", f"feature dimension {vec.shape[0]} differs from {dim} "
                                f"({posixpath.basename(dim_file)})", name)
                 continue
-            pooled.append((int(row), vec))
+            if vectors is None:
+                vectors = np.full((expected.size, dim), np.nan)
+            vectors[row] = vec
+            present[row] = True
         missing = np.flatnonzero(~taken)
         if missing.size:
             findings.error("missing_file", f"{missing.size} of {expected.size} {t} files missing, e.g. "
                            f"{', '.join(s + ext for s in expected[missing[:3]])}", folder)
-        vectors = np.full((expected.size, dim or 1), np.nan)
-        present = np.zeros(expected.size, bool)
-        for row, vec in pooled:
-            if vec.shape[0] == vectors.shape[1]:
-                vectors[row] = vec
-                present[row] = True
+        if vectors is None:
+            vectors = np.full((expected.size, dim or 1), np.nan)
         out[t] = PooledSet(vectors, present)
     return out
 

@@ -37,7 +37,7 @@ from zrc.common.v1 import common_pb2
 from zrc.core import jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
-from zrc.core.dataset import gold_files, load_dataset
+from zrc.core.dataset import gold_file_names, load_dataset
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.pooled import is_pooled_upload
@@ -282,28 +282,35 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                                                       "dataset", self.tmpdir)
         name = meta.name
         manifest_key = dataset_manifest_key(name)
+        # One part, then one file, in memory at a time. Compiled forms are stored as each part passes its
+        # checks; they are used only with the very CSV bytes they were made from, so one left behind by an
+        # import that fails later can never be read with other CSVs. The CSVs go once every part is good.
+        notes: list[str] = []
+        content = hashlib.sha256()
+        total = 0
         try:
             tree = ZipTree(path, label=name)
             try:
-                dataset = load_dataset(tree, name=name).load_all()
-                bench, files = gold_files(tree)
-                compiled = dataset.compiled()   # services load these instead of parsing the CSVs
+                dataset = load_dataset(tree, name=name)
+                for rel, data, part_notes in dataset.compile_parts():
+                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
+                    notes.extend(part_notes)
+                bench, root, names = gold_file_names(tree)
+                for rel in sorted(names):
+                    data = root.read(rel)
+                    content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+                    total += len(data)
+                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
             finally:
                 tree.close()
         finally:
             Path(path).unlink(missing_ok=True)
-        content = hashlib.sha256()
-        for rel in sorted(files):
-            content.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
-        ds_digest = content.hexdigest()
-        for rel, data in {**files, **compiled}.items():
-            self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
         info = {"name": name, "benchmark": bench.name, "parts": [f"{t} {s}" for t, s in dataset.available],
-                "digest": ds_digest, "size": sum(len(d) for d in files.values())}
+                "digest": content.hexdigest(), "size": total}
         self.storage.put_json(DATASETS, manifest_key, info)  # written last: the commit point
         self.auth.audit(current.get(), "dataset-import", name, f"digest {ds_digest[:12]}")
         log.info("dataset_imported", dataset=name, parts=len(info["parts"]))
-        return gateway_pb2.ImportDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info), notes=dataset.notes)
+        return gateway_pb2.ImportDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info), notes=notes)
 
     def ListDatasets(self, request, context):
         out = []

@@ -21,6 +21,7 @@ import hashlib
 import io
 import re
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import grpc
 import structlog
@@ -32,6 +33,7 @@ from zrc.storage import SUBMISSIONS, NotFound, Storage
 
 log = structlog.get_logger("zrc.gateway.uploads")
 SEGMENT = 8 << 20
+WRITES_AHEAD = 2     # segments queued for storage while the next ones arrive
 MIN_PART = 5 << 20   # S3's smallest multipart part (but the last), hence the smallest composable segment
 MAX_UPLOAD = 64 << 30
 _SEG = re.compile(r"^(\d{16})-(\d{16})$")
@@ -121,13 +123,25 @@ class Uploads:
                         f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
         pos, buf = held, bytearray()
         sha = hashlib.sha256() if held == 0 else None
+        # Segments are written by one background thread, in order, while the next one arrives: receiving and
+        # storing overlap instead of alternating. At most WRITES_AHEAD segments wait (bounded memory).
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-writer")
+        pending: list[Future] = []
+        written = held
+
+        def store(key: str, data: bytes) -> None:
+            nonlocal written
+            self.storage.put_bytes(SUBMISSIONS, key, data)
+            written += len(data)
 
         def flush() -> None:
             nonlocal pos, buf
             if buf:
-                self.storage.put_bytes(SUBMISSIONS, f"{_prefix(digest, user)}{pos:016d}-{len(buf):016d}", bytes(buf))
+                pending.append(writer.submit(store, f"{_prefix(digest, user)}{pos:016d}-{len(buf):016d}", bytes(buf)))
                 pos += len(buf)
                 buf = bytearray()
+            while len(pending) > WRITES_AHEAD or (pending and pending[0].done()):
+                pending.pop(0).result()   # a storage error surfaces here
 
         try:
             for msg in chunks:
@@ -142,8 +156,13 @@ class Uploads:
                 if len(buf) >= SEGMENT:
                     flush()
         finally:
-            flush()  # keep what arrived, even if the client went away: it can resume
-        return pos, (sha.hexdigest() if sha is not None and pos == meta.size else None)
+            try:
+                flush()  # keep what arrived, even if the client went away: it can resume
+                for f in pending:
+                    f.result()
+            finally:
+                writer.shutdown(wait=True)
+        return written, (sha.hexdigest() if sha is not None and written == meta.size else None)
 
     def verify(self, meta, chunks) -> None:
         """Proof of possession of an archive that is already stored: every byte, from 0, hashed, nothing kept.

@@ -6,6 +6,7 @@ Keys: ``results/<key>.json``, ``entries/<job_id>.json``, ``jobs/<job_id>.json`` 
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 
@@ -43,7 +44,11 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         self.storage = storage
 
     def GetResult(self, request, context):
-        d = self.storage.get_json(RESULTS, f"results/{_id(request.key, 'key')}.json")
+        key = _id(request.key, "key")
+        try:
+            d = json.loads(gzip.decompress(self.storage.get_bytes(RESULTS, f"results/{key}.json.gz")))
+        except NotFound:   # stored before results were compressed
+            d = self.storage.get_json(RESULTS, f"results/{key}.json")
         return results_pb2.GetResultResponse(result=results_pb2.TaskResult(
             key=d["key"], task=d["task"], set=d["set"], summary_json=d["summary_json"],
             scorer_version=d["scorer_version"],
@@ -53,7 +58,8 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         r = request.result
         d = {"key": _id(r.key, "key"), "task": r.task, "set": r.set, "summary_json": r.summary_json,
              "scorer_version": r.scorer_version, "files": {f.name: f.content.decode() for f in r.files}}
-        self.storage.put_json(RESULTS, f"results/{r.key}.json", d)
+        # score CSVs compress ~4x: a full-size evaluation leaves ~2 MB instead of ~7 MB (ZRC_HOME stays small)
+        self.storage.put_bytes(RESULTS, f"results/{r.key}.json.gz", gzip.compress(json.dumps(d).encode(), 3, mtime=0))
         return results_pb2.PutResultResponse()
 
     def PutJob(self, request, context):

@@ -162,7 +162,7 @@ class GatewayServiceServicer:
     """
 
     def UploadSubmission(self, request_iterator, context):
-        """Client streaming: metadata first, then the archive bytes in chunks (<= 1 MiB), from metadata.offset.
+        """Client streaming: metadata first, then the archive bytes in chunks (4 MiB from zrc; at most 32 MiB), from metadata.offset.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
