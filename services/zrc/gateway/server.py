@@ -308,7 +308,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         info = {"name": name, "benchmark": bench.name, "parts": [f"{t} {s}" for t, s in dataset.available],
                 "digest": content.hexdigest(), "size": total}
         self.storage.put_json(DATASETS, manifest_key, info)  # written last: the commit point
-        self.auth.audit(current.get(), "dataset-import", name, f"digest {info["digest"][:12]}")
+        self.auth.audit(current.get(), "dataset-import", name, f"digest {info['digest'][:12]}")
         log.info("dataset_imported", dataset=name, parts=len(info["parts"]))
         return gateway_pb2.ImportDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info), notes=notes)
 
