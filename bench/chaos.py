@@ -272,7 +272,7 @@ def run_faults(st, client: Client, sub: Path, work: Path, peaks: Peaks, pause_s3
     tb = tracebacks(logs)
     d = work / f"upload-{time.monotonic_ns()}"
     shutil.copytree(sub, d)
-    (d / "notes.md").write_text("x" * (3 << 20))   # a few chunks
+    (d / "notes.bin").write_bytes(os.urandom(3 << 20))   # a few chunks (incompressible: not a zip bomb)
     archive = work / "upload.zip"
     build_archive(d, archive)
     with contextlib.suppress(Exception):
@@ -287,8 +287,12 @@ def run_faults(st, client: Client, sub: Path, work: Path, peaks: Peaks, pause_s3
     job = wait_final(client, job_id, 240)
     if job is None:
         row.stuck += 1
-    elif job.state != SUCCEEDED or {f.name: f.content for f in client.get_scores(job_id).files} != want_up:
+    elif job.state != SUCCEEDED:
         row.wrong += 1
+        row.notes.append(f"{gateway_pb2.JobState.Name(job.state)}: {job.failure_reason[:80]}")
+    elif {f.name: f.content for f in client.get_scores(job_id).files} != want_up:
+        row.wrong += 1
+        row.notes.append("scores differ")
     row.tracebacks = tracebacks(logs) - tb
     row.rss_mb = peaks.sample(st.procs)
     rows.append(row)

@@ -101,11 +101,16 @@ def test_a_job_that_kills_its_validator_twice_is_quarantined():
 
 def test_a_validator_not_up_yet_is_retried_without_counting_crashes():
     refused = FakeError(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses; Connection refused")
+    # what a gateway sees while the killed validator's port still resets connections
+    resetting = FakeError(grpc.StatusCode.UNAVAILABLE, "connections to all backends failing; last error: "
+                          "UNAVAILABLE: ipv4:127.0.0.1:1: recvmsg:Connection reset by peer (104)")
+    killed = FakeError(grpc.StatusCode.UNAVAILABLE, "Stream removed (Socket closed)")
     answer = validation_pb2.ValidateResponse(ok=False, params_json="{}", meta_json="null")
-    r, c, job = _runner([refused, refused, refused, answer], max_crashes=2)
+    r, c, job = _runner([killed, resetting, refused, refused, answer], max_crashes=2)
     r.run(job.job_id)
     done = c.get_job(job.job_id)
-    assert c.validation.calls == 4 and done.state == jobs.INVALID and done.validation_starts == 0
+    assert c.validation.calls == 5 and done.state == jobs.INVALID and done.validation_starts == 0
+    assert not done.findings   # an ordinary outcome, not a quarantine: one crash is an infrastructure fault
 
 
 def test_a_crash_counted_in_a_previous_run_survives_a_gateway_restart():

@@ -86,8 +86,9 @@ def _retryable(exc: BaseException) -> bool:
 def _never_connected(exc: grpc.RpcError) -> bool:
     """UNAVAILABLE before the call reached a server (refused, no address): no validator died of it."""
     d = (exc.details() or "").lower()
-    return exc.code() == grpc.StatusCode.UNAVAILABLE and ("failed to connect" in d or "connection refused" in d
-                                                          or "dns resolution" in d or "no address" in d)
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and any(
+        m in d for m in ("failed to connect", "connection refused", "connections to all backends failing",
+                         "dns resolution", "no address"))
 
 
 class Quarantined(Exception):
