@@ -80,3 +80,9 @@ def test_watch_reconnects_across_long_polls(stack, slm21_case):
     job_id = stack.evaluate(digest, "sLM21")
     job = stack.wait(job_id, timeout=120)   # a full evaluation outlasts several 1 s polls
     assert job.state == gateway_pb2.JOB_STATE_SUCCEEDED
+
+
+def test_a_huge_value_is_not_echoed_back(stack):
+    with pytest.raises(grpc.RpcError) as e:
+        stack.stub.GetUpload(gateway_pb2.GetUploadRequest(sha256="f" * 5_000_000), timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and len(e.value.details()) < 300

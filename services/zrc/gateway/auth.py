@@ -35,6 +35,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from zrc.common.data import BadRequest
 from zrc.common.runtime import Abort, rewrap
 from zrc.core import jobs
+from zrc.core.limits import quoted
 from zrc.storage import RESULTS, NotFound, Storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -108,7 +109,7 @@ class Auth:
 
     def create_user(self, name: str, admin: bool) -> None:
         if not _NAME.match(name or ""):
-            raise BadRequest(f"invalid user name {name!r}: letters, digits, '_', '.', '-' (max 64)")
+            raise BadRequest(f"invalid user name {quoted(name)}: letters, digits, '_', '.', '-' (max 64)")
         key = f"auth/users/{name}.json"
         if self.storage.exists(RESULTS, key):
             rec = self.storage.get_json(RESULTS, key)

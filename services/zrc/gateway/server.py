@@ -35,6 +35,7 @@ from zrc.common.v1 import common_pb2
 from zrc.core import jobs
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_files, load_dataset
+from zrc.core.limits import quoted
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import ZipTree
@@ -318,7 +319,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(f"job {job_id}") from None
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise BadRequest(f"invalid job id {job_id!r}") from None
+                raise BadRequest(f"invalid job id {quoted(job_id)}") from None
             raise
 
     def _own_job(self, job_id: str) -> jobs.Job:
