@@ -38,6 +38,21 @@ def test_an_idle_upload_is_cancelled(stack):
     assert e.value.code() == grpc.StatusCode.CANCELLED and time.monotonic() - t0 < 6
 
 
+def _trickle(seconds: float):
+    """Never idle for long, yet far too slow: one byte every 0.3 s."""
+    yield gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(sha256="c" * 64, size=1000))
+    for _ in range(int(seconds / 0.3)):
+        time.sleep(0.3)
+        yield gateway_pb2.UploadSubmissionRequest(chunk=b"x")
+
+
+def test_a_trickling_upload_is_cancelled(stack):
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        stack.stub.UploadSubmission(_trickle(10), timeout=20)
+    assert e.value.code() == grpc.StatusCode.CANCELLED and time.monotonic() - t0 < 6
+
+
 def test_streams_per_user_are_bounded_and_others_still_served(stack):
     errors: list[grpc.RpcError] = []
 

@@ -431,7 +431,8 @@ def build(storage: Storage, env: dict[str, str]):
     streams = StreamGuard(per_user=runtime.env_int(env, "ZRC_STREAMS_PER_USER", 4),
                           total=runtime.env_int(env, "ZRC_MAX_STREAMS", max(1, workers - 2)),
                           idle_seconds=runtime.env_float(env, "ZRC_STREAM_IDLE_SECONDS", 30.0),
-                          watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0))
+                          watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0),
+                          min_rate=runtime.env_float(env, "ZRC_STREAM_MIN_BYTES_PER_SECOND", 4 << 10))
 
     def reg(server) -> list[str]:
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
