@@ -67,11 +67,12 @@ def next_reset(now: _dt.datetime) -> str:
 
 class Auth:
     def __init__(self, storage: Storage, *, required: bool, admin_token: str | None, quota_per_day: int,
-                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC)):
+                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC), invalid_per_day: int = 0):
         self.storage = storage
         self.required = required
         self._admin_hash = _hash(admin_token) if admin_token else None
         self.quota_per_day = quota_per_day
+        self.invalid_per_day = invalid_per_day   # invalid evaluations are free, but not unbounded
         self.clock = clock
 
     # -- identities ----------------------------------------------------------------------------------
@@ -153,32 +154,50 @@ class Auth:
             raise Abort(grpc.StatusCode.PERMISSION_DENIED, "this job belongs to another user")
 
     # -- quotas --------------------------------------------------------------------------------------
+    def _used(self, who: Identity, benchmark: str, job_state: Callable[[str], str | None]) -> tuple[int, int]:
+        """(evaluations counted, evaluations that ended INVALID) of ``who`` today."""
+        prefix = f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/"
+        used = invalid = 0
+        for key in self.storage.list(RESULTS, prefix):
+            state = job_state(key[len(prefix):])
+            if state == jobs.INVALID:
+                invalid += 1
+            elif state != jobs.FAILED:
+                used += 1
+        return used, invalid
+
     def quota_left(self, who: Identity, benchmark: str, job_state: Callable[[str], str | None]) -> int:
         """Evaluations left today (-1 = unlimited)."""
         if who.admin or self.quota_per_day <= 0:
             return -1
-        prefix = f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/"
-        used = 0
-        for key in self.storage.list(RESULTS, prefix):
-            state = job_state(key[len(prefix):])
-            if state not in (jobs.FAILED, jobs.INVALID):
-                used += 1
-        return max(0, self.quota_per_day - used)
+        return max(0, self.quota_per_day - self._used(who, benchmark, job_state)[0])
 
     def charge(self, who: Identity, benchmark: str, job_id: str, job_state: Callable[[str], str | None]) -> None:
-        """Refuse with RESOURCE_EXHAUSTED (+ QuotaFailure, reset time) or record the evaluation."""
-        left = self.quota_left(who, benchmark, job_state)
-        if left == 0:
-            resets = next_reset(self.clock())
-            msg = (f"daily quota of {self.quota_per_day} evaluation(s) for {benchmark} reached; it resets at "
-                   f"{resets} (UTC midnight). Failed or invalid evaluations do not count.")
-            st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=msg)
-            st.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
-                error_details_pb2.QuotaFailure.Violation(subject=f"user:{who.user}/benchmark:{benchmark}",
-                                                         description=msg)]))
-            raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
-        if left > 0:
-            self.storage.put_bytes(RESULTS, f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/{job_id}", b"")
+        """Refuse with RESOURCE_EXHAUSTED (+ QuotaFailure, reset time) or record the evaluation.
+
+        Invalid evaluations do not use the quota (a mistake should not cost a day), but past
+        ``invalid_per_day`` of them a user is refused too: each one costs the validator everyone shares.
+        """
+        if who.admin or (self.quota_per_day <= 0 and self.invalid_per_day <= 0):
+            return
+        used, invalid = self._used(who, benchmark, job_state)
+        resets = next_reset(self.clock())
+        if self.invalid_per_day > 0 and invalid >= self.invalid_per_day:
+            self._refuse(who, benchmark, f"{invalid} of your {benchmark} evaluations today were invalid (limit "
+                         f"ZRC_INVALID_PER_DAY={self.invalid_per_day}); check submissions with `zrc "
+                         f"submission:verify` first. The count resets at {resets} (UTC midnight).")
+        if self.quota_per_day > 0 and used >= self.quota_per_day:
+            self._refuse(who, benchmark, f"daily quota of {self.quota_per_day} evaluation(s) for {benchmark} "
+                         f"reached; it resets at {resets} (UTC midnight). Failed or invalid evaluations do not count.")
+        self.storage.put_bytes(RESULTS, f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/{job_id}", b"")
+
+    @staticmethod
+    def _refuse(who: Identity, benchmark: str, msg: str) -> None:
+        st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=msg)
+        st.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
+            error_details_pb2.QuotaFailure.Violation(subject=f"user:{who.user}/benchmark:{benchmark}",
+                                                     description=msg)]))
+        raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
 
 
 class AuthInterceptor(grpc.ServerInterceptor):

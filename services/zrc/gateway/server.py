@@ -425,7 +425,8 @@ def build(storage: Storage, env: dict[str, str]):
     if mode == "required" and (not admin_token or len(admin_token) < 16):
         raise runtime.ConfigError("ZRC_ADMIN_TOKEN (at least 16 characters) is required when ZRC_AUTH=required")
     auth = Auth(storage, required=mode == "required", admin_token=admin_token,
-                quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0))
+                quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0),
+                invalid_per_day=runtime.env_int(env, "ZRC_INVALID_PER_DAY", 50))
 
     workers = runtime.env_int(env, "ZRC_WORKERS", 8)
     streams = StreamGuard(per_user=runtime.env_int(env, "ZRC_STREAMS_PER_USER", 4),
