@@ -148,3 +148,31 @@ def test_embedded_runner_ends_jobs_of_a_dead_cli_instead_of_resuming_them(adopt)
         assert not done.final   # servers resume what a dead gateway left
     else:
         assert done.state == jobs.FAILED and "interrupted while validating" in done.failure_reason
+
+
+def test_a_later_zrc_command_ends_the_job_a_killed_one_left_validating(tmp_path):
+    """The embedded case end to end: a job left VALIDATING by a dead process (its lease expired) is ended
+    with the reason by the next command's stack, never validated again inside it."""
+    from zrc.client import Client
+    from zrc.embedded import start_embedded
+    from zrc.gateway.v1 import gateway_pb2
+    from zrc.storage import RESULTS
+    from zrc.storage.local import LocalStorage
+
+    home = tmp_path / "home"
+    store = LocalStorage(home / "store")
+    store.ensure_buckets()
+    job = jobs.Job.new(dict(SEL), False)
+    job.state, job.lease_owner, job.lease_expires, job.validation_starts = jobs.VALIDATING, "dead", time.time() - 60, 1
+    store.put_bytes(RESULTS, f"jobs/{job.job_id}.json", json.dumps(job.to_dict()).encode())
+    store.put_bytes(RESULTS, f"open/{job.job_id}", b"")
+    emb = start_embedded(home)
+    try:
+        with Client(emb.address) as c:
+            deadline = time.time() + 20
+            while time.time() < deadline and c.get_job(job.job_id).state == gateway_pb2.JOB_STATE_VALIDATING:
+                time.sleep(0.2)
+            done = c.get_job(job.job_id)
+    finally:
+        emb.close()
+    assert "interrupted while validating" in done.failure_reason and "ZRC_LIMIT_" in done.failure_reason
