@@ -228,3 +228,13 @@ def test_peak_memory_of_every_abuse_class_is_bounded(slm21_case, tmp_path):
     peak = json.loads(r.stdout.strip().splitlines()[-1])
     worst = max(peak["after"].values())
     assert worst < 300 * 1024, peak   # ru_maxrss is in KiB on Linux
+
+
+def test_cli_params_refuses_a_fifo_instead_of_hanging(slm21_copy, capsys):
+    from zrc.cli.main import main
+
+    _, sub = slm21_copy
+    (sub / "params.yaml").unlink()
+    os.mkfifo(sub / "params.yaml")
+    assert main(["submission:params", str(sub), "--benchmark", "sLM21"]) == 2
+    assert "FIFO" in capsys.readouterr().err
