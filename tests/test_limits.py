@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -238,3 +239,17 @@ def test_cli_params_refuses_a_fifo_instead_of_hanging(slm21_copy, capsys):
     os.mkfifo(sub / "params.yaml")
     assert main(["submission:params", str(sub), "--benchmark", "sLM21"]) == 2
     assert "FIFO" in capsys.readouterr().err
+
+
+def test_datasets_are_trusted_but_submissions_are_not(tmp_path):
+    """An official dataset zip has ~10^5 wav members: organisers' files are read without the input limits."""
+    from zrc.core.sources import open_tree
+
+    path = tmp_path / "ds.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for i in range(30):
+            z.writestr(f"lexical/dev/{i}.wav", b"")
+    with override(members=10):
+        assert len(open_tree(path, trusted=True).names()) == 30
+        with pytest.raises(LimitExceeded):
+            open_tree(path)

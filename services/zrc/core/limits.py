@@ -68,6 +68,9 @@ class Limits:
         return ENV_PREFIX + name.upper()
 
 
+# What an organiser's own files (datasets) are read with: they are not user input.
+UNLIMITED = Limits(**{f.name: 1 << 62 for f in fields(Limits)})
+
 _current: Limits | None = None
 
 
