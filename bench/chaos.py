@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -382,12 +381,11 @@ def run_embedded(work: Path, variants: int, scale: float, timeout: float, rss_li
         with Client(emb.address) as client:
             client.import_dataset(ds, "sLM21-dataset")
             logs = [home / "logs" / "embedded.log"]
-            rows = run_inputs(client, archives, logs, lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                              timeout)
+            rows = run_inputs(client, archives, logs, lambda: vm_hwm_mb(os.getpid()), timeout)
     finally:
         emb.close()
     rows += run_cli_cases(sub, work, {"ZRC_HOME": str(home), **LIMIT_ENV})   # the dataset is imported there
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = vm_hwm_mb(os.getpid())   # not ru_maxrss: Linux keeps a forking parent's peak across exec
     return print_table(rows, {"embedded (all services)": peak}, rss_limit, out)
 
 

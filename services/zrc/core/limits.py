@@ -100,16 +100,6 @@ def override(**changes: int) -> Iterator[Limits]:
         _current = before
 
 
-class LimitExceeded(ValueError):
-    """An input is over one limit; ``setting`` is the environment variable that raises it."""
-
-    def __init__(self, name: str, message: str):
-        self.limit = name
-        self.setting = Limits.setting(name)
-        self.message = f"{message} (limit {self.setting}={getattr(limits(), name)})"
-        super().__init__(self.message)
-
-
 def excerpt(value: object, n: int | None = None) -> str:
     """``value`` as text cut to ``n`` characters plus an ellipsis: what a finding may echo of user input."""
     n = limits().excerpt_chars if n is None else n
