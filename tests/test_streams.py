@@ -101,3 +101,26 @@ def test_a_huge_value_is_not_echoed_back(stack):
     with pytest.raises(grpc.RpcError) as e:
         stack.stub.GetUpload(gateway_pb2.GetUploadRequest(sha256="f" * 5_000_000), timeout=30)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and len(e.value.details()) < 300
+
+
+def test_watch_falls_back_to_polling_when_streams_are_taken(stack, slm21_case):
+    ds, sub = slm21_case
+    stack.import_dataset(ds, "sLM21-dataset")
+    digest = stack.upload_folder(sub).digest
+    job_id = stack.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])
+    holders = [threading.Thread(target=lambda: _swallow(stack.stub.UploadSubmission, _idle_upload(0.9)))
+               for _ in range(2)]   # the user's 2 stream slots, taken
+    for t in holders:
+        t.start()
+    time.sleep(0.3)
+    job = stack.wait(job_id, timeout=60)
+    for t in holders:
+        t.join()
+    assert job.state == gateway_pb2.JOB_STATE_SUCCEEDED
+
+
+def _swallow(fn, requests) -> None:
+    try:
+        fn(requests, timeout=20)
+    except grpc.RpcError:
+        pass

@@ -26,6 +26,7 @@ from zrc.core.sources import SourceError, check_regular, open_tree
 from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 STORED_EXT = (".npy", ".zip")
+_FINAL = (gateway_pb2.JOB_STATE_SUCCEEDED, gateway_pb2.JOB_STATE_INVALID, gateway_pb2.JOB_STATE_FAILED)
 _DATE = (2020, 1, 1, 0, 0, 0)
 
 
@@ -238,6 +239,14 @@ class Client:
                         return
                 continue   # the server ends a long poll after a while: reconnect after the last event seen
             except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    # the server's streams are all taken: a short call now and then does as well, more slowly
+                    time.sleep(2.0)
+                    job = self.get_job(job_id)
+                    if job.state in _FINAL:
+                        yield gateway_pb2.WatchJobResponse(job=job)
+                        return
+                    continue
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
                 time.sleep(0.5)
