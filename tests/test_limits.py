@@ -257,3 +257,20 @@ def test_datasets_are_trusted_but_submissions_are_not(tmp_path):
         assert len(open_tree(path, trusted=True).names()) == 30
         with pytest.raises(LimitExceeded):
             open_tree(path)
+
+
+def test_oversized_files_are_refused_from_their_size_without_being_read(slm21_copy, dataset, monkeypatch):
+    _, sub = slm21_copy
+    (sub / "params.yaml").write_text("quiet: false\n" + "# padding\n" * 10_000)
+    read = DirTree.read
+
+    def guarded(self, name):
+        assert name not in ("lexical/dev.txt", "params.yaml"), f"{name} was read"
+        return read(self, name)
+
+    monkeypatch.setattr(DirTree, "read", guarded)
+    bench = get_benchmark("sLM21")
+    with override(score_bytes=100):
+        f = validate(dataset, DirTree(sub), bench, ["dev"], ["lexical"]).findings
+    codes = {(x.file, x.code) for x in f.items}
+    assert ("lexical/dev.txt", "file_too_large") in codes and ("params.yaml", "params_yaml") in codes

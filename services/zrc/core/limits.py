@@ -35,6 +35,7 @@ class Limits:
     name_chars: int = 255             # length of a file path, and of a name in a score file
     line_chars: int = 256             # length of one line of a score file
     score_lines: int = 400_000        # lines of one score file
+    score_bytes: int = 16 << 20       # size of one score file (real ones are a few MB)
     array_bytes: int = 64 << 20       # bytes of one embedding array
     array_frames: int = 100_000       # rows of one embedding array
     array_features: int = 2048        # columns of one embedding array (pooled vectors: files x features)

@@ -89,6 +89,10 @@ class FileTree(ABC):
         """A binary stream of one file (readers that check a header before the body use it)."""
         return io.BytesIO(self.read(name))
 
+    def size(self, name: str) -> int | None:
+        """The file's size if known without reading it (checked against limits before a read)."""
+        return None
+
     problems: list[Problem] = []   # files left out of names() and why (archives from users)
 
     def close(self) -> None:  # noqa: B027 - optional hook: only archives hold a handle
@@ -128,6 +132,12 @@ class DirTree(FileTree):
         path = self.root / PurePosixPath(name)
         check_regular(path, name)
         return open(path, "rb")
+
+    def size(self, name: str) -> int | None:
+        try:
+            return (self.root / PurePosixPath(name)).stat().st_size
+        except OSError:
+            return None
 
     def path(self, name: str) -> Path:
         return self.root / PurePosixPath(name)
@@ -224,6 +234,12 @@ class ZipTree(FileTree):
                 return fh.read(-1 if self._lim is UNLIMITED else self._lim.member_bytes)
             except _READ_ERRORS as exc:
                 raise SourceError(f"{name} cannot be extracted ({excerpt(str(exc))})") from None
+
+    def size(self, name: str) -> int | None:
+        try:
+            return self._zip.getinfo(self.prefix + name).file_size
+        except KeyError:
+            return None
 
     def open(self, name: str) -> BinaryIO:
         try:
@@ -331,6 +347,9 @@ class SubTree(FileTree):
 
     def open(self, name: str) -> BinaryIO:
         return self.tree.open(self.prefix + name)
+
+    def size(self, name: str) -> int | None:
+        return self.tree.size(self.prefix + name)
 
     def close(self) -> None:
         self.tree.close()
