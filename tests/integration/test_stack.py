@@ -241,3 +241,24 @@ def test_a_scorer_that_stays_down_fails_the_job_with_its_reason(stack, prosaudit
         stack.stop("gateway")
         stack.start_service("scoring-prosaudit")
         stack.start_service("gateway")
+
+
+def test_retention_sweeper_over_s3(stack):
+    """list_ages on the S3 backend, and a sweep deleting an old unused archive but not a fresh upload."""
+    from zrc.gateway.sweeper import RetentionSettings, Sweeper
+    from zrc.storage import SUBMISSIONS
+    from zrc.storage.s3 import S3Storage
+
+    st = S3Storage(stack.s3["endpoint"], stack.s3["access_key"], stack.s3["secret_key"],
+                   bucket_prefix=stack.s3["bucket_prefix"])
+    digest = "9" * 64
+    st.put_bytes(SUBMISSIONS, f"archives/{digest}.zip", b"PK")
+    st.put_bytes(SUBMISSIONS, f"uploads/{'8' * 64}/0000000000000000-0000000000000002", b"PK")
+    ages = dict(st.list_ages(SUBMISSIONS, "archives/"))
+    assert 0 <= ages[f"archives/{digest}.zip"] < 120
+    time.sleep(1.5)
+    others = [{"selection": {"submission_digest": k[len("archives/"):-4]}, "state": "SUCCEEDED"}
+              for k in st.list(SUBMISSIONS, "archives/") if digest not in k]   # other tests' archives stay
+    out = Sweeper(st, lambda: others, RetentionSettings(upload_hours=1, invalid_hours=1 / 3600)).sweep()
+    assert not st.exists(SUBMISSIONS, f"archives/{digest}.zip") and out["archives"] == 1
+    assert st.exists(SUBMISSIONS, f"uploads/{'8' * 64}/0000000000000000-0000000000000002")
