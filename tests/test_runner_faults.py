@@ -17,6 +17,7 @@ import pytest
 
 from zrc.core import jobs
 from zrc.gateway.runner import Clients, Runner, RunnerSettings
+from zrc.scoring.v1 import scoring_pb2
 from zrc.validation.v1 import validation_pb2
 
 SEL = {"submission_digest": "a" * 64, "benchmark": "prosAudit", "dataset": "", "sets": ["dev"],
@@ -109,8 +110,33 @@ def test_a_validator_not_up_yet_is_retried_without_counting_crashes():
     r, c, job = _runner([killed, resetting, refused, refused, answer], max_crashes=2)
     r.run(job.job_id)
     done = c.get_job(job.job_id)
-    assert c.validation.calls == 5 and done.state == jobs.INVALID and done.validation_starts == 0
+    assert c.validation.calls == 5 and done.state == jobs.INVALID and done.validation_starts == 1   # one crash
     assert not done.findings   # an ordinary outcome, not a quarantine: one crash is an infrastructure fault
+
+
+class FakeScorer:
+    def __init__(self, error):
+        self.error, self.calls = error, 0
+
+    def Describe(self, request, timeout=None):  # noqa: N802
+        return scoring_pb2.DescribeResponse(scorer_version="1")
+
+    def Score(self, request, timeout=None):  # noqa: N802
+        self.calls += 1
+        raise self.error
+
+
+def test_a_job_that_kills_its_scorer_twice_is_quarantined():
+    from zrc.core.params import Params
+
+    ok = validation_pb2.ValidateResponse(ok=True, params_json=Params(benchmark="prosAudit").to_json(),
+                                         meta_json="null", dataset_digest="d")
+    r, c, job = _runner([ok], max_crashes=2)
+    c.scorers = {"prosaudit": FakeScorer(FakeError(grpc.StatusCode.UNAVAILABLE, "Socket closed"))}
+    r.run(job.job_id)
+    done = c.get_job(job.job_id)
+    assert done.state == jobs.INVALID and c.scorers["prosaudit"].calls == 2
+    assert "english scorer fail 2 times" in done.findings[0]["message"]
 
 
 def test_a_crash_counted_in_a_previous_run_survives_a_gateway_restart():

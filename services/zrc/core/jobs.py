@@ -56,6 +56,7 @@ class Job:
     lease_expires: float = 0.0
     attempts: int = 0
     validation_starts: int = 0            # Validate calls begun and not seen to end (a crash leaves it up)
+    scoring_starts: int = 0               # the same for Score calls (all parts of the job together)
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

@@ -290,32 +290,35 @@ class Runner:
         self.c.put_job(job)
         log.warning("job_invalid", code=code, reason=excerpt(message, 300))
 
-    def _call_validation(self, job: jobs.Job, lock: threading.Lock, sel) -> validation_pb2.ValidateResponse:
-        """Validate, counting each begun call in the job record first: a validator (or an embedded CLI)
-        killed by the submission leaves the count up, and ``max_crashes`` of them quarantine the job."""
-        request = validation_pb2.ValidateRequest(selection=sel)
+    def _counted(self, job: jobs.Job, lock: threading.Lock, field: str, what: str, fn: Callable, request):
+        """Call ``fn`` (Validate or Score), counting each begun call in the job record (``field``) first.
+
+        A worker (or an embedded CLI) killed by the submission leaves its count up; once ``max_crashes``
+        calls have died the job is quarantined instead of crash-looping the service everyone shares. A call
+        that never reached a server, or that ended, is taken off the count again.
+        """
         deadline = time.monotonic() + self.s.retry_budget
         delay = 0.2
         while True:
-            if job.validation_starts >= self.s.max_crashes:
+            if getattr(job, field) >= self.s.max_crashes:
                 raise Quarantined(
-                    f"the submission made the validator fail {job.validation_starts} times (killed or timed "
-                    f"out, e.g. out of memory); it is not retried. Limits in force: {limits_summary()}")
-            self._save(job, lock, lambda: setattr(job, "validation_starts", job.validation_starts + 1))
+                    f"the submission made the {what} fail {getattr(job, field)} times (killed or timed out, e.g. "
+                    f"out of memory); it is not retried. Limits in force: {limits_summary()}")
+            self._save(job, lock, lambda: setattr(job, field, getattr(job, field) + 1))
             try:
-                v = self.c.validation.Validate(request, timeout=self.s.call_timeout)
+                out = fn(request, timeout=self.s.call_timeout)
             except grpc.RpcError as exc:
                 if _never_connected(exc) or exc.code() not in RETRYABLE:
-                    self._save(job, lock, lambda: setattr(job, "validation_starts", job.validation_starts - 1))
+                    self._save(job, lock, lambda: setattr(job, field, getattr(job, field) - 1))
                 if exc.code() not in RETRYABLE or time.monotonic() > deadline:
                     raise
-                log.info("retrying", method="Validate", error=excerpt(exc.details() or "", 200))
+                log.info("retrying", method=what, error=excerpt(exc.details() or "", 200))
                 self.stop.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             with lock:
-                job.validation_starts = 0   # saved with the state change that follows
-            return v
+                setattr(job, field, getattr(job, field) - 1)   # saved with the change that follows
+            return out
 
     def _validate(self, job: jobs.Job, sel, lock: threading.Lock | None = None) -> validation_pb2.ValidateResponse:
         """Validation is deterministic too: cached like task results (a re-run does not re-read the archive)."""
@@ -328,7 +331,8 @@ class Runner:
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
-        v = self._call_validation(job, lock or threading.Lock(), sel)
+        v = self._counted(job, lock or threading.Lock(), "validation_starts", "validator",
+                          self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel))
         if v.dataset_digest == job.dataset_digest:
             self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=results_pb2.TaskResult(
                 key=key, task="validation", set="", summary_json=json_format.MessageToJson(v),
@@ -386,9 +390,8 @@ class Runner:
                     raise
                 cached = None
                 part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
-                r = self.c.call(stub.Score, scoring_pb2.ScoreRequest(selection=part_sel,
-                                                                     skip_validation=job.skip_validation),
-                                timeout=self.s.call_timeout)
+                r = self._counted(job, lock, "scoring_starts", f"{task} scorer", stub.Score,
+                                  scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation))
                 result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
                                                 summary_json=r.summary_json, scorer_version=r.scorer_version)
                 self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
