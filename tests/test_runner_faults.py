@@ -139,6 +139,28 @@ def test_a_job_that_kills_its_scorer_twice_is_quarantined():
     assert "english scorer fail 2 times" in done.findings[0]["message"]
 
 
+def test_calls_in_flight_are_not_counted_as_crashes():
+    """Parts score concurrently: three Score calls under way at once are not three crashes."""
+    import threading
+
+    r, c, job = _runner([validation_pb2.ValidateResponse(ok=True)], max_crashes=2)
+    lock = threading.Lock()
+    done = []
+
+    def slow(request, timeout=None):
+        time.sleep(0.4)
+        return "scored"
+
+    threads = [threading.Thread(target=lambda: done.append(r._counted(job, lock, "scoring_starts", "scorer",
+                                                                        slow, None))) for _ in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    assert done == ["scored"] * 3 and job.scoring_starts == 0
+
+
 def test_a_crash_counted_in_a_previous_run_survives_a_gateway_restart():
     r, c, job = _runner([FakeError(grpc.StatusCode.UNAVAILABLE, "Connection reset by peer")], max_crashes=2)
     job.state, job.validation_starts = jobs.VALIDATING, 1   # a gateway died while its Validate ran

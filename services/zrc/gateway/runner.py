@@ -31,6 +31,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ class Runner:
         self.stop = threading.Event()
         self._active: set[str] = set()
         self._lock = threading.Lock()
+        self._inflight: Counter[tuple[str, str]] = Counter()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -221,6 +223,8 @@ class Runner:
                 structlog.contextvars.unbind_contextvars("job_id")
                 with self._lock:
                     self._active.discard(job_id)
+                    for field in ("validation_starts", "scoring_starts"):
+                        self._inflight.pop((job_id, field), None)
 
     def run(self, job_id: str) -> None:
         job = self.c.get_job(job_id)
@@ -299,15 +303,24 @@ class Runner:
         """
         deadline = time.monotonic() + self.s.retry_budget
         delay = 0.2
+        key = (job.job_id, field)   # calls of this job in flight here: begun, not (yet) crashed
         while True:
-            if getattr(job, field) >= self.s.max_crashes:
+            with lock:
+                crashed = getattr(job, field) - self._inflight[key]
+            if crashed >= self.s.max_crashes:
                 raise Quarantined(
-                    f"the submission made the {what} fail {getattr(job, field)} times (killed or timed out, e.g. "
+                    f"the submission made the {what} fail {crashed} times (killed or timed out, e.g. "
                     f"out of memory); it is not retried. Limits in force: {limits_summary()}")
-            self._save(job, lock, lambda: setattr(job, field, getattr(job, field) + 1))
+
+            def begin() -> None:
+                setattr(job, field, getattr(job, field) + 1)
+                self._inflight[key] += 1
+            self._save(job, lock, begin)
             try:
                 out = fn(request, timeout=self.s.call_timeout)
             except grpc.RpcError as exc:
+                with lock:
+                    self._inflight[key] -= 1
                 if _never_connected(exc) or exc.code() not in RETRYABLE:
                     self._save(job, lock, lambda: setattr(job, field, getattr(job, field) - 1))
                 if exc.code() not in RETRYABLE or time.monotonic() > deadline:
@@ -317,6 +330,7 @@ class Runner:
                 delay = min(delay * 2, 5.0)
                 continue
             with lock:
+                self._inflight[key] -= 1
                 setattr(job, field, getattr(job, field) - 1)   # saved with the change that follows
             return out
 
