@@ -110,7 +110,7 @@ def test_a_validator_not_up_yet_is_retried_without_counting_crashes():
     r, c, job = _runner([killed, resetting, refused, refused, answer], max_crashes=2)
     r.run(job.job_id)
     done = c.get_job(job.job_id)
-    assert c.validation.calls == 5 and done.state == jobs.INVALID and done.validation_starts == 1   # one crash
+    assert c.validation.calls == 5 and done.state == jobs.INVALID and done.starts == {"validation": 1}   # one crash
     assert not done.findings   # an ordinary outcome, not a quarantine: one crash is an infrastructure fault
 
 
@@ -151,19 +151,38 @@ def test_calls_in_flight_are_not_counted_as_crashes():
         time.sleep(0.4)
         return "scored"
 
-    threads = [threading.Thread(target=lambda: done.append(r._counted(job, lock, "scoring_starts", "scorer",
+    threads = [threading.Thread(target=lambda: done.append(r._counted(job, lock, "scoring lexical", "scorer",
                                                                         slow, None))) for _ in range(3)]
     for t in threads:
         t.start()
         time.sleep(0.05)
     for t in threads:
         t.join()
-    assert done == ["scored"] * 3 and job.scoring_starts == 0
+    assert done == ["scored"] * 3 and job.starts == {"scoring lexical": 0}
+
+
+def test_one_crash_on_each_of_several_scorers_is_not_a_quarantine():
+    """A gateway that dies while three parts are scored leaves one begun call per scorer: not two crashes."""
+    from zrc.core.params import Params
+
+    sel = dict(SEL, benchmark="sLM21", tasks=["lexical", "syntactic"])
+    ok = validation_pb2.ValidateResponse(ok=True, params_json=Params(benchmark="sLM21").to_json(),
+                                         meta_json="null", dataset_digest="d")
+    r, c, job = _runner([ok], max_crashes=2)
+    job.selection = sel
+    job.starts = {"scoring lexical": 1, "scoring syntactic": 1}
+    c.put_job(job)
+    dead = FakeError(grpc.StatusCode.UNAVAILABLE, "Socket closed")
+    c.scorers = {"lexical": FakeScorer(dead), "syntactic": FakeScorer(dead)}
+    r.run(job.job_id)
+    # each scorer was tried once more (1 earlier crash each is under the limit), then quarantined at 2
+    assert c.scorers["lexical"].calls == 1 and c.scorers["syntactic"].calls == 1
+    assert c.get_job(job.job_id).state == jobs.INVALID
 
 
 def test_a_crash_counted_in_a_previous_run_survives_a_gateway_restart():
     r, c, job = _runner([FakeError(grpc.StatusCode.UNAVAILABLE, "Connection reset by peer")], max_crashes=2)
-    job.state, job.validation_starts = jobs.VALIDATING, 1   # a gateway died while its Validate ran
+    job.state, job.starts = jobs.VALIDATING, {"validation": 1}   # a gateway died while its Validate ran
     c.put_job(job)
     r.run(job.job_id)
     assert c.get_job(job.job_id).state == jobs.INVALID and c.validation.calls == 1
@@ -211,7 +230,8 @@ def test_a_later_zrc_command_ends_the_job_a_killed_one_left_validating(tmp_path)
     store = LocalStorage(home / "store")
     store.ensure_buckets()
     job = jobs.Job.new(dict(SEL), False)
-    job.state, job.lease_owner, job.lease_expires, job.validation_starts = jobs.VALIDATING, "dead", time.time() - 60, 1
+    job.state, job.lease_owner, job.lease_expires = jobs.VALIDATING, "dead", time.time() - 60
+    job.starts = {"validation": 1}
     store.put_bytes(RESULTS, f"jobs/{job.job_id}.json", json.dumps(job.to_dict()).encode())
     store.put_bytes(RESULTS, f"open/{job.job_id}", b"")
     emb = start_embedded(home)

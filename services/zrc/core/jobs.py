@@ -55,8 +55,8 @@ class Job:
     lease_owner: str = ""
     lease_expires: float = 0.0
     attempts: int = 0
-    validation_starts: int = 0            # Validate calls begun and not seen to end (a crash leaves it up)
-    scoring_starts: int = 0               # the same for Score calls (all parts of the job together)
+    # Calls begun and not seen to end, per worker ("validation", "scoring <task>"): a crash leaves one up.
+    starts: dict[str, int] = field(default_factory=dict)
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

@@ -223,8 +223,8 @@ class Runner:
                 structlog.contextvars.unbind_contextvars("job_id")
                 with self._lock:
                     self._active.discard(job_id)
-                    for field in ("validation_starts", "scoring_starts"):
-                        self._inflight.pop((job_id, field), None)
+                    for key in [k for k in self._inflight if k[0] == job_id]:
+                        del self._inflight[key]
 
     def run(self, job_id: str) -> None:
         job = self.c.get_job(job_id)
@@ -294,8 +294,9 @@ class Runner:
         self.c.put_job(job)
         log.warning("job_invalid", code=code, reason=excerpt(message, 300))
 
-    def _counted(self, job: jobs.Job, lock: threading.Lock, field: str, what: str, fn: Callable, request):
-        """Call ``fn`` (Validate or Score), counting each begun call in the job record (``field``) first.
+    def _counted(self, job: jobs.Job, lock: threading.Lock, counter: str, what: str, fn: Callable, request):
+        """Call ``fn`` (Validate or Score), counting each begun call in the job record (``job.starts[counter]``,
+        one counter per worker: parts on different scorers in flight when a gateway dies are one crash each).
 
         A worker (or an embedded CLI) killed by the submission leaves its count up; once ``max_crashes``
         calls have died the job is quarantined instead of crash-looping the service everyone shares. A call
@@ -303,17 +304,17 @@ class Runner:
         """
         deadline = time.monotonic() + self.s.retry_budget
         delay = 0.2
-        key = (job.job_id, field)   # calls of this job in flight here: begun, not (yet) crashed
+        key = (job.job_id, counter)   # calls of this job in flight here: begun, not (yet) crashed
         while True:
             with lock:
-                crashed = getattr(job, field) - self._inflight[key]
+                crashed = job.starts.get(counter, 0) - self._inflight[key]
             if crashed >= self.s.max_crashes:
                 raise Quarantined(
                     f"the submission made the {what} fail {crashed} times (killed or timed out, e.g. "
                     f"out of memory); it is not retried. Limits in force: {limits_summary()}")
 
             def begin() -> None:
-                setattr(job, field, getattr(job, field) + 1)
+                job.starts[counter] = job.starts.get(counter, 0) + 1
                 self._inflight[key] += 1
             self._save(job, lock, begin)
             try:
@@ -322,7 +323,7 @@ class Runner:
                 with lock:
                     self._inflight[key] -= 1
                 if _never_connected(exc) or exc.code() not in RETRYABLE:
-                    self._save(job, lock, lambda: setattr(job, field, getattr(job, field) - 1))
+                    self._save(job, lock, lambda: job.starts.__setitem__(counter, job.starts[counter] - 1))
                 if exc.code() not in RETRYABLE or time.monotonic() > deadline:
                     raise
                 log.info("retrying", method=what, error=excerpt(exc.details() or "", 200))
@@ -331,7 +332,7 @@ class Runner:
                 continue
             with lock:
                 self._inflight[key] -= 1
-                setattr(job, field, getattr(job, field) - 1)   # saved with the change that follows
+                job.starts[counter] -= 1   # saved with the change that follows
             return out
 
     def _validate(self, job: jobs.Job, sel, lock: threading.Lock | None = None) -> validation_pb2.ValidateResponse:
@@ -345,7 +346,7 @@ class Runner:
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
-        v = self._counted(job, lock or threading.Lock(), "validation_starts", "validator",
+        v = self._counted(job, lock or threading.Lock(), "validation", "validator",
                           self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel))
         if v.dataset_digest == job.dataset_digest:
             self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=results_pb2.TaskResult(
@@ -404,7 +405,7 @@ class Runner:
                     raise
                 cached = None
                 part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
-                r = self._counted(job, lock, "scoring_starts", f"{task} scorer", stub.Score,
+                r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score,
                                   scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation))
                 result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
                                                 summary_json=r.summary_json, scorer_version=r.scorer_version)
