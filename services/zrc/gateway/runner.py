@@ -14,11 +14,12 @@ job then ends FAILED with the reason, never stuck in a running state.
 Only infrastructure faults are retried. What the input caused is final at
 once: RESOURCE_EXHAUSTED (a message over the size limit) or INVALID_ARGUMENT
 from validation or scoring ends the job INVALID with a finding, never FAILED
-as "unavailable". A job that makes its validator die is not crash-looped on
-the one validator everyone shares: every Validate call begun is counted in the
-job record before it starts (so a dead gateway counts too), and a job whose
-validation was begun ``max_crashes`` times without ending is quarantined as
-INVALID with a message naming the limits. ``attempts`` (leases taken) is
+as "unavailable". A job that makes its validator or a scorer die is not
+crash-looped on services everyone shares: every Validate and Score call begun
+is counted in the job record before it starts (so a dead gateway counts too;
+one counter per worker, calls still in flight excluded), and a job with
+``max_crashes`` calls on one worker that never ended is quarantined as INVALID
+with a message naming the limits. ``attempts`` (leases taken) is
 capped as well. An embedded runner (``adopt_orphans`` off) never resumes a job
 another, dead ``zrc`` process left: it ends it with the reason instead of
 dying on it again inside an unrelated command.
