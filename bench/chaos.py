@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -272,7 +271,7 @@ def run_faults(st, client: Client, sub: Path, work: Path, peaks: Peaks, pause_s3
     tb = tracebacks(logs)
     d = work / f"upload-{time.monotonic_ns()}"
     shutil.copytree(sub, d)
-    (d / "notes.md").write_text("x" * (3 << 20))   # a few chunks
+    (d / "notes.bin").write_bytes(os.urandom(3 << 20))   # a few chunks (incompressible: not a zip bomb)
     archive = work / "upload.zip"
     build_archive(d, archive)
     with contextlib.suppress(Exception):
@@ -287,8 +286,12 @@ def run_faults(st, client: Client, sub: Path, work: Path, peaks: Peaks, pause_s3
     job = wait_final(client, job_id, 240)
     if job is None:
         row.stuck += 1
-    elif job.state != SUCCEEDED or {f.name: f.content for f in client.get_scores(job_id).files} != want_up:
+    elif job.state != SUCCEEDED:
         row.wrong += 1
+        row.notes.append(f"{gateway_pb2.JobState.Name(job.state)}: {job.failure_reason[:80]}")
+    elif {f.name: f.content for f in client.get_scores(job_id).files} != want_up:
+        row.wrong += 1
+        row.notes.append("scores differ")
     row.tracebacks = tracebacks(logs) - tb
     row.rss_mb = peaks.sample(st.procs)
     rows.append(row)
@@ -378,12 +381,11 @@ def run_embedded(work: Path, variants: int, scale: float, timeout: float, rss_li
         with Client(emb.address) as client:
             client.import_dataset(ds, "sLM21-dataset")
             logs = [home / "logs" / "embedded.log"]
-            rows = run_inputs(client, archives, logs, lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                              timeout)
+            rows = run_inputs(client, archives, logs, lambda: vm_hwm_mb(os.getpid()), timeout)
     finally:
         emb.close()
     rows += run_cli_cases(sub, work, {"ZRC_HOME": str(home), **LIMIT_ENV})   # the dataset is imported there
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = vm_hwm_mb(os.getpid())   # not ru_maxrss: Linux keeps a forking parent's peak across exec
     return print_table(rows, {"embedded (all services)": peak}, rss_limit, out)
 
 

@@ -59,6 +59,23 @@ def test_failed_and_invalid_jobs_do_not_count(auth):
     assert auth.quota_left(who, "sLM21", states.get) == 2
 
 
+def test_invalid_evaluations_are_free_but_bounded(tmp_path):
+    st = LocalStorage(tmp_path)
+    st.ensure_buckets()
+    a = Auth(st, required=True, admin_token="a" * 20, quota_per_day=0, invalid_per_day=2)
+    who = Identity("bob", False)
+    states = {}
+    for i in range(2):
+        jid = f"{i:032x}"
+        a.charge(who, "sLM21", jid, states.get)
+        states[jid] = jobs.INVALID
+    with pytest.raises(Abort) as exc:
+        a.charge(who, "sLM21", "e" * 32, states.get)
+    assert exc.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "ZRC_INVALID_PER_DAY=2" in exc.value.message
+    a.charge(Identity("carol", False), "sLM21", "d" * 32, states.get)   # another user is not affected
+    a.charge(Identity("root", True), "sLM21", "c" * 32, states.get)     # nor an admin
+
+
 def test_next_reset_is_utc_midnight():
     t = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))  # 04:30 UTC, March 2
     assert next_reset(t) == "2026-03-03T00:00:00Z"

@@ -38,6 +38,21 @@ def test_an_idle_upload_is_cancelled(stack):
     assert e.value.code() == grpc.StatusCode.CANCELLED and time.monotonic() - t0 < 6
 
 
+def _trickle(seconds: float):
+    """Never idle for long, yet far too slow: one byte every 0.3 s."""
+    yield gateway_pb2.UploadSubmissionRequest(metadata=gateway_pb2.UploadMetadata(sha256="c" * 64, size=1000))
+    for _ in range(int(seconds / 0.3)):
+        time.sleep(0.3)
+        yield gateway_pb2.UploadSubmissionRequest(chunk=b"x")
+
+
+def test_a_trickling_upload_is_cancelled(stack):
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        stack.stub.UploadSubmission(_trickle(10), timeout=20)
+    assert e.value.code() == grpc.StatusCode.CANCELLED and time.monotonic() - t0 < 6
+
+
 def test_streams_per_user_are_bounded_and_others_still_served(stack):
     errors: list[grpc.RpcError] = []
 
@@ -80,3 +95,32 @@ def test_watch_reconnects_across_long_polls(stack, slm21_case):
     job_id = stack.evaluate(digest, "sLM21")
     job = stack.wait(job_id, timeout=120)   # a full evaluation outlasts several 1 s polls
     assert job.state == gateway_pb2.JOB_STATE_SUCCEEDED
+
+
+def test_a_huge_value_is_not_echoed_back(stack):
+    with pytest.raises(grpc.RpcError) as e:
+        stack.stub.GetUpload(gateway_pb2.GetUploadRequest(sha256="f" * 5_000_000), timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and len(e.value.details()) < 300
+
+
+def test_watch_falls_back_to_polling_when_streams_are_taken(stack, slm21_case):
+    ds, sub = slm21_case
+    stack.import_dataset(ds, "sLM21-dataset")
+    digest = stack.upload_folder(sub).digest
+    job_id = stack.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])
+    holders = [threading.Thread(target=lambda: _swallow(stack.stub.UploadSubmission, _idle_upload(0.9)))
+               for _ in range(2)]   # the user's 2 stream slots, taken
+    for t in holders:
+        t.start()
+    time.sleep(0.3)
+    job = stack.wait(job_id, timeout=60)
+    for t in holders:
+        t.join()
+    assert job.state == gateway_pb2.JOB_STATE_SUCCEEDED
+
+
+def _swallow(fn, requests) -> None:
+    try:
+        fn(requests, timeout=20)
+    except grpc.RpcError:
+        pass

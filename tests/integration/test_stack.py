@@ -288,3 +288,24 @@ def test_every_process_serves_metrics_and_parts_are_counted_once(stack, client, 
     assert _sample(gw, "zrc_scoring_cache_hits_total", part) == hits0 + 1
     assert _sample(scorer, "grpc_server_handled_total",
                    {"grpc_method": "Score", "grpc_code": "OK"}) >= 1
+
+
+def test_retention_sweeper_over_s3(stack):
+    """list_ages on the S3 backend, and a sweep deleting an old unused archive but not a fresh upload."""
+    from zrc.gateway.sweeper import RetentionSettings, Sweeper
+    from zrc.storage import SUBMISSIONS
+    from zrc.storage.s3 import S3Storage
+
+    st = S3Storage(stack.s3["endpoint"], stack.s3["access_key"], stack.s3["secret_key"],
+                   bucket_prefix=stack.s3["bucket_prefix"])
+    digest = "9" * 64
+    st.put_bytes(SUBMISSIONS, f"archives/{digest}.zip", b"PK")
+    st.put_bytes(SUBMISSIONS, f"uploads/{'8' * 64}/0000000000000000-0000000000000002", b"PK")
+    ages = dict(st.list_ages(SUBMISSIONS, "archives/"))
+    assert 0 <= ages[f"archives/{digest}.zip"] < 120
+    time.sleep(1.5)
+    others = [{"selection": {"submission_digest": k[len("archives/"):-4]}, "state": "SUCCEEDED"}
+              for k in st.list(SUBMISSIONS, "archives/") if digest not in k]   # other tests' archives stay
+    out = Sweeper(st, lambda: others, RetentionSettings(upload_hours=1, invalid_hours=1 / 3600)).sweep()
+    assert not st.exists(SUBMISSIONS, f"archives/{digest}.zip") and out["archives"] == 1
+    assert st.exists(SUBMISSIONS, f"uploads/{'8' * 64}/0000000000000000-0000000000000002")

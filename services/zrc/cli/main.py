@@ -396,7 +396,7 @@ def cmd_params(a) -> int:
     path = Path(a.location) / PARAMS_FILE
     if a.reset:
         path.write_text(default_params(bench).to_yaml())
-    params, findings = parse_params(path.read_bytes() if path.is_file() else None, bench)
+    params, findings = parse_params(tree.read(PARAMS_FILE) if tree.exists(PARAMS_FILE) else None, bench)
     if not findings.ok:  # the defaults are not what an evaluation of this folder would use: it would fail
         if a.json:
             output.print_json({"ok": False, "params": None, "findings": _findings_json(findings.items)})

@@ -13,6 +13,7 @@ from zrc.common.v1 import common_pb2
 from zrc.core import SCORER_VERSION
 from zrc.core.dataset import Dataset, load_dataset
 from zrc.core.findings import Finding
+from zrc.core.limits import quoted
 from zrc.core.scoring import PooledSet
 from zrc.core.sources import FileTree, ZipTree
 from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, StorageTree
@@ -28,13 +29,13 @@ _SEVERITY_BACK = {v: k for k, v in _SEVERITY.items()}
 
 def archive_key(digest: str) -> str:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise BadRequest(f"not a sha256 digest: {digest!r}")
+        raise BadRequest(f"not a sha256 digest: {quoted(digest)}")
     return f"archives/{digest}.zip"
 
 
 def dataset_manifest_key(name: str) -> str:
     if not name or "/" in name or name.startswith(".") or len(name) > 100:
-        raise BadRequest(f"invalid dataset name {name!r}")
+        raise BadRequest(f"invalid dataset name {quoted(name)}")
     return f"{name}/manifest.json"
 
 

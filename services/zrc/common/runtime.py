@@ -183,6 +183,8 @@ def _fail(exc: BaseException, context: grpc.ServicerContext) -> None:
             context.abort_with_status(rpc_status.to_status(exc.rich))
         context.abort(exc.code, exc.message)
     code, msg = _status_of(exc)
+    if len(msg) > 1000:   # messages may quote what a caller sent: bounded in the reply and the log
+        msg = msg[:1000] + "…"
     if code == grpc.StatusCode.INTERNAL:
         log.error("rpc_failed", exc_info=exc)
     else:

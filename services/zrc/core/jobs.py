@@ -61,7 +61,8 @@ class Job:
     lease_expires: float = 0.0
     attempts: int = 0
     revision: int = 0                     # writes so far: every write is a compare-and-set on it
-    validation_starts: int = 0            # Validate calls begun and not seen to end (a crash leaves it up)
+    # Calls begun and not seen to end, per worker ("validation", "scoring <task>"): a crash leaves one up.
+    starts: dict[str, int] = field(default_factory=dict)
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

@@ -35,6 +35,7 @@ class Limits:
     name_chars: int = 255             # length of a file path, and of a name in a score file
     line_chars: int = 256             # length of one line of a score file
     score_lines: int = 400_000        # lines of one score file
+    score_bytes: int = 16 << 20       # size of one score file (real ones are a few MB)
     array_bytes: int = 64 << 20       # bytes of one embedding array
     array_frames: int = 100_000       # rows of one embedding array
     array_features: int = 2048        # columns of one embedding array (pooled vectors: files x features)
@@ -68,6 +69,9 @@ class Limits:
         return ENV_PREFIX + name.upper()
 
 
+# What an organiser's own files (datasets) are read with: they are not user input.
+UNLIMITED = Limits(**{f.name: 1 << 62 for f in fields(Limits)})
+
 _current: Limits | None = None
 
 
@@ -95,16 +99,6 @@ def override(**changes: int) -> Iterator[Limits]:
         yield _current
     finally:
         _current = before
-
-
-class LimitExceeded(ValueError):
-    """An input is over one limit; ``setting`` is the environment variable that raises it."""
-
-    def __init__(self, name: str, message: str):
-        self.limit = name
-        self.setting = Limits.setting(name)
-        self.message = f"{message} (limit {self.setting}={getattr(limits(), name)})"
-        super().__init__(self.message)
 
 
 def excerpt(value: object, n: int | None = None) -> str:

@@ -46,6 +46,10 @@ def parse_score_file(data: bytes, file: str, findings: Findings) -> ScoreFile:
     if data.startswith(BOM):
         findings.warning("bom", "a UTF-8 byte-order mark opens the file; it was ignored", file, 1)
         data = data[len(BOM):]
+    if len(data) > limits().score_bytes:
+        findings.error("file_too_large", f"a score file of {len(data)} bytes (limit "
+                       f"{Limits.setting('score_bytes')}={limits().score_bytes})", file)
+        return empty
     if _over_limits(data, file, findings):
         return empty
     try:

@@ -32,7 +32,7 @@ import numpy as np
 from .benchmarks import BenchmarkSpec, TaskSpec
 from .dataset import Dataset, DatasetError, PairGold, SemanticGold
 from .findings import Findings
-from .limits import quoted
+from .limits import Limits, limits, quoted
 from .meta import META_FILE, check_meta, load_meta
 from .params import PARAMS_FILE, Params, parse_params
 from .pooled import is_pooled_upload, scan_pooled
@@ -59,6 +59,11 @@ class Report:
 def _read_yaml(tree: FileTree, name: str, findings: Findings) -> bytes | None:
     """A YAML file's bytes, or None if absent or unreadable (a finding says which)."""
     if not tree.exists(name):
+        return None
+    size, cap = tree.size(name), limits().yaml_bytes
+    if size is not None and size > cap:   # refused from its size: never read
+        findings.error(name.split(".")[0] + "_yaml", f"{size} bytes (limit {Limits.setting('yaml_bytes')}={cap})",
+                       name)
         return None
     try:
         return tree.read(name)
@@ -91,6 +96,11 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
     if not tree.exists(path):
         findings.error("missing_file", f"{path} not found: expected one '<filename> <score>' line per "
                        f"{task.name} {set_} item ({gold.stems.size} lines)", path)
+        return None
+    size, cap = tree.size(path), limits().score_bytes
+    if size is not None and size > cap:   # refused from its size: never read
+        findings.error("file_too_large", f"a score file of {size} bytes (limit {Limits.setting('score_bytes')}="
+                       f"{cap}); expected about {gold.stems.size} short lines", path)
         return None
     try:
         data = tree.read(path)
@@ -127,6 +137,11 @@ def pool_file(tree: FileTree, name: str, ext: str, pooling: str, findings: Findi
 
     The one per-file rule set: the server's validation and a client pooling before an upload call it.
     """
+    size = tree.size(name)
+    if ext == ".txt" and size is not None and size > limits().array_bytes // 4:
+        findings.error("array_too_large", f"a text array of {size} bytes (limit "
+                       f"{Limits.setting('array_bytes')}/4={limits().array_bytes // 4})", name)
+        return None
     try:   # streamed: the .npy header (shape, bytes) is checked against the limits before the body is read
         with tree.open(name) as fh:
             arr = read_array(fh, ext)

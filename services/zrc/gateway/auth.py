@@ -44,6 +44,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from zrc.common.data import BadRequest
 from zrc.common.runtime import Abort, rewrap
 from zrc.core import jobs
+from zrc.core.limits import quoted
 from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -85,11 +86,12 @@ def next_reset(now: _dt.datetime) -> str:
 
 class Auth:
     def __init__(self, storage: Storage, *, required: bool, admin_token: str | None, quota_per_day: int,
-                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC)):
+                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC), invalid_per_day: int = 0):
         self.storage = storage
         self.required = required
         self._admin_hash = _hash(admin_token) if admin_token else None
         self.quota_per_day = quota_per_day
+        self.invalid_per_day = invalid_per_day   # invalid evaluations are free, but not unbounded
         self.clock = clock
 
     # -- identities ----------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ class Auth:
 
     def create_user(self, name: str, admin: bool) -> None:
         if not _NAME.match(name or ""):
-            raise BadRequest(f"invalid user name {name!r}: letters, digits, '_', '.', '-' (max 64)")
+            raise BadRequest(f"invalid user name {quoted(name)}: letters, digits, '_', '.', '-' (max 64)")
         if name.lower() in RESERVED_NAMES:
             raise BadRequest(f"user name {name!r} is reserved (reserved: {', '.join(sorted(RESERVED_NAMES))})")
         key = f"auth/users/{name}.json"
@@ -315,6 +317,11 @@ class Auth:
     def _slots(self, who: Identity, benchmark: str) -> str:
         return f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/"
 
+    def _invalid_today(self, who: Identity, benchmark: str, job_state: Callable[[str], str | None]) -> int:
+        """Evaluations of ``who`` today that ended INVALID (each one recorded at Evaluate under attempts/)."""
+        prefix = f"auth/attempts/{who.user}/{benchmark}/{utc_day(self.clock())}/"
+        return sum(1 for key in self.storage.list(RESULTS, prefix) if job_state(key[len(prefix):]) == jobs.INVALID)
+
     def quota_left(self, who: Identity, benchmark: str, job_state: Callable[[str], str | None]) -> int:
         """Evaluations left today (-1 = unlimited)."""
         if who.admin or self.quota_per_day <= 0:
@@ -341,9 +348,27 @@ class Auth:
         return Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
 
     def charge(self, who: Identity, benchmark: str, job_id: str, job_state: Callable[[str], str | None]) -> None:
-        """Take a quota slot for ``job_id`` atomically, or refuse with RESOURCE_EXHAUSTED (+ QuotaFailure)."""
-        if who.admin or self.quota_per_day <= 0:
+        """Take a quota slot for ``job_id`` atomically, or refuse with RESOURCE_EXHAUSTED (+ QuotaFailure).
+
+        Invalid evaluations do not use the quota (their slot is freed: a mistake should not cost a day), but
+        past ``invalid_per_day`` of them a user is refused too: each one costs the validator everyone shares.
+        """
+        if who.admin:
             return
+        if self.invalid_per_day > 0:
+            invalid = self._invalid_today(who, benchmark, job_state)
+            if invalid >= self.invalid_per_day:
+                self._refuse(who, benchmark, f"{invalid} of your {benchmark} evaluations today were invalid (limit "
+                             f"ZRC_INVALID_PER_DAY={self.invalid_per_day}); check submissions with `zrc "
+                             f"submission:verify` first. The count resets at {next_reset(self.clock())} (UTC "
+                             "midnight).")
+        if self.quota_per_day > 0:
+            self._take_slot(who, benchmark, job_id, job_state)
+        if self.invalid_per_day > 0:
+            self.storage.put_bytes(RESULTS, f"auth/attempts/{who.user}/{benchmark}/{utc_day(self.clock())}/{job_id}",
+                                   b"")
+
+    def _take_slot(self, who: Identity, benchmark: str, job_id: str, job_state: Callable[[str], str | None]) -> None:
         prefix = self._slots(who, benchmark)
         active = 0
         n = 0
@@ -364,6 +389,14 @@ class Auth:
                     pass   # another request took this freed slot first
             active += 1
         raise self._exhausted(who, benchmark)
+
+    @staticmethod
+    def _refuse(who: Identity, benchmark: str, msg: str) -> None:
+        st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=msg)
+        st.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
+            error_details_pb2.QuotaFailure.Violation(subject=f"user:{who.user}/benchmark:{benchmark}",
+                                                     description=msg)]))
+        raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
 
 
 class AuthInterceptor(grpc.ServerInterceptor):

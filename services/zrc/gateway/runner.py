@@ -14,11 +14,12 @@ job then ends FAILED with the reason, never stuck in a running state.
 Only infrastructure faults are retried. What the input caused is final at
 once: RESOURCE_EXHAUSTED (a message over the size limit) or INVALID_ARGUMENT
 from validation or scoring ends the job INVALID with a finding, never FAILED
-as "unavailable". A job that makes its validator die is not crash-looped on
-the one validator everyone shares: every Validate call begun is counted in the
-job record before it starts (so a dead gateway counts too), and a job whose
-validation was begun ``max_crashes`` times without ending is quarantined as
-INVALID with a message naming the limits. ``attempts`` (leases taken) is
+as "unavailable". A job that makes its validator or a scorer die is not
+crash-looped on services everyone shares: every Validate and Score call begun
+is counted in the job record before it starts (so a dead gateway counts too;
+one counter per worker, calls still in flight excluded), and a job with
+``max_crashes`` calls on one worker that never ended is quarantined as INVALID
+with a message naming the limits. ``attempts`` (leases taken) is
 capped as well. An embedded runner (``adopt_orphans`` off) never resumes a job
 another, dead ``zrc`` process left: it ends it with the reason instead of
 dying on it again inside an unrelated command.
@@ -32,6 +33,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -89,8 +91,9 @@ def _retryable(exc: BaseException) -> bool:
 def _never_connected(exc: grpc.RpcError) -> bool:
     """UNAVAILABLE before the call reached a server (refused, no address): no validator died of it."""
     d = (exc.details() or "").lower()
-    return exc.code() == grpc.StatusCode.UNAVAILABLE and ("failed to connect" in d or "connection refused" in d
-                                                          or "dns resolution" in d or "no address" in d)
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and any(
+        m in d for m in ("failed to connect", "connection refused", "connections to all backends failing",
+                         "dns resolution", "no address"))
 
 
 class Quarantined(Exception):
@@ -169,6 +172,7 @@ class Runner:
         self.stop = threading.Event()
         self._active: set[str] = set()
         self._lock = threading.Lock()
+        self._inflight: Counter[tuple[str, str]] = Counter()
         self._threads: list[threading.Thread] = []
         # Set by the gateway when tokens identify users: the entry's submitter is then the token's user
         # (meta.yaml may not name another) and a model_id belongs to whoever published it first.
@@ -245,6 +249,8 @@ class Runner:
                 structlog.contextvars.unbind_contextvars("job_id")
                 with self._lock:
                     self._active.discard(job_id)
+                    for key in [k for k in self._inflight if k[0] == job_id]:
+                        del self._inflight[key]
 
     def acquire(self, job_id: str) -> jobs.Job | None:
         """Take the job's lease with a conditional write: however many gateways try at once, one wins; the
@@ -348,32 +354,46 @@ class Runner:
             return
         log.warning("job_invalid", code=code, reason=excerpt(message, 300))
 
-    def _call_validation(self, job: jobs.Job, lock: threading.Lock, sel) -> validation_pb2.ValidateResponse:
-        """Validate, counting each begun call in the job record first: a validator (or an embedded CLI)
-        killed by the submission leaves the count up, and ``max_crashes`` of them quarantine the job."""
-        request = validation_pb2.ValidateRequest(selection=sel)
+    def _counted(self, job: jobs.Job, lock: threading.Lock, counter: str, what: str, fn: Callable, request):
+        """Call ``fn`` (Validate or Score), counting each begun call in the job record (``job.starts[counter]``,
+        one counter per worker: parts on different scorers in flight when a gateway dies are one crash each).
+
+        A worker (or an embedded CLI) killed by the submission leaves its count up; once ``max_crashes``
+        calls have died the job is quarantined instead of crash-looping the service everyone shares. A call
+        that never reached a server, or that ended, is taken off the count again.
+        """
         deadline = time.monotonic() + self.s.retry_budget
         delay = 0.2
+        key = (job.job_id, counter)   # calls of this job in flight here: begun, not (yet) crashed
         while True:
-            if job.validation_starts >= self.s.max_crashes:
+            with lock:
+                crashed = job.starts.get(counter, 0) - self._inflight[key]
+            if crashed >= self.s.max_crashes:
                 raise Quarantined(
-                    f"the submission made the validator fail {job.validation_starts} times (killed or timed "
-                    f"out, e.g. out of memory); it is not retried. Limits in force: {limits_summary()}")
-            self._save(job, lock, lambda: setattr(job, "validation_starts", job.validation_starts + 1))
+                    f"the submission made the {what} fail {crashed} times (killed or timed out, e.g. "
+                    f"out of memory); it is not retried. Limits in force: {limits_summary()}")
+
+            def begin() -> None:
+                job.starts[counter] = job.starts.get(counter, 0) + 1
+                self._inflight[key] += 1
+            self._save(job, lock, begin)
             try:
-                v = self.c.validation.Validate(request, timeout=self.s.call_timeout)
+                out = fn(request, timeout=self.s.call_timeout)
             except grpc.RpcError as exc:
+                with lock:
+                    self._inflight[key] -= 1
                 if _never_connected(exc) or exc.code() not in RETRYABLE:
-                    self._save(job, lock, lambda: setattr(job, "validation_starts", job.validation_starts - 1))
+                    self._save(job, lock, lambda: job.starts.__setitem__(counter, job.starts[counter] - 1))
                 if exc.code() not in RETRYABLE or time.monotonic() > deadline:
                     raise
-                log.info("retrying", method="Validate", error=excerpt(exc.details() or "", 200))
+                log.info("retrying", method=what, error=excerpt(exc.details() or "", 200))
                 self.stop.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             with lock:
-                job.validation_starts = 0   # saved with the state change that follows
-            return v
+                self._inflight[key] -= 1
+                job.starts[counter] -= 1   # saved with the change that follows
+            return out
 
     def _validate(self, job: jobs.Job, sel, lock: threading.Lock | None = None) -> validation_pb2.ValidateResponse:
         """Validation is deterministic too: cached like task results (a re-run does not re-read the archive)."""
@@ -386,7 +406,8 @@ class Runner:
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
-        v = self._call_validation(job, lock or threading.Lock(), sel)
+        v = self._counted(job, lock or threading.Lock(), "validation", "validator",
+                          self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel))
         if v.dataset_digest == job.dataset_digest:
             self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=results_pb2.TaskResult(
                 key=key, task="validation", set="", summary_json=json_format.MessageToJson(v),
@@ -488,9 +509,8 @@ class Runner:
                     raise
                 cached = None
                 part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
-                r = self.c.call(stub.Score, scoring_pb2.ScoreRequest(selection=part_sel,
-                                                                     skip_validation=job.skip_validation),
-                                timeout=self.s.call_timeout)
+                r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score,
+                                  scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation))
                 result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
                                                 summary_json=r.summary_json, scorer_version=r.scorer_version)
                 self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))

@@ -38,6 +38,7 @@ from zrc.core import jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_file_names, load_dataset
+from zrc.core.limits import quoted
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.pooled import is_pooled_upload
@@ -289,7 +290,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         content = hashlib.sha256()
         total = 0
         try:
-            tree = ZipTree(path, label=name)
+            tree = ZipTree(path, label=name, trusted=True)   # admin-only: the gold files of a dataset
             try:
                 dataset = load_dataset(tree, name=name)
                 for rel, data, part_notes in dataset.compile_parts():
@@ -416,7 +417,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(f"job {job_id}") from None
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise BadRequest(f"invalid job id {job_id!r}") from None
+                raise BadRequest(f"invalid job id {quoted(job_id)}") from None
             raise
 
     def _own_job(self, job_id: str) -> jobs.Job:
@@ -580,7 +581,8 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     if mode == "required" and (not admin_token or len(admin_token) < 16):
         raise runtime.ConfigError("ZRC_ADMIN_TOKEN (at least 16 characters) is required when ZRC_AUTH=required")
     auth = Auth(storage, required=mode == "required", admin_token=admin_token,
-                quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0))
+                quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0),
+                invalid_per_day=runtime.env_int(env, "ZRC_INVALID_PER_DAY", 50))
     if auth.required:
         runner.enforce_identity, runner.claim_model = True, auth.claim_model
 
@@ -588,7 +590,8 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     streams = StreamGuard(per_user=runtime.env_int(env, "ZRC_STREAMS_PER_USER", 4),
                           total=runtime.env_int(env, "ZRC_MAX_STREAMS", max(1, workers - 2)),
                           idle_seconds=runtime.env_float(env, "ZRC_STREAM_IDLE_SECONDS", 30.0),
-                          watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0))
+                          watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0),
+                          min_rate=runtime.env_float(env, "ZRC_STREAM_MIN_BYTES_PER_SECOND", 4 << 10))
 
     require_raw = env.get("ZRC_SUBMIT_REQUIRE_RAW", "false").lower()
     if require_raw not in ("true", "false", "1", "0"):

@@ -9,8 +9,10 @@ even ask who they were. So:
   (``ZRC_STREAMS_PER_USER``) and in all (``ZRC_MAX_STREAMS``, by default the
   pool size less a reserve for short calls); one over is RESOURCE_EXHAUSTED at
   once, with the limit named, instead of a wait;
-* an upload that sends nothing for ``ZRC_STREAM_IDLE_SECONDS`` is cancelled by
-  a watchdog (what arrived is kept: the client resumes);
+* an upload that sends nothing for ``ZRC_STREAM_IDLE_SECONDS``, or that after
+  that long averages under ``ZRC_STREAM_MIN_BYTES_PER_SECOND`` (a trickle that
+  is never quite idle), is cancelled by a watchdog (what arrived is kept: the
+  client resumes);
 * a watch is a long poll of bounded length (``ZRC_WATCH_SECONDS``): it ends
   without a final job and the client reconnects after the last event it saw,
   so a stalled job never pins a thread for hours.
@@ -33,8 +35,9 @@ log = structlog.get_logger("zrc.gateway.streams")
 
 
 class StreamGuard:
-    def __init__(self, per_user: int = 4, total: int = 6, idle_seconds: float = 30.0, watch_seconds: float = 60.0):
-        self.per_user, self.total = per_user, total
+    def __init__(self, per_user: int = 4, total: int = 6, idle_seconds: float = 30.0, watch_seconds: float = 60.0,
+                 min_rate: float = 4 << 10):
+        self.per_user, self.total, self.min_rate = per_user, total, min_rate
         self.idle_seconds, self.watch_seconds = idle_seconds, watch_seconds
         self._lock = threading.Lock()
         self._by_user: Counter[str] = Counter()
@@ -71,7 +74,7 @@ class StreamGuard:
         with self._lock:
             key = self._next
             self._next += 1
-            entry = [context, time.monotonic()]
+            entry = [context, time.monotonic(), time.monotonic(), 0]   # context, last message, start, bytes
             self._watched[key] = entry
             if self._watchdog is None:
                 self._watchdog = threading.Thread(target=self._watch, name="stream-idle", daemon=True)
@@ -79,6 +82,7 @@ class StreamGuard:
         try:
             for msg in messages:
                 entry[1] = time.monotonic()
+                entry[3] += len(getattr(msg, "chunk", b"") or b"")
                 yield msg
         finally:
             with self._lock:
@@ -89,7 +93,9 @@ class StreamGuard:
             time.sleep(min(1.0, self.idle_seconds / 4))
             now = time.monotonic()
             with self._lock:
-                stale = [e for e in self._watched.values() if now - e[1] > self.idle_seconds]
-            for context, _ in stale:
-                log.warning("stream_idle_cancelled", idle_seconds=self.idle_seconds)
+                stale = [e for e in self._watched.values() if now - e[1] > self.idle_seconds
+                         or (now - e[2] > self.idle_seconds and e[3] / (now - e[2]) < self.min_rate)]
+            for context, _, start, sent in stale:
+                log.warning("stream_cancelled", idle_seconds=self.idle_seconds, seconds=round(now - start, 1),
+                            bytes=sent, min_rate=self.min_rate)
                 context.cancel()

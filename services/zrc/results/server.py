@@ -16,6 +16,7 @@ from zrc.common import runtime
 from zrc.common.data import BadRequest
 from zrc.common.v1 import common_pb2
 from zrc.core.jobs import Job, JobConflict
+from zrc.core.limits import quoted
 from zrc.results.v1 import results_pb2, results_pb2_grpc
 from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage
 
@@ -26,7 +27,7 @@ _ID = re.compile(r"^[0-9a-f]{16,64}$")
 def _id(value: str, what: str) -> str:
     from zrc.common.data import BadRequest
     if not _ID.match(value):
-        raise BadRequest(f"invalid {what} {value!r}")
+        raise BadRequest(f"invalid {what} {quoted(value)}")
     return value
 
 
