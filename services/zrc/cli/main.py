@@ -654,7 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, fn, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
+        sp = sub.add_parser(name, help=help_.replace("%", "%%"), description=help_)   # help is %-formatted
         sp.set_defaults(fn=fn)
         sp.add_argument("--json", action="store_true", help="machine-readable output")
         return sp
