@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 INTERRUPTED = 130
 
@@ -27,6 +28,22 @@ def _quiet_exit(signum=None, frame=None) -> None:
     os._exit(INTERRUPTED)
 
 
+_interrupted = False
+
+
+def _interrupt(signum=None, frame=None) -> None:
+    """Ctrl-C during a command: a KeyboardInterrupt in the main thread, as usual, remembered so that a
+    worker thread that fails while the stack stops does not print its traceback after "interrupted"."""
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _thread_failed(args) -> None:
+    if not _interrupted:
+        threading.__excepthook__(args)
+
+
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -39,7 +56,8 @@ def run() -> None:  # pragma: no cover - exercised through the installed script 
     signal.signal(signal.SIGINT, _leave)
     from zrc.cli.main import main
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt)
+    threading.excepthook = _thread_failed
     try:
         code = main()
     except KeyboardInterrupt:  # a second Ctrl-C while the first one was being handled

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import re
 import threading
 
 import numpy as np
@@ -69,6 +71,24 @@ def result_key(submission: str, dataset_digest: str, benchmark: str, task: str, 
     """Results are cached by everything that can change them."""
     blob = json.dumps([submission, dataset_digest, benchmark, task, set_, params_key, scorer_version], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_RESULT_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+def result_object(key: str) -> str:
+    """Where a cached task result lives in the results bucket (compressed JSON: score CSVs shrink ~4x)."""
+    if not _RESULT_KEY.match(key or ""):
+        raise BadRequest(f"invalid result key {quoted(key)}")
+    return f"results/{key}.json.gz"
+
+
+def encode_result(d: dict) -> bytes:
+    return gzip.compress(json.dumps(d).encode(), 3, mtime=0)
+
+
+def decode_result(data: bytes) -> dict:
+    return json.loads(gzip.decompress(data))
 
 
 class DatasetCache:

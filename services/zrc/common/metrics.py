@@ -35,7 +35,8 @@ STORAGE_ERRORS = Counter("zrc_storage_errors_total", "Object-storage requests th
 SCORED_PARTS = Counter("zrc_scoring_parts_total", "(task, set) parts this scorer computed (cache hits are not)",
                        ["task", "set"])
 ABANDONED_PARTS = Counter("zrc_scoring_abandoned_parts_total",
-                          "(task, set) parts computed for a caller that went away before the answer", ["task", "set"])
+                          "(task, set) parts computed twice: another call stored the same part first, or the "
+                          "caller went away", ["task", "set"])
 CACHE_HITS = Counter("zrc_scoring_cache_hits_total", "(task, set) parts the gateway answered from the result cache",
                      ["task", "set"])
 

@@ -51,12 +51,12 @@ def pool_submission(tree: FileTree, params: Params, sets: list[str], findings: F
     Per-file problems are recorded in ``findings`` by file, exactly as the server's validation words them;
     names are checked against the gold by the server (the client has no gold).
     """
-    from .validation import pool_file  # validation imports this module
+    from .validation import SameDim, pool_file  # validation imports this module
 
     ext, pooling = params.score_files_type, params.semantic.pooling
     out: dict[str, bytes] = {}
     for set_ in sets:
-        dim, dim_file = None, ""
+        same_dim = SameDim()
         for t in _enabled(params):
             folder = f"semantic/{set_}/{t}"
             files = [n for n in tree.under(folder) if n.endswith(ext)]
@@ -64,23 +64,17 @@ def pool_submission(tree: FileTree, params: Params, sets: list[str], findings: F
             vectors: np.ndarray | None = None   # filled row by row: each vector is held once
             for name in files:
                 vec = pool_file(tree, name, ext, pooling, findings)
-                if vec is None:
-                    continue
-                if dim is None:
-                    dim, dim_file = vec.shape[0], name
-                elif vec.shape[0] != dim:
-                    findings.error("array_dim", f"feature dimension {vec.shape[0]} differs from {dim} "
-                                   f"({posixpath.basename(dim_file)})", name)
+                if vec is None or not same_dim.check(vec, name, findings):
                     continue
                 if vectors is None:
-                    vectors = np.empty((len(files), dim))
+                    vectors = np.empty((len(files), same_dim.dim))
                 vectors[len(names)] = vec
                 names.append(posixpath.basename(name)[: -len(ext)])
             if not files:
                 continue   # the server reports what is missing (it knows how many are expected)
             buf = io.BytesIO()
             np.savez(buf, names=np.asarray(names, dtype=str),
-                     vectors=vectors[: len(names)] if vectors is not None else np.zeros((0, dim or 1)))
+                     vectors=vectors[: len(names)] if vectors is not None else np.zeros((0, same_dim.dim or 1)))
             out[pooled_path(set_, t)] = buf.getvalue()
     out[MANIFEST] = json.dumps({"format": FORMAT, "pooling": pooling, "ext": ext}, sort_keys=True).encode()
     return out

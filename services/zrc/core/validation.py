@@ -132,6 +132,23 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
     return sf
 
 
+class SameDim:
+    """Every embedding file of a submission has the feature dimension of the first one read."""
+
+    def __init__(self):
+        self.dim: int | None = None
+        self.first = ""
+
+    def check(self, vec: np.ndarray, name: str, findings: Findings) -> bool:
+        if self.dim is None:
+            self.dim, self.first = vec.shape[0], name
+        elif vec.shape[0] != self.dim:
+            findings.error("array_dim", f"feature dimension {vec.shape[0]} differs from {self.dim} "
+                           f"({posixpath.basename(self.first)})", name)
+            return False
+        return True
+
+
 def pool_file(tree: FileTree, name: str, ext: str, pooling: str, findings: Findings) -> np.ndarray | None:
     """One embedding file checked and pooled (float64 vector), or None with its finding recorded.
 
@@ -171,8 +188,8 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
     enabled = [t for t, on in (("synthetic", params.semantic.synthetic),
                                ("librispeech", params.semantic.librispeech)) if on]
     out: dict[str, PooledSet] = {}
+    same_dim = SameDim()
     dim: int | None = None
-    dim_file = ""
     for t in enabled:
         folder = f"semantic/{gold.set}/{t}"
         expected = gold.stems[t]
@@ -203,14 +220,9 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
                 continue
             taken[row] = True
             vec = pool_file(tree, name, ext, pooling, findings)
-            if vec is None:
+            if vec is None or not same_dim.check(vec, name, findings):
                 continue
-            if dim is None:
-                dim, dim_file = vec.shape[0], name
-            elif vec.shape[0] != dim:
-                findings.error("array_dim", f"feature dimension {vec.shape[0]} differs from {dim} "
-                               f"({posixpath.basename(dim_file)})", name)
-                continue
+            dim = same_dim.dim
             if vectors is None:
                 vectors = np.full((expected.size, dim), np.nan)
             vectors[row] = vec

@@ -330,29 +330,28 @@ class Runner:
         if job.final:
             return
         job.failure_reason = reason
-        job.move(jobs.FAILED, reason)
-        job.lease_owner = ""
-        try:
-            self.c.put_job(job)
-        except jobs.JobConflict:   # another gateway holds the job now: its outcome stands
-            log.warning("lease_lost", reason=f"not recording {job.state}")
-            return
-        metrics.JOBS_FINISHED.labels(jobs.FAILED).inc()
-        log.warning("job_failed", reason=reason)
+        if self._end(job, jobs.FAILED, reason):
+            log.warning("job_failed", reason=reason)
 
     def _invalid(self, job: jobs.Job, code: str, message: str) -> None:
         """End the job INVALID with one error finding: the input's fault, final, never retried."""
         if job.final:
             return
         job.findings = [{"severity": "error", "code": code, "message": message, "file": None, "line": None}]
-        job.move(jobs.INVALID, excerpt(message, 300))
+        if self._end(job, jobs.INVALID, excerpt(message, 300)):
+            log.warning("job_invalid", code=code, reason=excerpt(message, 300))
+
+    def _end(self, job: jobs.Job, state: str, message: str) -> bool:
+        """Record a final state; False if another gateway holds the job now (its outcome stands)."""
+        job.move(state, message)
         job.lease_owner = ""
         try:
             self.c.put_job(job)
-        except jobs.JobConflict:   # another gateway holds the job now: its outcome stands
-            log.warning("lease_lost", reason=f"not recording {job.state}")
-            return
-        log.warning("job_invalid", code=code, reason=excerpt(message, 300))
+        except jobs.JobConflict:
+            log.warning("lease_lost", reason=f"not recording {state}")
+            return False
+        metrics.JOBS_FINISHED.labels(state).inc()
+        return True
 
     def _counted(self, job: jobs.Job, lock: threading.Lock, counter: str, what: str, fn: Callable, request):
         """Call ``fn`` (Validate or Score), counting each begun call in the job record (``job.starts[counter]``,
@@ -509,11 +508,15 @@ class Runner:
                     raise
                 cached = None
                 part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
+                # the scorer stores the result under the key itself (create-only): asked again after a
+                # takeover, it answers from it, so each part is scored once however many gateways ask
                 r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score,
-                                  scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation))
-                result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
-                                                summary_json=r.summary_json, scorer_version=r.scorer_version)
-                self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
+                                  scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
+                                                           result_key=key))
+                if not r.stored:   # a scorer that does not store results itself (an older version)
+                    result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
+                                                    summary_json=r.summary_json, scorer_version=r.scorer_version)
+                    self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
                 summary = r.summary_json
             else:
                 metrics.CACHE_HITS.labels(task, set_).inc()

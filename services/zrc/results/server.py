@@ -6,14 +6,13 @@ Keys: ``results/<key>.json``, ``entries/<job_id>.json``, ``jobs/<job_id>.json`` 
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 
 import structlog
 
 from zrc.common import runtime
-from zrc.common.data import BadRequest
+from zrc.common.data import BadRequest, decode_result, encode_result, result_object
 from zrc.common.v1 import common_pb2
 from zrc.core.jobs import Job, JobConflict
 from zrc.core.limits import quoted
@@ -47,7 +46,7 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
     def GetResult(self, request, context):
         key = _id(request.key, "key")
         try:
-            d = json.loads(gzip.decompress(self.storage.get_bytes(RESULTS, f"results/{key}.json.gz")))
+            d = decode_result(self.storage.get_bytes(RESULTS, result_object(key)))
         except NotFound:   # stored before results were compressed
             d = self.storage.get_json(RESULTS, f"results/{key}.json")
         return results_pb2.GetResultResponse(result=results_pb2.TaskResult(
@@ -60,7 +59,7 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         d = {"key": _id(r.key, "key"), "task": r.task, "set": r.set, "summary_json": r.summary_json,
              "scorer_version": r.scorer_version, "files": {f.name: f.content.decode() for f in r.files}}
         # score CSVs compress ~4x: a full-size evaluation leaves ~2 MB instead of ~7 MB (ZRC_HOME stays small)
-        self.storage.put_bytes(RESULTS, f"results/{r.key}.json.gz", gzip.compress(json.dumps(d).encode(), 3, mtime=0))
+        self.storage.put_bytes(RESULTS, result_object(r.key), encode_result(d))
         return results_pb2.PutResultResponse()
 
     def PutJob(self, request, context):

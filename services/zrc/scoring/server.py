@@ -10,7 +10,16 @@ import grpc
 import structlog
 
 from zrc.common import metrics, runtime
-from zrc.common.data import DatasetCache, finding_to_pb, load_pooled, open_submission, pooled_key
+from zrc.common.data import (
+    DatasetCache,
+    decode_result,
+    encode_result,
+    finding_to_pb,
+    load_pooled,
+    open_submission,
+    pooled_key,
+    result_object,
+)
 from zrc.common.v1 import common_pb2
 from zrc.core import SCORER_VERSION
 from zrc.core.leaderboard import summarize
@@ -18,7 +27,7 @@ from zrc.core.pipeline import evaluate
 from zrc.core.scoring import score_semantic
 from zrc.core.validation import read_params
 from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from zrc.storage import Storage
+from zrc.storage import RESULTS, NotFound, Storage
 from zrc.validation.server import resolve
 
 log = structlog.get_logger("zrc.scoring")
@@ -43,13 +52,40 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         if list(sel.tasks) != [self.task] or len(sel.sets) != 1:
             raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"this scorer scores exactly one set of task {self.task!r}")
+        key = request.result_key
+        if not key:
+            response = self._score(request, context)
+            self._count(context, sel.sets[0])
+            return response
+        try:   # asked again (a gateway took the job over): the part was scored and stored already
+            d = decode_result(self.storage.get_bytes(RESULTS, result_object(key)))
+            log.info("scored", task=self.task, set=sel.sets[0], stored_before=True)
+            return scoring_pb2.ScoreResponse(
+                files=[common_pb2.File(name=n, content=c.encode()) for n, c in d["files"].items()],
+                summary_json=d["summary_json"], scorer_version=d["scorer_version"], stored=True)
+        except NotFound:
+            pass
+        response = self._score(request, context)
+        d = {"key": key, "task": self.task, "set": sel.sets[0], "summary_json": response.summary_json,
+             "scorer_version": response.scorer_version,
+             "files": {f.name: f.content.decode() for f in response.files}}
+        # Create-only: of two calls scoring the same part (a gateway died mid-call and another asked again),
+        # one stores it and counts it. Durable before it is answered, so a lost answer costs no re-scoring.
+        if self.storage.put_if_absent(RESULTS, result_object(key), encode_result(d)):
+            metrics.SCORED_PARTS.labels(self.task, sel.sets[0]).inc()
+        else:
+            metrics.ABANDONED_PARTS.labels(self.task, sel.sets[0]).inc()
+        response.stored = True
+        return response
+
+    def _score(self, request, context) -> scoring_pb2.ScoreResponse:
+        sel = request.selection
         bench, dataset, ds_digest, sets, tasks = resolve(sel, self.datasets)
         tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
         try:
             result = self._from_pooled(tree, bench.name, dataset, ds_digest, sel, sets[0])
             if result is not None:
                 log.info("scored", task=self.task, set=sets[0], pooled_cache=True)
-                self._count(context, sets[0])
                 return self._response(result, dataset, [])
             ev = evaluate(dataset, tree, bench.name, sets=sets, tasks=tasks, skip_validation=request.skip_validation)
         finally:
@@ -60,12 +96,11 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                                 f"submission invalid for {self.task} {sets[0]}: {first or 'nothing to score'}")
         (result,) = ev.results
         log.info("scored", task=self.task, set=sets[0])
-        self._count(context, sets[0])
         return self._response(result, dataset, ev.findings)
 
     def _count(self, context, set_: str) -> None:
-        """A part counts as scored when it is delivered: if the caller went away (its gateway died), the
-        gateway that takes the job over asks again, and that delivery is the one counted."""
+        """Without a result key (an older gateway), a part counts when it is delivered: if the caller went
+        away, the gateway that takes the job over asks again, and that delivery is the one counted."""
         (metrics.SCORED_PARTS if context.is_active() else metrics.ABANDONED_PARTS).labels(self.task, set_).inc()
 
     def _from_pooled(self, tree, bench: str, dataset, ds_digest: str, sel, set_: str):
