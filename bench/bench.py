@@ -97,6 +97,15 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+def timed_job(c, digest: str) -> tuple[float, dict[str, bytes]]:
+    """Evaluate an uploaded sLM21 submission: (seconds until the job ended, its score files)."""
+    t = time.perf_counter()
+    job = c.wait(c.evaluate(digest, "sLM21"))
+    seconds = time.perf_counter() - t
+    assert job.state == 4, job.failure_reason
+    return seconds, {f.name: f.content for f in c.get_scores(job.job_id).files}
+
+
 def run_stack(scale: float, seed: int) -> dict:
     """The same case through the multi-process stack (real S3, real gRPC): end-to-end wall time."""
     from zrc.client import build_archive
@@ -118,11 +127,7 @@ def run_stack(scale: float, seed: int) -> dict:
             assert findings.ok, findings.items[:3]
             out["pooled_upload_s"] = time.perf_counter() - t
             out["pooled_mb"] = pooled.size / 2**20
-            t = time.perf_counter()
-            job = c.wait(c.evaluate(pooled.digest, "sLM21"))
-            out["pooled_evaluate_s"] = time.perf_counter() - t
-            assert job.state == 4, job.failure_reason
-            out["files_pooled"] = {f.name: f.content for f in c.get_scores(job.job_id).files}
+            out["pooled_evaluate_s"], out["files_pooled"] = timed_job(c, pooled.digest)
             # --raw: the archive of every file (built first, so the upload rate is the transfer alone)
             raw_zip = root / "raw.zip"
             t = time.perf_counter()
@@ -132,11 +137,7 @@ def run_stack(scale: float, seed: int) -> dict:
             up = c.upload_archive(raw_zip)
             out["upload_s"] = time.perf_counter() - t
             out["archive_mb"] = up.size / 2**20
-            t = time.perf_counter()
-            job = c.wait(c.evaluate(up.digest, "sLM21"))
-            out["evaluate_s"] = time.perf_counter() - t
-            assert job.state == 4, job.failure_reason
-            files = {f.name: f.content for f in c.get_scores(job.job_id).files}
+            out["evaluate_s"], files = timed_job(c, up.digest)
             out["files"] = len(files)
             t = time.perf_counter()
             c.wait(c.evaluate(up.digest, "sLM21"))
@@ -149,10 +150,7 @@ def run_stack(scale: float, seed: int) -> dict:
             t = time.perf_counter()
             up2 = c.upload_archive(variant)
             out["warm_upload_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            job2 = c.wait(c.evaluate(up2.digest, "sLM21"))
-            out["warm_evaluate_s"] = time.perf_counter() - t
-            assert job2.state == 4, job2.failure_reason
+            out["warm_evaluate_s"], _ = timed_job(c, up2.digest)
             # another checkpoint, pooled, on warm services (a hard-linked copy with its own meta.yaml)
             other = root / "checkpoint-2"
             shutil.copytree(slm / "submission", other, copy_function=os.link)
@@ -161,10 +159,7 @@ def run_stack(scale: float, seed: int) -> dict:
             t = time.perf_counter()
             p2, _ = c.upload_pooled(other, "sLM21")
             out["warm_pooled_upload_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            job3 = c.wait(c.evaluate(p2.digest, "sLM21"))
-            out["warm_pooled_evaluate_s"] = time.perf_counter() - t
-            assert job3.state == 4, job3.failure_reason
+            out["warm_pooled_evaluate_s"], _ = timed_job(c, p2.digest)
         out["rss_mb"] = {n: vm_hwm_mb(p.pid) for n, p in stack.procs.items()}
         out["files_equal_core"] = files
     finally:

@@ -195,12 +195,6 @@ class Stack:
         self.start_s3()
         return self.start_services()
 
-    def s3_storage(self):
-        """The stack's object store, as the services see it (e.g. to restore a backup before they start)."""
-        from zrc.storage.s3 import S3Storage
-        return S3Storage(self.s3["endpoint"], self.s3["access_key"], self.s3["secret_key"],
-                         bucket_prefix=self.s3["bucket_prefix"])
-
     def start_services(self) -> Stack:
         """Every service (after :meth:`start_s3`), then ``DIR/env`` and ``DIR/metrics``."""
         for service in SERVICES:

@@ -10,14 +10,17 @@ from zrc.stack import Stack
 
 
 @contextlib.contextmanager
-def running_stack(root: Path, extra_env: dict[str, str], slm21_case, prosaudit_case) -> Iterator[Stack]:
-    """Every service as its own process over SeaweedFS; stopped (and checked stopped) on exit."""
-    st = Stack(root, extra_env=extra_env)
+def running_stack(root: Path, extra_env: dict[str, str], slm21_case, prosaudit_case=None,
+                  **topology: int) -> Iterator[Stack]:
+    """Every service as its own process over SeaweedFS (``gateways=``, ``replicas=`` for the Kubernetes
+    topology), with the generated datasets imported; stopped (and checked stopped) on exit."""
+    st = Stack(root, extra_env=extra_env, **topology)
     try:
         st.up()
         with st.client(token=st.admin_token) as c:
             c.import_dataset(slm21_case[0], "sLM21-dataset")
-            c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
+            if prosaudit_case is not None:
+                c.import_dataset(prosaudit_case[0], "prosaudit-dataset")
         yield st
     finally:
         st.down()

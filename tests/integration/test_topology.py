@@ -22,6 +22,8 @@ from zrc.core.sources import DirTree
 from zrc.gateway.v1 import gateway_pb2
 from zrc.stack import Stack
 
+from .conftest import running_stack
+
 pytestmark = pytest.mark.timeout(600)
 SUCCEEDED = gateway_pb2.JOB_STATE_SUCCEEDED
 SEL = {"sets": ["dev"], "tasks": ["lexical", "syntactic"]}
@@ -29,17 +31,9 @@ SEL = {"sets": ["dev"], "tasks": ["lexical", "syntactic"]}
 
 @pytest.fixture(scope="module")
 def topo(tmp_path_factory, slm21_case):
-    st = Stack(tmp_path_factory.mktemp("topo"), gateways=3, replicas=2,
-               extra_env={"ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1"})
-    try:
-        st.up()
-        with st.client(token=st.admin_token) as c:
-            c.import_dataset(slm21_case[0], "sLM21-dataset")
+    with running_stack(tmp_path_factory.mktemp("topo"), {"ZRC_JOB_LEASE_SECONDS": "3", "ZRC_REAP_SECONDS": "1"},
+                       slm21_case, gateways=3, replicas=2) as st:
         yield st
-    finally:
-        st.down()
-        for name, proc in st.procs.items():
-            assert proc.poll() is not None, f"{name} still running"
 
 
 def parts_scored(st: Stack) -> float:

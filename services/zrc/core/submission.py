@@ -230,10 +230,6 @@ def load_txt(data: bytes) -> np.ndarray:
     return arr
 
 
-def load_array(data: bytes, ext: str) -> np.ndarray:
-    return load_npy(data) if ext == ".npy" else load_txt(data)
-
-
 def read_array(fh: BinaryIO, ext: str) -> np.ndarray:
     """One embedding file from a stream: ``.npy`` header checked before its body is read."""
     if ext == ".npy":

@@ -189,7 +189,6 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
                                ("librispeech", params.semantic.librispeech)) if on]
     out: dict[str, PooledSet] = {}
     same_dim = SameDim()
-    dim: int | None = None
     for t in enabled:
         folder = f"semantic/{gold.set}/{t}"
         expected = gold.stems[t]
@@ -222,9 +221,8 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
             vec = pool_file(tree, name, ext, pooling, findings)
             if vec is None or not same_dim.check(vec, name, findings):
                 continue
-            dim = same_dim.dim
             if vectors is None:
-                vectors = np.full((expected.size, dim), np.nan)
+                vectors = np.full((expected.size, same_dim.dim), np.nan)
             vectors[row] = vec
             present[row] = True
         missing = np.flatnonzero(~taken)
@@ -232,7 +230,7 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
             findings.error("missing_file", f"{missing.size} of {expected.size} {t} files missing, e.g. "
                            f"{', '.join(s + ext for s in expected[missing[:3]])}", folder)
         if vectors is None:
-            vectors = np.full((expected.size, dim or 1), np.nan)
+            vectors = np.full((expected.size, same_dim.dim or 1), np.nan)
         out[t] = PooledSet(vectors, present)
     return out
 
