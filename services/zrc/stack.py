@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -29,6 +30,16 @@ from pathlib import Path
 
 SCORERS = ("lexical", "syntactic", "semantic", "prosaudit")
 SERVICES = ("results", "validation", *(f"scoring-{t}" for t in SCORERS), "gateway")
+
+
+def read_env(path: str | os.PathLike) -> dict[str, str]:
+    """The variables of a ``.stack/env`` file, as a shell sourcing it would see them."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = " ".join(shlex.split(value))
+    return out
 
 
 def free_port() -> int:
@@ -226,7 +237,10 @@ class Stack:
                  f"ZRC_RESULTS_ADDR={self.targets.get('results', self.addrs['results'])}",
                  *(f"ZRC_SCORER_{t.upper()}_ADDR={self.targets.get(f'scoring-{t}', self.addrs[f'scoring-{t}'])}"
                    for t in SCORERS)]
-        (self.root / "env").write_text("\n".join(lines) + "\n")
+        # shell syntax: ZRC_SERVERS lists several gateways, space-separated, so values are quoted where needed
+        # (`set -a; . .stack/env; set +a` exports them; read_env parses the file the same way)
+        quoted = [f"{k}={shlex.quote(v)}" for k, v in (line.split("=", 1) for line in lines)]
+        (self.root / "env").write_text("\n".join(quoted) + "\n")
         os.chmod(self.root / "env", 0o600)
         # One Prometheus scrape URL per line, one line per service process (the order of SERVICES).
         (self.root / "metrics").write_text("".join(f"http://127.0.0.1:{p}/metrics\n"
@@ -304,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         stack.down()
         raise
     print(f"stack up: gateway {' '.join(stack.servers)} (CA {stack.ca_file}); logs in {root / 'logs'}; "
-          f"client settings in {root / 'env'} (source it, or: export $(cat {root / 'env'}))")
+          f"client settings in {root / 'env'} (load them with: set -a; . {root / 'env'}; set +a)")
 
 
 if __name__ == "__main__":

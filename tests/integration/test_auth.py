@@ -18,6 +18,7 @@ from zrc.core.leaderboard import build_entry
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
 from zrc.gateway.v1 import gateway_pb2
+from zrc.stack import read_env
 from zrc.storage import RESULTS, SUBMISSIONS
 from zrc.storage.s3 import S3Storage
 
@@ -327,7 +328,7 @@ def test_internal_services_refuse_everyone_but_the_gateway(stack):
     from zrc.results.v1 import results_pb2, results_pb2_grpc
     from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
     from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
-    env = dict(line.split("=", 1) for line in (stack.root / "env").read_text().split())
+    env = read_env(stack.root / "env")
     sel = common_pb2.Selection(submission_digest="0" * 64, benchmark="sLM21")
     calls = {
         "ZRC_RESULTS_ADDR": lambda ch: [

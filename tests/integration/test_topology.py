@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import time
 import urllib.request
 
@@ -20,7 +21,7 @@ from zrc.core.dataset import load_dataset
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
 from zrc.gateway.v1 import gateway_pb2
-from zrc.stack import Stack
+from zrc.stack import Stack, read_env
 
 from .conftest import running_stack
 
@@ -58,12 +59,16 @@ def copies(sub, tmp_path, n):
 
 
 def test_env_lists_every_gateway_and_replica(topo):
-    env = dict(line.split("=", 1) for line in (topo.root / "env").read_text().splitlines())
+    env = read_env(topo.root / "env")
     assert env["ZRC_SERVERS"].split() == topo.servers and len(topo.servers) == 3
     assert env["ZRC_SERVER"] == topo.servers[0]
     assert env["ZRC_VALIDATION_ADDR"].startswith("ipv4:") and env["ZRC_VALIDATION_ADDR"].count(",") == 1
     assert env["ZRC_SCORER_SEMANTIC_ADDR"].count(",") == 1
     assert len((topo.root / "metrics").read_text().split()) == 1 + 2 + 8 + 3
+    # a shell sourcing the file sees the same values (ZRC_SERVERS holds spaces)
+    shown = subprocess.run(["sh", "-c", f'set -a; . "{topo.root / "env"}"; printf %s "$ZRC_SERVERS"'],
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout == env["ZRC_SERVERS"] and not shown.stderr
 
 
 def test_jobs_over_three_gateways_score_each_part_once(topo, slm21_case, tmp_path):
