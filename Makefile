@@ -61,22 +61,18 @@ clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info
 
 # ---------------------------------------------------------------- protos
-# Generated code is committed (services/zrc/<svc>/v1/*_pb2*.py); proto-check fails when it is stale.
-PROTOS = $(wildcard protos/zrc/*/v1/*.proto)
+# Generated code is committed (services/zrc/pb/<svc>/v1/*_pb2*.py, its own package so a client never imports a
+# server package); proto-check fails when it is stale.
 BUF    = .tools/node_modules/.bin/buf
 
 .PHONY: proto proto-check proto-lint
-## proto: regenerate Python code from protos/
+## proto: regenerate Python code from protos/ into services/zrc/pb
 proto: $(DEVSTAMP)
-	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=services --grpc_python_out=services --pyi_out=services $(PROTOS)
+	$(BIN)/python tools/protogen.py
 
 ## proto-check: fail if the committed generated code differs from what protos/ generates
 proto-check: $(DEVSTAMP)
-	@tmp=$$(mktemp -d); \
-	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$$tmp --grpc_python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
-	status=0; for f in $$(cd $$tmp && find . -name '*.py' -o -name '*.pyi'); do \
-	  cmp -s $$tmp/$$f services/$$f || { echo "stale generated code: services/$$f (run make proto)"; status=1; }; \
-	done; rm -rf $$tmp; exit $$status
+	$(BIN)/python tools/protogen.py --check
 
 $(BUF):
 	mkdir -p .tools && cd .tools && npm install --silent --no-audit --no-fund @bufbuild/buf@1.75.0

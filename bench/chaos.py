@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from tests import abuse  # noqa: E402
 
 from zrc.client import Client, build_archive  # noqa: E402
-from zrc.gateway.v1 import gateway_pb2  # noqa: E402
+from zrc.pb.gateway.v1 import gateway_pb2  # noqa: E402
 
 INVALID, SUCCEEDED = gateway_pb2.JOB_STATE_INVALID, gateway_pb2.JOB_STATE_SUCCEEDED
 FINAL = {INVALID, SUCCEEDED, gateway_pb2.JOB_STATE_FAILED}

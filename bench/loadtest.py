@@ -43,7 +43,7 @@ def run(users: int, jobs: int, gateways: int, replicas: int, kill_gateway: bool,
     from zrc.core.generate import GenOptions, generate
     from zrc.core.pipeline import evaluate
     from zrc.core.sources import DirTree
-    from zrc.gateway.v1 import gateway_pb2
+    from zrc.pb.gateway.v1 import gateway_pb2
     from zrc.stack import Stack
 
     FINAL = (gateway_pb2.JOB_STATE_SUCCEEDED, gateway_pb2.JOB_STATE_INVALID, gateway_pb2.JOB_STATE_FAILED)

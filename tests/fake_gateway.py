@@ -9,8 +9,8 @@ from concurrent import futures
 
 import grpc
 
-from zrc.common.v1 import common_pb2
-from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 ENTRY = {"scores": {"lexical": {"all": {"dev": 0.5, "test": None}}}}
 

@@ -125,7 +125,7 @@ def test_run_survives_a_gateway_restart_while_watching(remote, slm21_case, tmp_p
 
 def test_jobs_lists_mine_newest_first(remote, capsys):
     from tests.fake_gateway import job
-    from zrc.gateway.v1 import gateway_pb2
+    from zrc.pb.gateway.v1 import gateway_pb2
 
     remote.servicer.jobs = {
         "old": job("old", gateway_pb2.JOB_STATE_SUCCEEDED, created="2026-01-01T00:00:00Z"),
@@ -142,7 +142,7 @@ def test_jobs_lists_mine_newest_first(remote, capsys):
 
 def test_jobs_scores_writes_a_finished_jobs_files(remote, tmp_path, capsys):
     from tests.fake_gateway import job
-    from zrc.gateway.v1 import gateway_pb2
+    from zrc.pb.gateway.v1 import gateway_pb2
 
     out = tmp_path / "fetched"
     assert main(["jobs:scores", "job-1", "-o", str(out)]) == 0
@@ -232,7 +232,7 @@ def terminal(monkeypatch):
 
 
 def test_job_progress_counts_parts_against_the_total(terminal, capsys):
-    from zrc.gateway.v1 import gateway_pb2
+    from zrc.pb.gateway.v1 import gateway_pb2
 
     with terminal.job_progress(False, total=2) as cb:
         cb(gateway_pb2.JobEvent(task="lexical", set="dev", message="lexical dev scored"))

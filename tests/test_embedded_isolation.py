@@ -12,7 +12,7 @@ import pytest
 
 from zrc.common.runtime import channel
 from zrc.embedded import start_embedded
-from zrc.results.v1 import results_pb2, results_pb2_grpc
+from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 
 
 def test_embedded_services_listen_on_private_unix_sockets(tmp_path):

@@ -22,7 +22,7 @@ def _servicer(tmp_path, local):
 
 
 def _selection(ref: str, digest: str = "0" * 64):
-    from zrc.common.v1 import common_pb2
+    from zrc.pb.common.v1 import common_pb2
     return common_pb2.Selection(submission_digest=digest, benchmark="sLM21", local_ref=ref)
 
 

@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from zrc.common import metrics, runtime
+from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.results.server import register
-from zrc.results.v1 import results_pb2, results_pb2_grpc
 from zrc.storage.local import LocalStorage
 
 SERVICE = "zrc.results.v1.ResultsService"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from zrc.common.v1 import common_pb2
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.results.v1 import results_pb2
 from zrc.results.server import ResultsServicer
-from zrc.results.v1 import results_pb2
 from zrc.storage import RESULTS
 from zrc.storage.local import LocalStorage
 

@@ -17,8 +17,8 @@ import pytest
 
 from zrc.core import jobs
 from zrc.gateway.runner import Clients, Runner, RunnerSettings
-from zrc.scoring.v1 import scoring_pb2
-from zrc.validation.v1 import validation_pb2
+from zrc.pb.scoring.v1 import scoring_pb2
+from zrc.pb.validation.v1 import validation_pb2
 
 SEL = {"submission_digest": "a" * 64, "benchmark": "prosAudit", "dataset": "", "sets": ["dev"],
        "tasks": ["english"]}
@@ -222,7 +222,7 @@ def test_a_later_zrc_command_ends_the_job_a_killed_one_left_validating(tmp_path)
     with the reason by the next command's stack, never validated again inside it."""
     from zrc.client import Client
     from zrc.embedded import start_embedded
-    from zrc.gateway.v1 import gateway_pb2
+    from zrc.pb.gateway.v1 import gateway_pb2
     from zrc.storage import RESULTS
     from zrc.storage.local import LocalStorage
 

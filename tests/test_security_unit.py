@@ -15,7 +15,7 @@ from zrc.common.runtime import Abort
 from zrc.gateway.auth import Auth
 from zrc.gateway.runner import Runner, RunnerSettings
 from zrc.gateway.uploads import Uploads
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.storage import RESULTS
 from zrc.storage.local import LocalStorage
 

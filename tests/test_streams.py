@@ -10,7 +10,7 @@ import pytest
 
 from zrc.client import Client
 from zrc.embedded import start_embedded
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 
 
 @pytest.fixture()

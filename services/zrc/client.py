@@ -21,7 +21,6 @@ import grpc
 
 from zrc.common import tls
 from zrc.common.runtime import CHUNK, CLIENT_OPTIONS
-from zrc.common.v1 import common_pb2
 from zrc.core.dataset import gold_files
 from zrc.core.findings import Findings
 from zrc.core.limits import Limits, excerpt, limits
@@ -34,7 +33,8 @@ from zrc.core.sources import (
     open_tree,
 )
 from zrc.core.validation import read_params
-from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 STORED_EXT = (".npy", ".zip")
 

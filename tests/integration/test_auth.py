@@ -12,12 +12,12 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from zrc.client import build_archive
-from zrc.common.v1 import common_pb2
 from zrc.core.dataset import load_dataset
 from zrc.core.leaderboard import build_entry
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.stack import read_env
 from zrc.storage import RESULTS, SUBMISSIONS
 from zrc.storage.s3 import S3Storage
@@ -325,9 +325,9 @@ def test_internal_services_refuse_everyone_but_the_gateway(stack):
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from zrc.common.runtime import channel
-    from zrc.results.v1 import results_pb2, results_pb2_grpc
-    from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-    from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
+    from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
+    from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+    from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
     env = read_env(stack.root / "env")
     sel = common_pb2.Selection(submission_digest="0" * 64, benchmark="sLM21")
     calls = {

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from zrc import backup
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.stack import Stack
 
 pytestmark = pytest.mark.timeout(600)

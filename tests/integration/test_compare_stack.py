@@ -7,7 +7,7 @@ import shutil
 import grpc
 import pytest
 
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 
 from .conftest import running_stack
 

@@ -17,8 +17,8 @@ import pytest
 from zrc.common import runtime
 from zrc.core import jobs
 from zrc.gateway.runner import Clients, Runner, RunnerSettings
+from zrc.pb.results.v1 import results_pb2
 from zrc.results.server import register
-from zrc.results.v1 import results_pb2
 from zrc.storage.local import LocalStorage
 
 from .test_storage_conditional import s3  # noqa: F401 - the SeaweedFS fixture

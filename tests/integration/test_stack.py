@@ -23,7 +23,7 @@ from grpc_status import rpc_status
 from zrc.core.dataset import load_dataset
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 
 from .conftest import running_stack
 

@@ -20,7 +20,7 @@ from zrc.client import Client
 from zrc.core.dataset import load_dataset
 from zrc.core.pipeline import evaluate
 from zrc.core.sources import DirTree
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.stack import Stack, read_env
 
 from .conftest import running_stack

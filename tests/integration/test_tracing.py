@@ -12,7 +12,7 @@ import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from zrc.gateway.v1 import gateway_pb2
+from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.stack import Stack
 
 pytestmark = pytest.mark.timeout(300)

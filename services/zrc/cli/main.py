@@ -40,8 +40,8 @@ from .export import leaderboard_csv
 
 # Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
 grpc = lazy_module("grpc")
-common_pb2 = lazy_module("zrc.common.v1.common_pb2")
-gateway_pb2 = lazy_module("zrc.gateway.v1.gateway_pb2")
+common_pb2 = lazy_module("zrc.pb.common.v1.common_pb2")
+gateway_pb2 = lazy_module("zrc.pb.gateway.v1.gateway_pb2")
 _client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
 _pipeline = lazy_module("zrc.core.pipeline")

@@ -11,13 +11,13 @@ import threading
 
 import numpy as np
 
-from zrc.common.v1 import common_pb2
 from zrc.core import SCORER_VERSION
 from zrc.core.dataset import Dataset, load_dataset
 from zrc.core.findings import Finding
 from zrc.core.limits import quoted
 from zrc.core.scoring import PooledSet
 from zrc.core.sources import FileTree, ZipTree
+from zrc.pb.common.v1 import common_pb2
 from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, StorageTree
 
 

@@ -55,9 +55,9 @@ from zrc.core.limits import summary as limits_summary
 from zrc.core.meta import check_meta
 from zrc.core.params import Params
 from zrc.core.pipeline import select
-from zrc.results.v1 import results_pb2, results_pb2_grpc
-from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
+from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
+from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
 
 log = structlog.get_logger("zrc.gateway.runner")
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)

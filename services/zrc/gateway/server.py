@@ -33,7 +33,6 @@ from zrc.common.data import (
     selection_to_dict,
 )
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
-from zrc.common.v1 import common_pb2
 from zrc.core import jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
@@ -48,11 +47,12 @@ from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.streams import StreamGuard
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.gateway.uploads import Uploads
-from zrc.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from zrc.results.v1 import results_pb2
-from zrc.scoring.v1 import scoring_pb2
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from zrc.pb.results.v1 import results_pb2
+from zrc.pb.scoring.v1 import scoring_pb2
+from zrc.pb.validation.v1 import validation_pb2
 from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage
-from zrc.validation.v1 import validation_pb2
 
 log = structlog.get_logger("zrc.gateway")
 MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)

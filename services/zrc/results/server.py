@@ -13,10 +13,10 @@ import structlog
 
 from zrc.common import runtime
 from zrc.common.data import BadRequest, decode_result, encode_result, result_object
-from zrc.common.v1 import common_pb2
 from zrc.core.jobs import Job, JobConflict
 from zrc.core.limits import quoted
-from zrc.results.v1 import results_pb2, results_pb2_grpc
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage
 
 log = structlog.get_logger("zrc.results")

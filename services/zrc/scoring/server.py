@@ -20,13 +20,13 @@ from zrc.common.data import (
     pooled_key,
     result_object,
 )
-from zrc.common.v1 import common_pb2
 from zrc.core import SCORER_VERSION
 from zrc.core.leaderboard import summarize
 from zrc.core.pipeline import evaluate
 from zrc.core.scoring import score_semantic
 from zrc.core.validation import read_params
-from zrc.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from zrc.storage import RESULTS, NotFound, Storage
 from zrc.validation.server import resolve
 

@@ -13,8 +13,8 @@ from zrc.core.params import default_params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.sources import SourceError
 from zrc.core.validation import rejected, validate
+from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
 from zrc.storage import Storage
-from zrc.validation.v1 import validation_pb2, validation_pb2_grpc
 
 log = structlog.get_logger("zrc.validation")
 

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from zrc.validation.v1 import validation_pb2 as zrc_dot_validation_dot_v1_dot_validation__pb2
+from zrc.pb.validation.v1 import validation_pb2 as zrc_dot_validation_dot_v1_dot_validation__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from zrc.results.v1 import results_pb2 as zrc_dot_results_dot_v1_dot_results__pb2
+from zrc.pb.results.v1 import results_pb2 as zrc_dot_results_dot_v1_dot_results__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

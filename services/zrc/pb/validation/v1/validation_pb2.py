@@ -22,7 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from zrc.common.v1 import common_pb2 as zrc_dot_common_dot_v1_dot_common__pb2
+from zrc.pb.common.v1 import common_pb2 as zrc_dot_common_dot_v1_dot_common__pb2
 
 
 DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"zrc/validation/v1/validation.proto\x12\x11zrc.validation.v1\x1a\x1azrc/common/v1/common.proto\">\n\x0fValidateRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\"\x88\x01\n\x10ValidateResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12(\n\x08\x66indings\x18\x02 \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x13\n\x0bparams_json\x18\x03 \x01(\t\x12\x11\n\tmeta_json\x18\x04 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x05 \x01(\t2h\n\x11ValidationService\x12S\n\x08Validate\x12\".zrc.validation.v1.ValidateRequest\x1a#.zrc.validation.v1.ValidateResponseb\x06proto3')

@@ -1,0 +1,1 @@
+"""Generated gRPC code (tools/protogen.py); never edit by hand."""
