@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import asdict
 
 import numpy as np
 
@@ -52,18 +51,21 @@ def finding_from_pb(p: common_pb2.Finding) -> dict:
             "file": p.file or None, "line": p.line or None}
 
 
-def params_to_pb(p: Params) -> common_pb2.Params:
-    return common_pb2.Params(benchmark=p.benchmark, quiet=p.quiet, score_files_type=p.score_files_type,
-                             semantic=common_pb2.SemanticParams(**asdict(p.semantic)),
-                             lexical=common_pb2.LexicalParams(**asdict(p.lexical)))
+def params_pb(p: Params) -> common_pb2.SubmissionParams:
+    s, lx = p.semantic, p.lexical
+    return common_pb2.SubmissionParams(
+        benchmark=p.benchmark, quiet=p.quiet, score_files_type=p.score_files_type,
+        semantic=common_pb2.SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
+                                           librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
+        lexical=common_pb2.LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
 
 
-def params_from_pb(m: common_pb2.Params) -> Params:
+def params_py(m: common_pb2.SubmissionParams) -> Params:
     s, lx = m.semantic, m.lexical
     return Params(benchmark=m.benchmark, quiet=m.quiet, score_files_type=m.score_files_type,
-                  semantic=SemanticParams(s.metric, s.pooling, s.synthetic, s.librispeech, s.correlations,
-                                          s.n_jobs),
-                  lexical=LexicalParams(lx.by_pair, lx.by_length, lx.by_frequency))
+                  semantic=SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
+                                          librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
+                  lexical=LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
 
 
 def selection_to_dict(sel: common_pb2.Selection) -> dict:

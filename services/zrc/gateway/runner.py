@@ -45,7 +45,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 
 from zrc.app.selection import resolve
 from zrc.common import internal, metrics, runtime, tracing
-from zrc.common.data import finding_from_pb, params_to_pb, result_key, selection_from_dict
+from zrc.common.data import finding_from_pb, params_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.analysis import confidence_rows
 from zrc.core.benchmarks import get_benchmark
@@ -516,7 +516,7 @@ class Runner:
                 request = scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
                                                    result_key=key, pooled_ref=job.pooled_refs.get(f"{task} {set_}", ""))
                 if not job.skip_validation:
-                    request.params.CopyFrom(params_to_pb(params))
+                    request.params.CopyFrom(params_pb(params))
                 r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score, request)
                 if not r.stored:   # a scorer that does not store results itself (an older version)
                     result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,

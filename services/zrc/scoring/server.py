@@ -14,7 +14,7 @@ import structlog
 from zrc.app.dataplane import DataPlane
 from zrc.app.datasets import DatasetCache
 from zrc.common import metrics, runtime
-from zrc.common.data import params_from_pb
+from zrc.common.data import params_py
 from zrc.core import SCORER_VERSION
 from zrc.core.benchmarks import SCORERS, scorer_task
 from zrc.pb.common.v1 import common_pb2
@@ -38,7 +38,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         sel = request.selection
         structlog.contextvars.bind_contextvars(submission=sel.submission_digest[:12])
         s = self.plane.score(sel, self.task, self.version,
-                             params=params_from_pb(request.params) if request.HasField("params") else None,
+                             params=params_py(request.params) if request.HasField("params") else None,
                              pooled_ref=request.pooled_ref, skip_validation=request.skip_validation,
                              result_key=request.result_key)
         if not request.result_key:

@@ -54,7 +54,7 @@ class Selection(_message.Message):
     local_ref: str
     def __init__(self, submission_digest: _Optional[str] = ..., benchmark: _Optional[str] = ..., dataset: _Optional[str] = ..., sets: _Optional[_Iterable[str]] = ..., tasks: _Optional[_Iterable[str]] = ..., local_ref: _Optional[str] = ...) -> None: ...
 
-class Params(_message.Message):
+class SubmissionParams(_message.Message):
     __slots__ = ("benchmark", "quiet", "semantic", "lexical", "score_files_type")
     BENCHMARK_FIELD_NUMBER: _ClassVar[int]
     QUIET_FIELD_NUMBER: _ClassVar[int]

@@ -17,9 +17,9 @@ class ScoreRequest(_message.Message):
     selection: _common_pb2.Selection
     skip_validation: bool
     result_key: str
-    params: _common_pb2.Params
+    params: _common_pb2.SubmissionParams
     pooled_ref: str
-    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., result_key: _Optional[str] = ..., params: _Optional[_Union[_common_pb2.Params, _Mapping]] = ..., pooled_ref: _Optional[str] = ...) -> None: ...
+    def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., result_key: _Optional[str] = ..., params: _Optional[_Union[_common_pb2.SubmissionParams, _Mapping]] = ..., pooled_ref: _Optional[str] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
     __slots__ = ("files", "summary_json", "scorer_version", "stored")
