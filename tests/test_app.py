@@ -143,3 +143,25 @@ def test_skip_validation_scores_what_it_can_and_refuses_broken_params(stored, tm
     sel = _sel(digest, sets=["dev"], tasks=["lexical"], local_ref=ref)
     with pytest.raises(NotScorable, match="params_yaml"):
         plane.score(sel, "lexical", SCORER_VERSION, skip_validation=True)
+
+
+def test_the_application_layer_has_no_transport():
+    """zrc.app is what servicers call: it must import no grpc and no service package (scorers included)."""
+    import subprocess
+    import sys
+    code = ("import sys, zrc.app.dataplane, zrc.app.selection, zrc.app.datasets; "
+            "bad = [m for m in sys.modules if m == 'grpc' or m.split('.')[:2] in "
+            "(['zrc', 'gateway'], ['zrc', 'validation'], ['zrc', 'scoring'], ['zrc', 'results'])]; "
+            "print(bad); sys.exit(bool(bad))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_scorer_imports_no_other_service():
+    import subprocess
+    import sys
+    code = ("import sys, zrc.scoring.server; "
+            "bad = [m for m in sys.modules if m.split('.')[:2] in "
+            "(['zrc', 'gateway'], ['zrc', 'validation'], ['zrc', 'results'])]; print(bad); sys.exit(bool(bad))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from zrc.common import metrics
 from zrc.common.data import (
     BadRequest,
     decode_result,
@@ -62,7 +61,8 @@ class Scored:
     summary_json: str
     scorer_version: str
     stored: bool = False       # stored under the result key (by this call or an earlier one)
-    stored_before: bool = False
+    stored_before: bool = False  # answered from the stored result: nothing scored
+    lost_race: bool = False    # scored, but another call stored the part first (this one is not counted)
 
 
 class DataPlane:
@@ -121,10 +121,7 @@ class DataPlane:
             d = {"key": result_key, "task": task, "set": set_, "summary_json": scored.summary_json,
                  "scorer_version": scored.scorer_version,
                  "files": {n: c.decode() for n, c in scored.files.items()}}
-            if self.storage.put_if_absent(RESULTS, result_object(result_key), encode_result(d)):
-                metrics.SCORED_PARTS.labels(task, set_).inc()
-            else:
-                metrics.ABANDONED_PARTS.labels(task, set_).inc()
+            scored.lost_race = not self.storage.put_if_absent(RESULTS, result_object(result_key), encode_result(d))
             scored.stored = True
         return scored
 

@@ -43,6 +43,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                              result_key=request.result_key)
         if not request.result_key:
             self._count(context, sel.sets[0])
+        elif not s.stored_before:   # of two calls scoring the same part, the one that stored it counts it
+            (metrics.ABANDONED_PARTS if s.lost_race else metrics.SCORED_PARTS).labels(self.task, sel.sets[0]).inc()
         return scoring_pb2.ScoreResponse(
             files=[common_pb2.File(name=n, content=c) for n, c in s.files.items()],
             summary_json=s.summary_json, scorer_version=s.scorer_version, stored=s.stored)
