@@ -32,8 +32,8 @@ from zrc.core.dataset import DatasetError, SemanticGold
 from zrc.core.findings import Finding, Findings
 from zrc.core.leaderboard import summarize
 from zrc.core.params import Params, default_params
-from zrc.core.scoring import score_pairs, score_semantic
-from zrc.core.sources import SourceError
+from zrc.core.scoring import PooledSet, TaskResult, score_pairs, score_semantic
+from zrc.core.sources import FileTree, SourceError
 from zrc.core.validation import Report, check_score_file, read_params, rejected, scan_semantic, validate
 from zrc.storage import RESULTS, NotFound, Storage
 
@@ -135,35 +135,41 @@ class DataPlane:
         except DatasetError as exc:
             raise NotScorable(f"submission invalid for {task} {set_}: {exc.message}") from None
         pooled = self._take_pooled(sel, pooled_ref) if isinstance(gold, SemanticGold) else None
-        result = None
-        tree = None if params is not None and pooled is not None else open_submission(
-            self.storage, sel.submission_digest, sel.local_ref, self.local)
-        try:
-            if params is None:   # validation skipped: params.yaml read by validation's own function
-                params, pf = read_params(tree, s.bench.name)
-                findings.extend(pf)
-                blocking = [f for f in pf.items if f.severity == "error" and (not skip or f.code == "params_yaml")]
-                if blocking:
-                    raise NotScorable(f"submission invalid for {task} {set_}: {blocking[0]}")
-            if isinstance(gold, SemanticGold):
-                if pooled is None:
-                    pooled = scan_semantic(gold, tree, params, findings)
-                result = score_semantic(gold, pooled, params)
-            else:
-                sf = check_score_file(gold, tree, s.spec(task), set_, findings)
-                result = None if sf is None else score_pairs(gold, sf, params)
-        finally:
-            if tree is not None:
+        result: TaskResult | None
+        if isinstance(gold, SemanticGold) and params is not None and pooled is not None:   # nothing to read
+            result = score_semantic(gold, pooled, params)
+        else:
+            tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
+            try:
+                result = self._from_tree(tree, s, set_, gold, params, pooled, skip, findings)
+            finally:
                 tree.close()
-        errors = [] if skip else [f for f in findings.items if f.severity == "error"]
-        if result is None and not errors:
-            errors = [Finding("error", "not_scored", f"{task} {set_}: nothing to score (input missing)")]
-        if errors:
-            raise NotScorable(f"submission invalid for {task} {set_}: {errors[0]}")
-        log.info("scored", task=task, set=set_, pooled_cache=pooled_ref != "" and tree is None)
+        errors = [] if skip else findings.errors
+        if result is None or errors:
+            first = errors[0] if errors else Finding("error", "not_scored",
+                                                     f"{task} {set_}: nothing to score (input missing)")
+            raise NotScorable(f"submission invalid for {task} {set_}: {first}")
+        log.info("scored", task=task, set=set_, pooled_cache=pooled is not None)
         return Scored(result.files(), json.dumps(summarize(result, dataset), allow_nan=False), version)
 
-    def _take_pooled(self, sel, ref: str) -> dict | None:
+    @staticmethod
+    def _from_tree(tree: FileTree, s: Selected, set_: str, gold, params: Params | None,
+                   pooled: dict[str, PooledSet] | None, skip: bool, findings: Findings) -> TaskResult | None:
+        """Score from the submission's files: validation's own readers, for this one part only."""
+        task = s.tasks[0]
+        if params is None:   # validation skipped: params.yaml read by validation's own function
+            params, pf = read_params(tree, s.bench.name)
+            findings.extend(pf)
+            blocking = [f for f in pf.errors if not skip or f.code == "params_yaml"]
+            if blocking:
+                raise NotScorable(f"submission invalid for {task} {set_}: {blocking[0]}")
+        if isinstance(gold, SemanticGold):
+            return score_semantic(gold, pooled if pooled is not None else scan_semantic(gold, tree, params, findings),
+                                  params)
+        sf = check_score_file(gold, tree, s.spec(task), set_, findings)
+        return None if sf is None else score_pairs(gold, sf, params)
+
+    def _take_pooled(self, sel, ref: str) -> dict[str, PooledSet] | None:
         """The vectors validation pooled for this part, if it left them (and they are this submission's)."""
         if not ref:
             return None
