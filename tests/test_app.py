@@ -165,3 +165,30 @@ def test_a_scorer_imports_no_other_service():
             "(['zrc', 'gateway'], ['zrc', 'validation'], ['zrc', 'results'])]; print(bad); sys.exit(bool(bad))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_runner_hands_validations_work_to_the_scorers(slm21_case, tmp_path, monkeypatch):
+    """End to end through the in-process stack: the semantic scorer scores from the vectors validation pooled
+    (named in ValidateResponse.pooled, kept in the job, sent as ScoreRequest.pooled_ref) and parses no
+    params.yaml (ScoreRequest.params); the score files are the core's, byte for byte."""
+    from zrc.client import Client
+    from zrc.embedded import Embedded
+
+    dataset, sub = slm21_case
+    core = evaluate(load_dataset(str(dataset)), DirTree(sub), "sLM21").files()
+
+    def refuse(*a, **k):
+        raise AssertionError("the scorer did it again")
+    monkeypatch.setattr("zrc.app.dataplane.scan_semantic", refuse)
+    monkeypatch.setattr("zrc.app.dataplane.read_params", refuse)
+    emb = Embedded(tmp_path / "server").start()
+    try:
+        with Client(emb.address) as c:
+            c.import_dataset(dataset, "sLM21-dataset")
+            up = c.upload_folder(sub)
+            job = c.wait(c.evaluate(up.digest, "sLM21"))
+            assert job.state == 4, job.failure_reason
+            files = {f.name: f.content for f in c.get_scores(job.job_id).files}
+    finally:
+        emb.close()
+    assert {n: files[n] for n in core} == core
