@@ -10,6 +10,7 @@ import grpc
 import structlog
 
 from zrc.common import metrics, runtime
+from zrc.common.convert import summary_pb, summary_py
 from zrc.common.data import (
     DatasetCache,
     decode_result,
@@ -62,11 +63,12 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             log.info("scored", task=self.task, set=sel.sets[0], stored_before=True)
             return scoring_pb2.ScoreResponse(
                 files=[common_pb2.File(name=n, content=c.encode()) for n, c in d["files"].items()],
-                summary_json=d["summary_json"], scorer_version=d["scorer_version"], stored=True)
+                summary=summary_pb(json.loads(d["summary_json"])), scorer_version=d["scorer_version"], stored=True)
         except NotFound:
             pass
         response = self._score(request, context)
-        d = {"key": key, "task": self.task, "set": sel.sets[0], "summary_json": response.summary_json,
+        d = {"key": key, "task": self.task, "set": sel.sets[0],
+             "summary_json": json.dumps(summary_py(response.summary), allow_nan=False),
              "scorer_version": response.scorer_version,
              "files": {f.name: f.content.decode() for f in response.files}}
         # Create-only: of two calls scoring the same part (a gateway died mid-call and another asked again),
@@ -119,7 +121,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     def _response(self, result, dataset, findings) -> scoring_pb2.ScoreResponse:
         return scoring_pb2.ScoreResponse(
             files=[common_pb2.File(name=n, content=c) for n, c in result.files().items()],
-            summary_json=json.dumps(summarize(result, dataset), allow_nan=False),
+            summary=summary_pb(summarize(result, dataset)),
             scorer_version=self.version, findings=[finding_to_pb(f) for f in findings])
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import structlog
 
 from zrc.common import runtime
+from zrc.common.convert import meta_pb, params_pb
 from zrc.common.data import DatasetCache, finding_to_pb, open_submission, pooled_key, save_pooled
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.params import default_params
@@ -62,7 +61,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         log.info("validated", ok=report.ok, findings=len(report.findings))
         return validation_pb2.ValidateResponse(
             ok=report.ok, findings=[finding_to_pb(f) for f in report.findings.items],
-            params_json=report.params.to_json(), meta_json=json.dumps(report.meta, default=str),
+            params=params_pb(report.params), meta=meta_pb(report.meta),
             dataset_digest=digest)
 
 

@@ -14,15 +14,15 @@ class ValidateRequest(_message.Message):
     def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class ValidateResponse(_message.Message):
-    __slots__ = ("ok", "findings", "params_json", "meta_json", "dataset_digest")
+    __slots__ = ("ok", "findings", "dataset_digest", "params", "meta")
     OK_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
-    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
-    META_JSON_FIELD_NUMBER: _ClassVar[int]
     DATASET_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    META_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
-    params_json: str
-    meta_json: str
     dataset_digest: str
-    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., params_json: _Optional[str] = ..., meta_json: _Optional[str] = ..., dataset_digest: _Optional[str] = ...) -> None: ...
+    params: _common_pb2.SubmissionParams
+    meta: _common_pb2.SubmissionMeta
+    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., dataset_digest: _Optional[str] = ..., params: _Optional[_Union[_common_pb2.SubmissionParams, _Mapping]] = ..., meta: _Optional[_Union[_common_pb2.SubmissionMeta, _Mapping]] = ...) -> None: ...
