@@ -45,9 +45,9 @@ def test_summary_none_nan_and_absent_parts():
 def test_meta_keeps_keys_order_and_types():
     meta = {"username": 12, "model_info": {"model_id": None, "gpu_budget": 1.5}, "open_source": True,
             "publication": {"publication_year": 2023, "authors": ["a", "b"], "DOI": 2023.0},
-            "zzz": {"nested": [1, {"x": None}]}, "big": 2 ** 70}
+            "zzz": {"nested": [1, {"x": None}], 2: "a", False: "b", None: "c"}, "big": 2 ** 70}
     back = convert.meta_py(_wire(validation_pb2.ValidateResponse(meta=convert.meta_pb(meta))))
-    assert json.dumps(back) == json.dumps({**meta, "big": float(2 ** 70)})
+    assert json.dumps(back) == json.dumps({**meta, "big": float(2 ** 70)})   # as JSON records name keys
     assert isinstance(back["publication"]["publication_year"], int)
     assert isinstance(back["publication"]["DOI"], float)
 

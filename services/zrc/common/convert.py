@@ -86,8 +86,13 @@ def value_pb(v: Any) -> common_pb2.Value:
     return common_pb2.Value(string_value=str(v))
 
 
+def _key(k: Any) -> str:
+    """A YAML key as JSON names it (``true``, ``null``, ``1``), as the records written as JSON have it."""
+    return k if isinstance(k, str) else json.dumps(k) if isinstance(k, bool | int | float | None) else str(k)
+
+
 def _map_pb(d: dict) -> common_pb2.ValueMap:
-    return common_pb2.ValueMap(entries=[common_pb2.ValueMapEntry(key=str(k), value=value_pb(x)) for k, x in d.items()])
+    return common_pb2.ValueMap(entries=[common_pb2.ValueMapEntry(key=_key(k), value=value_pb(x)) for k, x in d.items()])
 
 
 def value_py(v: common_pb2.Value) -> Any:

@@ -74,9 +74,11 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         return results_pb2.PutResultResponse()
 
     def PutJob(self, request, context):
+        jid = _id(request.job.job_id, "job id")
+        if not request.job.state:
+            raise BadRequest(f"job {jid}: the record has no state")
         record = job_py(request.job)
         job = Job.from_dict(record)
-        jid = _id(job.job_id, "job id")
         structlog.contextvars.bind_contextvars(job_id=jid)
         key, data = f"jobs/{jid}.json", json.dumps(record).encode()
         if request.conditional:
