@@ -164,3 +164,33 @@ def test_the_wire_has_no_json_text_and_every_time_is_a_timestamp():
                     assert f.message_type and f.message_type.full_name == "google.protobuf.Timestamp", \
                         f"{m.full_name}.{f.name}"
     assert seen > 200
+
+
+def test_reflection_serves_the_typed_messages():
+    """What grpcurl sees: the records as messages, their well-known types resolvable from the server alone."""
+    from concurrent import futures
+
+    import grpc
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha import reflection
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    from zrc.pb.results.v1 import results_pb2
+
+    server = grpc.server(futures.ThreadPoolExecutor(1))
+    reflection.enable_server_reflection(["zrc.results.v1.ResultsService", "zrc.gateway.v1.GatewayService",
+                                         reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            pool = DescriptorPool(ProtoReflectionDescriptorDatabase(ch))
+            job = pool.FindMessageTypeByName("zrc.results.v1.JobRecord")
+            assert job.fields_by_name["created_at"].message_type.full_name == "google.protobuf.Timestamp"
+            assert job.fields_by_name["params"].message_type.full_name == "zrc.common.v1.SubmissionParams"
+            scores = pool.FindMessageTypeByName("zrc.gateway.v1.GetScoresResponse")
+            assert scores.fields_by_name["entry"].message_type.full_name == "zrc.common.v1.LeaderboardEntry"
+            assert "leaderboard_json" not in scores.fields_by_name
+            assert len(job.fields) == len(results_pb2.JobRecord.DESCRIPTOR.fields)
+    finally:
+        server.stop(0)
