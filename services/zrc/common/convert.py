@@ -12,6 +12,7 @@ import base64
 import datetime as _dt
 import json
 import math
+from dataclasses import asdict
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -116,20 +117,14 @@ def meta_py(msg, field: str = "meta") -> dict | None:
 # ---------------------------------------------------------------- params.yaml
 
 def params_pb(p: Params) -> common_pb2.SubmissionParams:
-    s, lx = p.semantic, p.lexical
-    return common_pb2.SubmissionParams(
-        benchmark=p.benchmark, quiet=p.quiet, score_files_type=p.score_files_type,
-        semantic=common_pb2.SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
-                                           librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
-        lexical=common_pb2.LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
+    return common_pb2.SubmissionParams(**asdict(p))   # the message's fields are the dataclasses' names
 
 
 def params_py(m: common_pb2.SubmissionParams) -> Params:
-    s, lx = m.semantic, m.lexical
-    return Params(benchmark=m.benchmark, quiet=m.quiet, score_files_type=m.score_files_type,
-                  semantic=SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
-                                          librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
-                  lexical=LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
+    def fields(msg, cls):
+        return {f: getattr(msg, f) for f in cls.__dataclass_fields__}
+    return Params(**{**fields(m, Params), "semantic": SemanticParams(**fields(m.semantic, SemanticParams)),
+                     "lexical": LexicalParams(**fields(m.lexical, LexicalParams))})
 
 
 # ---------------------------------------------------------------- per-part score summaries
