@@ -301,9 +301,9 @@ class Client:
                           timeout=self.timeout)
 
     def leaderboard(self, benchmark: str) -> list[dict]:
-        import json
+        from zrc.common.convert import entry_py
         r = self._call(self.stub.GetLeaderboard, gateway_pb2.GetLeaderboardRequest(benchmark=benchmark))
-        return [json.loads(e) for e in r.entries_json]
+        return [entry_py(e) for e in r.entries]
 
     def whoami(self):
         return self._call(self.stub.WhoAmI, gateway_pb2.WhoAmIRequest())

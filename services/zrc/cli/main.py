@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import json
 import os
 import shutil
 import sys
@@ -44,6 +43,7 @@ common_pb2 = lazy_module("zrc.pb.common.v1.common_pb2")
 gateway_pb2 = lazy_module("zrc.pb.gateway.v1.gateway_pb2")
 _client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
+_convert = lazy_module("zrc.common.convert")
 _pipeline = lazy_module("zrc.core.pipeline")
 tls = lazy_module("zrc.common.tls")
 _analysis = lazy_module("zrc.cli.analysis")   # numpy: only compare, report and leaderboard intervals need it
@@ -171,7 +171,7 @@ def _check_quota(client: _client.Client, bench: str):
     left = me.quota_left.get(bench, -1)
     if left == 0:
         raise UsageError(f"no {bench} evaluations left today for {me.user} (the quota resets at "
-                         f"{me.quota_resets_at}, UTC); nothing was uploaded")
+                         f"{_convert.stamp_text(me, 'quota_resets_at', _convert.SECONDS_Z)}, UTC); nothing was uploaded")
     return me
 
 
@@ -327,7 +327,7 @@ def cmd_run(a) -> int:
         res = client.get_scores(job_id)
     files = {f.name: f.content for f in res.files}
     _write_scores(files, out)
-    entry = json.loads(res.leaderboard_json)
+    entry = _convert.entry_py(res.entry)
     if a.json:
         output.print_json({"ok": True, "job_id": job_id, "output": str(out), "files": sorted(files),
                            "findings": _findings_json(findings), "scores": entry["scores"]})
@@ -543,7 +543,7 @@ def cmd_submit(a) -> int:
             output.error(f"evaluation failed on the server: {job.failure_reason} (job {job_id}); "
                          "it does not count against your quota")
             return 1
-        entry = json.loads(client.get_scores(job_id).leaderboard_json)
+        entry = _convert.entry_py(client.get_scores(job_id).entry)
     model_id = job.model_id
     given = str(((meta or {}).get("model_info") or {}).get("model_id") or "")
     if model_id and given != model_id:  # as the reference: the model id is written back after the first submit
@@ -615,13 +615,14 @@ def cmd_login(a) -> int:
 def cmd_whoami(a) -> int:
     with session(scoring=False) as client:
         me = client.whoami()
-    info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": me.quota_resets_at}
+    resets = _convert.stamp_text(me, "quota_resets_at", _convert.SECONDS_Z)
+    info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": resets}
     if a.json:
         output.print_json(info)
     else:
         left = ", ".join(f"{b}: {'unlimited' if n < 0 else n}" for b, n in info["quota_left"].items())
         output.say(f"{me.user}{' (admin)' if me.admin else ''}; evaluations left today: {left} "
-                   f"(resets {me.quota_resets_at})")
+                   f"(resets {resets})")
     return 0
 
 

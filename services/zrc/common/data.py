@@ -13,7 +13,6 @@ import numpy as np
 from zrc.core import SCORER_VERSION
 from zrc.core.findings import Finding
 from zrc.core.limits import quoted
-from zrc.core.params import LexicalParams, Params, SemanticParams
 from zrc.core.scoring import PooledSet
 from zrc.core.sources import FileTree, ZipTree
 from zrc.pb.common.v1 import common_pb2
@@ -49,23 +48,6 @@ def finding_to_pb(f: Finding | dict) -> common_pb2.Finding:
 def finding_from_pb(p: common_pb2.Finding) -> dict:
     return {"severity": _SEVERITY_BACK.get(p.severity, "error"), "code": p.code, "message": p.message,
             "file": p.file or None, "line": p.line or None}
-
-
-def params_pb(p: Params) -> common_pb2.SubmissionParams:
-    s, lx = p.semantic, p.lexical
-    return common_pb2.SubmissionParams(
-        benchmark=p.benchmark, quiet=p.quiet, score_files_type=p.score_files_type,
-        semantic=common_pb2.SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
-                                           librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
-        lexical=common_pb2.LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
-
-
-def params_py(m: common_pb2.SubmissionParams) -> Params:
-    s, lx = m.semantic, m.lexical
-    return Params(benchmark=m.benchmark, quiet=m.quiet, score_files_type=m.score_files_type,
-                  semantic=SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
-                                          librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
-                  lexical=LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
 
 
 def selection_to_dict(sel: common_pb2.Selection) -> dict:

@@ -25,6 +25,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from zrc.app.datasets import DatasetCache
 from zrc.app.selection import Selected, resolve
 from zrc.common import internal, runtime
+from zrc.common.convert import entry_py, stamp_pb, stamps, summary_py
 from zrc.common.data import (
     BadRequest,
     archive_key,
@@ -40,7 +41,6 @@ from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
 from zrc.core.dataset import gold_file_names, load_dataset
 from zrc.core.limits import quoted
-from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError
 from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
@@ -67,7 +67,7 @@ def job_to_pb(job: jobs.Job) -> gateway_pb2.Job:
     return gateway_pb2.Job(job_id=job.job_id, state=_STATE[job.state], selection=selection_from_dict(job.selection),
                            skip_validation=job.skip_validation, findings=[finding_to_pb(f) for f in job.findings],
                            failure_reason=job.failure_reason, parts_done=len(job.done), parts_total=len(job.parts),
-                           created_at=job.created_at, updated_at=job.updated_at, owner=job.owner,
+                           created_at=stamp_pb(job.created_at), updated_at=stamp_pb(job.updated_at), owner=job.owner,
                            publish=job.publish, model_id=job.model_id, findings_count=len(job.findings))
 
 
@@ -85,7 +85,7 @@ def _page_after(token: str) -> tuple[str, str]:
 
 def event_to_pb(e: dict) -> gateway_pb2.JobEvent:
     return gateway_pb2.JobEvent(seq=e["seq"], state=_STATE[e["state"]], message=e["message"], task=e["task"],
-                                set=e["set"], at=e["at"])
+                                set=e["set"], at=stamp_pb(e["at"]))
 
 
 def _first(request_iterator, kind: str):
@@ -140,13 +140,13 @@ class _Admin:
         except KeyError as exc:
             raise SelectionError(str(exc.args[0])) from None
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
-        return gateway_pb2.GetLeaderboardResponse(entries_json=list(r.entries_json))
+        return gateway_pb2.GetLeaderboardResponse(entries=r.entries)
 
     def WhoAmI(self, request, context):
         who = current.get()
         left = {b: self.auth.quota_left(who, b, self._job_state) for b in BENCHMARKS}
         return gateway_pb2.WhoAmIResponse(user=who.user, admin=who.admin, quota_left=left,
-                                          quota_resets_at=next_reset(self.auth.clock()))
+                                          quota_resets_at=stamp_pb(next_reset(self.auth.clock())))
 
     def _admin(self, what: str):
         who = current.get()
@@ -163,7 +163,7 @@ class _Admin:
         who = self._admin("issuing tokens")
         token, token_id, expires = self.auth.issue_token(request.user, request.expires_days)
         self.auth.audit(who, "token-create", request.user, f"id {token_id}" + (f", expires {expires}" if expires else ""))
-        return gateway_pb2.CreateTokenResponse(token=token, id=token_id, expires_at=expires)
+        return gateway_pb2.CreateTokenResponse(token=token, id=token_id, expires_at=stamp_pb(expires))
 
     def RevokeToken(self, request, context):
         who = self._admin("revoking tokens")
@@ -173,11 +173,11 @@ class _Admin:
 
     def ListUsers(self, request, context):
         self._admin("listing users")
-        return gateway_pb2.ListUsersResponse(users=[gateway_pb2.UserInfo(**u) for u in self.auth.list_users()])
+        return gateway_pb2.ListUsersResponse(users=[gateway_pb2.UserInfo(**stamps(u, "created_at")) for u in self.auth.list_users()])
 
     def ListTokens(self, request, context):
         self._admin("listing tokens")
-        return gateway_pb2.ListTokensResponse(tokens=[gateway_pb2.TokenInfo(**t)
+        return gateway_pb2.ListTokensResponse(tokens=[gateway_pb2.TokenInfo(**stamps(t, "created_at", "expires_at"))
                                                       for t in self.auth.list_tokens(request.user)])
 
     def RevokeTokens(self, request, context):
@@ -204,7 +204,7 @@ class _Admin:
 
     def ListAudit(self, request, context):
         self._admin("reading the audit log")
-        return gateway_pb2.ListAuditResponse(records=[gateway_pb2.AuditRecord(**r)
+        return gateway_pb2.ListAuditResponse(records=[gateway_pb2.AuditRecord(**stamps(r, "at"))
                                                       for r in self.auth.list_audit(request.limit)])
 
     def Rescore(self, request, context):
@@ -217,8 +217,8 @@ class _Admin:
         current_version = version_label(bench.task_names, versions)
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench.name))
         job_ids = []
-        for text in r.entries_json:
-            e = json.loads(text)
+        for pb in r.entries:
+            e = entry_py(pb)
             z = e.get("zrc") or {}
             if z.get("scorer_version") == current_version or not z.get("submission_digest"):
                 continue
@@ -340,8 +340,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self._check_owner(request.selection, current.get())
         v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
                         timeout=self.c.s.call_timeout)
-        params = Params.from_json(v.params_json)
-        return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params_yaml=params.to_yaml())
+        return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params=v.params)
 
     # jobs ---------------------------------------------------------------------------------------------
     def _check_selection(self, sel) -> Selected:
@@ -484,20 +483,20 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         if job.state != jobs.SUCCEEDED:
             raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job is {job.state}, not finished yet")
         files, entry = self._job_files(job)
-        return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), leaderboard_json=entry,
+        return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), entry=entry,
                                              job=job_to_pb(job))
 
-    def _job_files(self, job: jobs.Job) -> tuple[list, str]:
+    def _job_files(self, job: jobs.Job) -> tuple[list, common_pb2.LeaderboardEntry]:
         """A finished job's score files (the reference's + score_confidence.csv, provenance.json) and entry."""
         files, summaries, versions = [], [], {}
         for key in job.done.values():
             r = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
             files.extend(common_pb2.File(name=f.name, content=f.content) for f in r.files)
-            summaries.append(json.loads(r.summary_json))
+            summaries.append(summary_py(r.summary))
             versions[r.task] = r.scorer_version
-        entry = self.c.call(self.c.results.GetEntry, results_pb2.GetEntryRequest(job_id=job.job_id)).entry_json
+        entry = self.c.call(self.c.results.GetEntry, results_pb2.GetEntryRequest(job_id=job.job_id)).entry
         sel = job.selection
-        extra = analysis_files(sel["benchmark"], summaries, json.loads(entry),
+        extra = analysis_files(sel["benchmark"], summaries, entry_py(entry),
                                dataset=sel.get("dataset") or get_benchmark(sel["benchmark"]).dataset,
                                dataset_digest=job.dataset_digest, submission_digest=sel["submission_digest"],
                                scorer_version=version_label(sorted(versions), versions), job_id=job.job_id)
@@ -539,10 +538,9 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         """The published entry whose entry id or job id is ``ident``."""
         for bench in BENCHMARKS:
             r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
-            for text in r.entries_json:
-                z = json.loads(text).get("zrc") or {}
-                if ident in (z.get("entry_id"), z.get("job_id")):
-                    return json.loads(text)
+            for pb in r.entries:
+                if pb.HasField("zrc") and ident in (pb.zrc.entry_id, pb.zrc.job_id):
+                    return entry_py(pb)
         return None
 
 

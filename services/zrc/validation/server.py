@@ -5,13 +5,12 @@ The work is :meth:`zrc.app.dataplane.DataPlane.validate`; this servicer only tra
 
 from __future__ import annotations
 
-import json
-
 import structlog
 
 from zrc.app.dataplane import DataPlane
 from zrc.app.datasets import DatasetCache
 from zrc.common import runtime
+from zrc.common.convert import meta_pb, params_pb
 from zrc.common.data import finding_to_pb
 from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
 from zrc.storage import Storage
@@ -31,8 +30,7 @@ class ValidationServicer(validation_pb2_grpc.ValidationServiceServicer):
         log.info("validated", ok=report.ok, findings=len(report.findings))
         return validation_pb2.ValidateResponse(
             ok=report.ok, findings=[finding_to_pb(f) for f in report.findings.items],
-            params_json=report.params.to_json(), meta_json=json.dumps(report.meta, default=str),
-            dataset_digest=v.dataset_digest,
+            params=params_pb(report.params), meta=meta_pb(report.meta), dataset_digest=v.dataset_digest,
             pooled=[validation_pb2.PooledRef(task=t, set=s, ref=r) for t, s, r in v.pooled_refs])
 
 

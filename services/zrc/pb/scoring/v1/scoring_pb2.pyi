@@ -22,16 +22,16 @@ class ScoreRequest(_message.Message):
     def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., result_key: _Optional[str] = ..., params: _Optional[_Union[_common_pb2.SubmissionParams, _Mapping]] = ..., pooled_ref: _Optional[str] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
-    __slots__ = ("files", "summary_json", "scorer_version", "stored")
+    __slots__ = ("files", "scorer_version", "stored", "summary")
     FILES_FIELD_NUMBER: _ClassVar[int]
-    SUMMARY_JSON_FIELD_NUMBER: _ClassVar[int]
     SCORER_VERSION_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     files: _containers.RepeatedCompositeFieldContainer[_common_pb2.File]
-    summary_json: str
     scorer_version: str
     stored: bool
-    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.File, _Mapping]]] = ..., summary_json: _Optional[str] = ..., scorer_version: _Optional[str] = ..., stored: _Optional[bool] = ...) -> None: ...
+    summary: _common_pb2.ScoreSummary
+    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.File, _Mapping]]] = ..., scorer_version: _Optional[str] = ..., stored: _Optional[bool] = ..., summary: _Optional[_Union[_common_pb2.ScoreSummary, _Mapping]] = ...) -> None: ...
 
 class DescribeRequest(_message.Message):
     __slots__ = ()
