@@ -20,7 +20,6 @@ from pathlib import Path
 
 import grpc
 import structlog
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from zrc.common import internal, runtime
 from zrc.common.data import (
@@ -37,12 +36,14 @@ from zrc.core import jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.dataset import gold_file_names, load_dataset
+from zrc.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from zrc.core.limits import quoted
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, select
 from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
-from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
+from zrc.gateway.auth import Auth, current, next_reset
+from zrc.gateway.interceptor import AuthInterceptor
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.streams import StreamGuard
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
@@ -52,7 +53,7 @@ from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.pb.results.v1 import results_pb2
 from zrc.pb.scoring.v1 import scoring_pb2
 from zrc.pb.validation.v1 import validation_pb2
-from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage
+from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, keys
 
 log = structlog.get_logger("zrc.gateway")
 MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)
@@ -133,10 +134,7 @@ class _Admin:
     """Leaderboards, identity and admin RPCs (mixed into GatewayServicer)."""
 
     def GetLeaderboard(self, request, context):
-        try:
-            bench = get_benchmark(request.benchmark).name
-        except KeyError as exc:
-            raise SelectionError(str(exc.args[0])) from None
+        bench = get_benchmark(request.benchmark).name
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
         return gateway_pb2.GetLeaderboardResponse(entries_json=list(r.entries_json))
 
@@ -268,9 +266,8 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=False)
         held, streamed_sha = self.uploads.receive(meta, rest, who.user)
         if held < meta.size:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"upload incomplete: the server holds {held} of {meta.size} bytes; "
-                                f"resume from {held} (nothing is visible until complete)")
+            raise FailedPrecondition(f"upload incomplete: the server holds {held} of {meta.size} bytes; "
+                                     f"resume from {held} (nothing is visible until complete)")
         self.uploads.finish(digest, meta.size, streamed_sha, who.user)
         self.auth.add_owner(digest, who)
         log.info("upload_stored", size=meta.size, resumed_from=meta.offset)
@@ -294,14 +291,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             try:
                 dataset = load_dataset(tree, name=name)
                 for rel, data, part_notes in dataset.compile_parts():
-                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
+                    self.storage.put_bytes(DATASETS, f"{keys.dataset_files(name)}/{rel}", data)
                     notes.extend(part_notes)
                 bench, root, names = gold_file_names(tree)
                 for rel in sorted(names):
                     data = root.read(rel)
                     content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
                     total += len(data)
-                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
+                    self.storage.put_bytes(DATASETS, f"{keys.dataset_files(name)}/{rel}", data)
             finally:
                 tree.close()
         finally:
@@ -316,7 +313,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def ListDatasets(self, request, context):
         out = []
         for key in self.storage.list(DATASETS):
-            if key.endswith("/manifest.json") and key.count("/") == 1:
+            if keys.is_dataset_manifest(key):
                 out.append(gateway_pb2.DatasetInfo(**self.storage.get_json(DATASETS, key)))
         return gateway_pb2.ListDatasetsResponse(datasets=out)
 
@@ -326,9 +323,9 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         try:
             info = self.storage.get_json(DATASETS, manifest_key)
         except NotFound:
-            raise runtime.Abort(grpc.StatusCode.NOT_FOUND, f"dataset {request.name} is not imported") from None
+            raise NotFound(f"dataset {request.name} is not imported") from None
         self.storage.delete(DATASETS, manifest_key)  # the commit point: from here on it is not listed
-        for key in self.storage.list(DATASETS, f"{request.name}/"):
+        for key in self.storage.list(DATASETS, keys.dataset_prefix(request.name)):
             self.storage.delete(DATASETS, key)
         log.info("dataset_removed", dataset=request.name)
         return gateway_pb2.DeleteDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info))
@@ -344,10 +341,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     # jobs ---------------------------------------------------------------------------------------------
     def _check_selection(self, sel) -> tuple[str, list[str], list[str], str, dict]:
         """Reject a bad request now, synchronously, rather than as a failed job later."""
-        try:
-            bench = get_benchmark(sel.benchmark)
-        except KeyError as exc:
-            raise SelectionError(str(exc.args[0])) from None
+        bench = get_benchmark(sel.benchmark)
         sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
         ds_name = sel.dataset or bench.dataset
         try:
@@ -382,8 +376,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                                 or request.skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")
         if request.publish and self.require_raw and self._pooled(sel):
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                "this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
+            raise FailedPrecondition("this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
         selection.update(benchmark=bench, dataset=ds_name, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
@@ -478,19 +471,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def GetScores(self, request, context):
         job = self._own_job(request.job_id)
         if job.state == jobs.INVALID:
-            detail = error_details_pb2.BadRequest(field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=f"{f.get('file') or 'submission'}{':' + str(f['line']) if f.get('line') else ''}",
-                    description=f"{f['message']} [{f['code']}]")
+            raise InvalidArgument(f"job {job.job_id} found the submission invalid", violations=[
+                (f"{f.get('file') or 'submission'}{':' + str(f['line']) if f.get('line') else ''}",
+                 f"{f['message']} [{f['code']}]")
                 for f in job.findings if f["severity"] == "error"][:100])
-            st = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT,
-                                   message=f"job {job.job_id} found the submission invalid")
-            st.details.add().Pack(detail)
-            raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT, st.message, rich=st)
         if job.state == jobs.FAILED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job failed: {job.failure_reason}")
+            raise FailedPrecondition(f"job failed: {job.failure_reason}")
         if job.state != jobs.SUCCEEDED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job is {job.state}, not finished yet")
+            raise FailedPrecondition(f"job is {job.state}, not finished yet")
         files, entry = self._job_files(job)
         return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), leaderboard_json=entry,
                                              job=job_to_pb(job))
@@ -534,12 +522,11 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             if entry is None:
                 if job is None:
                     raise NotFound(f"no job or leaderboard entry {ident}")
-                raise runtime.Abort(grpc.StatusCode.PERMISSION_DENIED,
-                                    f"job {ident} belongs to another user and is not a published entry")
+                raise PermissionDenied(f"job {ident} belongs to another user and is not a published entry")
             z = entry["zrc"]
             job, label = self._job(z["job_id"]), f"entry {z['entry_id']} ({entry.get('model_id') or 'no model id'})"
         if job.state != jobs.SUCCEEDED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"{label} is {job.state}, not finished")
+            raise FailedPrecondition(f"{label} is {job.state}, not finished")
         files, _ = self._job_files(job)
         return load_folder(label, {f.name: f.content for f in files})
 

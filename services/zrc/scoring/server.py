@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import grpc
 import structlog
 
 from zrc.common import metrics, runtime
@@ -21,6 +20,7 @@ from zrc.common.data import (
     result_object,
 )
 from zrc.core import SCORER_VERSION
+from zrc.core.errors import InvalidArgument
 from zrc.core.leaderboard import summarize
 from zrc.core.pipeline import evaluate
 from zrc.core.scoring import score_semantic
@@ -50,8 +50,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         sel = request.selection
         structlog.contextvars.bind_contextvars(submission=sel.submission_digest[:12])
         if list(sel.tasks) != [self.task] or len(sel.sets) != 1:
-            raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"this scorer scores exactly one set of task {self.task!r}")
+            raise InvalidArgument(f"this scorer scores exactly one set of task {self.task!r}")
         key = request.result_key
         if not key:
             response = self._score(request, context)
@@ -92,8 +91,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             tree.close()
         if not ev.ok:
             first = next((f for f in ev.findings if f.severity == "error"), None)
-            raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"submission invalid for {self.task} {sets[0]}: {first or 'nothing to score'}")
+            raise InvalidArgument(f"submission invalid for {self.task} {sets[0]}: {first or 'nothing to score'}")
         (result,) = ev.results
         log.info("scored", task=self.task, set=sets[0])
         return self._response(result, dataset, ev.findings)

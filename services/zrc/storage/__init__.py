@@ -15,27 +15,31 @@ leaderboard entries, job records).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from abc import ABC, abstractmethod
 from typing import Any, BinaryIO
 
+from zrc.core.errors import Conflict, NotFound, Unavailable
 from zrc.core.sources import FileTree
+
+__all__ = ["DATASETS", "SUBMISSIONS", "RESULTS", "NotFound", "PreconditionFailed", "StorageUnavailable", "Storage",
+           "RangeReader", "ChainReader", "StorageTree", "from_env", "s3_secure"]
 
 DATASETS = "datasets"
 SUBMISSIONS = "submissions"
 RESULTS = "results"
 
 
-class NotFound(KeyError):
-    """The object does not exist."""
-
-
-class PreconditionFailed(RuntimeError):
+class PreconditionFailed(Conflict):
     """A conditional write lost: the object exists (put_if_absent) or changed (put_if_match)."""
 
+    def __str__(self) -> str:   # what the caller of the RPC that lost reads
+        return f"concurrent update, try again ({self.message})"
 
-class StorageUnavailable(RuntimeError):
+
+class StorageUnavailable(Unavailable):
     """A transient storage fault (connection refused, timeout, 5xx): retry later."""
 
 
@@ -92,7 +96,7 @@ class Storage(ABC):
 
     @abstractmethod
     def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
-        """Server-side concatenation of ``srcs`` into ``dst`` (S3: every source but the last >= 5 MiB)."""
+        """Concatenation of ``srcs`` into ``dst``, server-side where the backend can (any source sizes)."""
 
     @abstractmethod
     def ping(self) -> None:
@@ -164,6 +168,34 @@ class RangeReader(io.RawIOBase):
             start = 0
         out = self._buf[start:start + n]
         self._pos += len(out)
+        return out
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+class ChainReader(io.RawIOBase):
+    """Objects read one after the other as one stream (segments of an upload), hashed when ``hashed``."""
+
+    def __init__(self, storage: Storage, bucket: str, keys: list[str], hashed: bool = False):
+        self.storage, self.bucket, self.keys = storage, bucket, list(keys)
+        self.sha = hashlib.sha256() if hashed else None
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self._buf) < n) and self.keys:
+            self._buf += self.storage.get_bytes(self.bucket, self.keys.pop(0))
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        if self.sha is not None:
+            self.sha.update(out)
         return out
 
     def readinto(self, b) -> int:

@@ -21,10 +21,7 @@ log = structlog.get_logger("zrc.validation")
 
 def resolve(selection, datasets: DatasetCache):
     """Benchmark, dataset (+digest), sets and tasks of a Selection; bad values -> SelectionError."""
-    try:
-        bench = get_benchmark(selection.benchmark)
-    except KeyError as exc:
-        raise SelectionError(str(exc.args[0])) from None
+    bench = get_benchmark(selection.benchmark)
     sets, tasks = select(bench, list(selection.sets) or None, list(selection.tasks) or None)
     dataset, digest = datasets.get(selection.dataset or bench.dataset)
     if dataset.benchmark.name != bench.name:
