@@ -36,7 +36,7 @@ from grpc_reflection.v1alpha import reflection
 
 from zrc.common import metrics, tracing
 from zrc.common.channel import GRPC_OPTIONS, TLSConfigError, channel, read_pem
-from zrc.core.errors import InvalidArgument, ResourceExhausted, ZrcError
+from zrc.core.errors import DomainError, InvalidArgument, ResourceExhausted
 from zrc.storage import Storage, s3_secure
 
 # Servers close connections after a while so that clients re-resolve and find new (scaled-up) pods.
@@ -164,12 +164,12 @@ def configure_logging(service: str) -> None:
 
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message of a domain error (INTERNAL, message withheld, for anything else)."""
-    if isinstance(exc, ZrcError):
+    if isinstance(exc, DomainError):
         return grpc.StatusCode[exc.status], str(exc)
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"
 
 
-def _rich(exc: ZrcError, code: grpc.StatusCode, message: str):
+def _rich(exc: DomainError, code: grpc.StatusCode, message: str):
     """A google.rpc.Status carrying the error's details (None when it has none)."""
     from google.protobuf import duration_pb2
     from google.rpc import error_details_pb2, status_pb2
@@ -202,7 +202,7 @@ def _fail(exc: BaseException, context: grpc.ServicerContext) -> None:
         log.error("rpc_failed", exc_info=exc)
     else:
         log.warning("rpc_error", code=code.name, error=msg)
-    rich = _rich(exc, code, msg) if isinstance(exc, ZrcError) else None
+    rich = _rich(exc, code, msg) if isinstance(exc, DomainError) else None
     if rich is not None:
         from grpc_status import rpc_status
         context.abort_with_status(rpc_status.to_status(rich))

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-class ZrcError(Exception):
-    """A refusal the caller can act on (never a bug: those surface as INTERNAL, the trace only in the log)."""
+class DomainError(Exception):
+    """A refusal the caller can act on (never a bug: those surface as INTERNAL, the trace only in the log).
+
+    Not ``zrc.ZrcError``: that one is what the Python API (``zrc.evaluate``) raises to its callers."""
 
     status = "UNKNOWN"
 
@@ -28,7 +30,7 @@ class ZrcError(Exception):
         return self.message
 
 
-class InvalidArgument(ZrcError, ValueError):
+class InvalidArgument(DomainError, ValueError):
     """The request itself is wrong (a malformed field, an invalid submission); ``violations`` say where."""
 
     status = "INVALID_ARGUMENT"
@@ -38,25 +40,25 @@ class InvalidArgument(ZrcError, ValueError):
         self.violations = list(violations)
 
 
-class NotFound(ZrcError, KeyError):
+class NotFound(DomainError, KeyError):
     """The object, dataset, job or user does not exist (a KeyError too: lookups read like dict lookups)."""
 
     status = "NOT_FOUND"
 
 
-class Unauthenticated(ZrcError):
+class Unauthenticated(DomainError):
     """No valid credential (missing, malformed, revoked or expired token)."""
 
     status = "UNAUTHENTICATED"
 
 
-class PermissionDenied(ZrcError):
+class PermissionDenied(DomainError):
     """A valid caller asking for what is not theirs, or for an admin action."""
 
     status = "PERMISSION_DENIED"
 
 
-class ResourceExhausted(ZrcError):
+class ResourceExhausted(DomainError):
     """A quota or a limit is reached; ``quota_subject`` names whose quota, ``retry_after`` when to come back."""
 
     status = "RESOURCE_EXHAUSTED"
@@ -66,20 +68,20 @@ class ResourceExhausted(ZrcError):
         self.quota_subject, self.retry_after = quota_subject, retry_after
 
 
-class FailedPrecondition(ZrcError):
+class FailedPrecondition(DomainError):
     """The request is fine but the system is not in a state to answer it (a job not finished, an offset
     that does not match what the server holds): retrying as is will not help, doing something else will."""
 
     status = "FAILED_PRECONDITION"
 
 
-class Conflict(ZrcError):
+class Conflict(DomainError):
     """A concurrent writer won (a conditional write lost): the caller may read again and retry."""
 
     status = "ABORTED"
 
 
-class Unavailable(ZrcError, RuntimeError):
+class Unavailable(DomainError, RuntimeError):
     """A transient fault of a dependency (object storage down, timeout): retry later."""
 
     status = "UNAVAILABLE"
