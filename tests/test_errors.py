@@ -107,6 +107,7 @@ def test_keys_keep_the_stored_layout():
     assert keys.staging("ann", d) == f"staging/ann/{d}.zip"
     assert keys.dataset_manifest("sLM21-dataset") == "sLM21-dataset/manifest.json"
     assert keys.dataset_files("sLM21-dataset") == "sLM21-dataset/files"
+    assert keys.dataset_file("sLM21-dataset", "lexical/dev/gold.csv") == "sLM21-dataset/files/lexical/dev/gold.csv"
     assert keys.result(d) == f"results/{d}.json.gz" and keys.result(d, legacy=True) == f"results/{d}.json"
     assert keys.job(jid) == f"jobs/{jid}.json" and keys.open_marker(jid) == f"open/{jid}"
     assert keys.entry(jid) == f"entries/{jid}.json"

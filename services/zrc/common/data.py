@@ -21,8 +21,6 @@ from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, StorageTree, k
 
 # The name service code used before the one vocabulary (zrc.core.errors): the same class.
 BadRequest = InvalidArgument
-# Object keys are built by zrc.storage.keys; these names stay for the service code that imports them.
-archive_key, dataset_manifest_key, result_object = keys.archive, keys.dataset_manifest, keys.result
 
 
 _SEVERITY = {"error": common_pb2.SEVERITY_ERROR, "warning": common_pb2.SEVERITY_WARNING}
@@ -79,7 +77,7 @@ class DatasetCache:
 
     def manifest(self, name: str) -> dict:
         try:
-            return self.storage.get_json(DATASETS, dataset_manifest_key(name))
+            return self.storage.get_json(DATASETS, keys.dataset_manifest(name))
         except NotFound:
             raise NotFound(f"dataset {name} is not imported") from None
 
@@ -104,7 +102,7 @@ def open_submission(storage: Storage, digest: str, local_ref: str = "", local=No
         if local is None:
             raise LocalRefError(REFUSED)
         return local.open(local_ref)
-    key = archive_key(digest)
+    key = keys.archive(digest)
     try:
         reader = storage.open(SUBMISSIONS, key)
     except NotFound:

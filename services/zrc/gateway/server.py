@@ -24,8 +24,6 @@ import structlog
 from zrc.common import internal, runtime
 from zrc.common.data import (
     BadRequest,
-    archive_key,
-    dataset_manifest_key,
     finding_to_pb,
     open_submission,
     selection_from_dict,
@@ -279,7 +277,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             meta, path, size, digest = _spool_to_file(self.streams.idle_limited(request_iterator, context),
                                                       "dataset", self.tmpdir)
         name = meta.name
-        manifest_key = dataset_manifest_key(name)
+        manifest_key = keys.dataset_manifest(name)
         # One part, then one file, in memory at a time. Compiled forms are stored as each part passes its
         # checks; they are used only with the very CSV bytes they were made from, so one left behind by an
         # import that fails later can never be read with other CSVs. The CSVs go once every part is good.
@@ -291,14 +289,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             try:
                 dataset = load_dataset(tree, name=name)
                 for rel, data, part_notes in dataset.compile_parts():
-                    self.storage.put_bytes(DATASETS, f"{keys.dataset_files(name)}/{rel}", data)
+                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
                     notes.extend(part_notes)
                 bench, root, names = gold_file_names(tree)
                 for rel in sorted(names):
                     data = root.read(rel)
                     content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
                     total += len(data)
-                    self.storage.put_bytes(DATASETS, f"{keys.dataset_files(name)}/{rel}", data)
+                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
             finally:
                 tree.close()
         finally:
@@ -319,7 +317,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
 
     def DeleteDataset(self, request, context):
         self.auth.require_admin(current.get(), "removing a dataset")
-        manifest_key = dataset_manifest_key(request.name)
+        manifest_key = keys.dataset_manifest(request.name)
         try:
             info = self.storage.get_json(DATASETS, manifest_key)
         except NotFound:
@@ -345,7 +343,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
         ds_name = sel.dataset or bench.dataset
         try:
-            man = self.storage.get_json(DATASETS, dataset_manifest_key(ds_name))
+            man = self.storage.get_json(DATASETS, keys.dataset_manifest(ds_name))
         except NotFound:
             raise NotFound(f"dataset {ds_name} is not imported") from None
         if man["benchmark"] != bench.name:
@@ -354,8 +352,8 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             if self.local is None:
                 raise LocalRefError(REFUSED)
             self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
-            archive_key(sel.submission_digest)  # the folder's fingerprint keys its cached results
-        elif not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
+            keys.digest(sel.submission_digest)  # the folder's fingerprint keys its cached results
+        elif not self.storage.exists(SUBMISSIONS, keys.archive(sel.submission_digest)):
             raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
         return bench.name, sets, tasks, ds_name, man
 

@@ -17,7 +17,6 @@ from zrc.common.data import (
     load_pooled,
     open_submission,
     pooled_key,
-    result_object,
 )
 from zrc.core import SCORER_VERSION
 from zrc.core.errors import InvalidArgument
@@ -27,7 +26,7 @@ from zrc.core.scoring import score_semantic
 from zrc.core.validation import read_params
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from zrc.storage import RESULTS, NotFound, Storage
+from zrc.storage import RESULTS, NotFound, Storage, keys
 from zrc.validation.server import resolve
 
 log = structlog.get_logger("zrc.scoring")
@@ -57,7 +56,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             self._count(context, sel.sets[0])
             return response
         try:   # asked again (a gateway took the job over): the part was scored and stored already
-            d = decode_result(self.storage.get_bytes(RESULTS, result_object(key)))
+            d = decode_result(self.storage.get_bytes(RESULTS, keys.result(key)))
             log.info("scored", task=self.task, set=sel.sets[0], stored_before=True)
             return scoring_pb2.ScoreResponse(
                 files=[common_pb2.File(name=n, content=c.encode()) for n, c in d["files"].items()],
@@ -70,7 +69,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
              "files": {f.name: f.content.decode() for f in response.files}}
         # Create-only: of two calls scoring the same part (a gateway died mid-call and another asked again),
         # one stores it and counts it. Durable before it is answered, so a lost answer costs no re-scoring.
-        if self.storage.put_if_absent(RESULTS, result_object(key), encode_result(d)):
+        if self.storage.put_if_absent(RESULTS, keys.result(key), encode_result(d)):
             metrics.SCORED_PARTS.labels(self.task, sel.sets[0]).inc()
         else:
             metrics.ABANDONED_PARTS.labels(self.task, sel.sets[0]).inc()

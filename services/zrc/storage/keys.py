@@ -69,6 +69,10 @@ def dataset_files(name: str) -> str:
     return f"{dataset_prefix(name)}files"
 
 
+def dataset_file(name: str, rel: str) -> str:
+    return f"{dataset_files(name)}/{rel}"
+
+
 # -- submissions bucket ----------------------------------------------------------------------------------
 def archive(sha256: str) -> str:
     return f"{ARCHIVES}{digest(sha256)}.zip"
