@@ -4,9 +4,11 @@
 * :class:`~zrc.storage.local.LocalStorage`: a directory, for the embedded mode.
 
 Both have the same semantics: whole-object writes are atomic (a reader sees the
-old object or the new one, never a partial one), keys are built by callers from
-ids and digests (never from user-supplied names), and transient faults raise
-:class:`StorageUnavailable` so that callers can retry.
+old object or the new one, never a partial one), keys come from
+:mod:`zrc.storage.keys` (ids and digests, checked; never unchecked user input),
+transient faults raise :class:`StorageUnavailable` so that callers can retry, and
+a missing object raises :class:`NotFound` (both from the one error vocabulary,
+``zrc.core.errors``).
 
 Buckets (names configurable): ``datasets`` (gold files per dataset),
 ``submissions`` (one archive per digest), ``results`` (cached task results,
@@ -88,6 +90,10 @@ class Storage(ABC):
     def list(self, bucket: str, prefix: str = "") -> list[str]: ...
 
     @abstractmethod
+    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
+        """(key, seconds since last modified) of every object under ``prefix`` (the retention sweeper)."""
+
+    @abstractmethod
     def delete(self, bucket: str, key: str) -> None: ...
 
     @abstractmethod
@@ -109,9 +115,6 @@ class Storage(ABC):
             return False
         return True
 
-    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
-        """(key, seconds since last modified) of every object under ``prefix`` (the retention sweeper)."""
-        raise NotImplementedError
 
     def put_json(self, bucket: str, key: str, obj: Any) -> None:
         self.put_bytes(bucket, key, json.dumps(obj, allow_nan=False).encode())
