@@ -135,3 +135,34 @@ def test_importing_the_client_loads_no_server_code():
             "sys.exit(1 if bad else 0)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, f"import zrc.client loaded server modules: {r.stdout}{r.stderr}"
+
+
+def test_an_invalid_job_answers_its_findings_as_field_violations(tmp_path, slm21_copy):
+    """GetScores of an INVALID job: INVALID_ARGUMENT with a BadRequest naming file:line (the gateway's logic
+    raises InvalidArgument(violations=...), the interceptor builds the detail)."""
+    import shutil
+
+    from zrc.client import Client
+    from zrc.embedded import start_embedded
+    from zrc.pb.gateway.v1 import gateway_pb2
+
+    data, sub = slm21_copy
+    lines = (sub / "lexical/dev.txt").read_text().splitlines()
+    lines[4] = lines[4].split()[0] + " notanumber"
+    (sub / "lexical/dev.txt").write_text("\n".join(lines) + "\n")
+    shutil.rmtree(sub / "semantic")   # not needed here: a smaller archive
+    emb = start_embedded(tmp_path / "home")
+    try:
+        with Client(emb.address) as client:
+            client.import_dataset(data, "sLM21-dataset")
+            up = client.upload_folder(sub)
+            job = client.wait(client.evaluate(up.digest, "sLM21", sets=["dev"], tasks=["lexical"]))
+            assert job.state == gateway_pb2.JOB_STATE_INVALID
+            with pytest.raises(grpc.RpcError) as exc:
+                client.get_scores(job.job_id)
+    finally:
+        emb.close()
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad = error_details_pb2.BadRequest()
+    assert rpc_status.from_call(exc.value).details[0].Unpack(bad)
+    assert any(v.field == "lexical/dev.txt:5" and "[bad_score]" in v.description for v in bad.field_violations)

@@ -165,7 +165,8 @@ def configure_logging(service: str) -> None:
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message of a domain error (INTERNAL, message withheld, for anything else)."""
     if isinstance(exc, DomainError):
-        return grpc.StatusCode[exc.status], str(exc)
+        code = grpc.StatusCode[exc.status]
+        return code, str(exc) or code.name.lower().replace("_", " ")
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"
 
 
