@@ -166,3 +166,24 @@ def test_an_invalid_job_answers_its_findings_as_field_violations(tmp_path, slm21
     bad = error_details_pb2.BadRequest()
     assert rpc_status.from_call(exc.value).details[0].Unpack(bad)
     assert any(v.field == "lexical/dev.txt:5" and "[bad_score]" in v.description for v in bad.field_violations)
+
+
+def test_grpc_is_imported_only_by_servicers_interceptors_and_clients():
+    """Logic raises domain errors; only these modules speak gRPC (a new one must say which of the three it is)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "services" / "zrc"
+    allowed = {"common/runtime.py", "common/internal.py", "gateway/interceptor.py",   # interceptors
+               "common/channel.py", "client.py", "common/healthcheck.py", "gateway/runner.py"}   # clients
+    found = set()
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("pb/") or rel.endswith("/server.py"):   # generated code, servicers
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "grpc" or n.startswith(("grpc.", "grpc_", "google.rpc")) for n in names):
+                found.add(rel)
+    assert found <= allowed, f"grpc imported outside servicers, interceptors and clients: {sorted(found - allowed)}"
