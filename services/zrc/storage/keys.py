@@ -132,7 +132,7 @@ def leaderboard_entry(benchmark: str, entry_id: str) -> str:
 
 
 def user(name: str) -> str:
-    return f"{USERS}{name}.json"
+    return f"{USERS}{user_name(name)}.json"
 
 
 def token(token_hash: str) -> str:
@@ -153,11 +153,11 @@ def model(model_id: str) -> str:
 
 
 def owners(sha256: str) -> str:
-    return f"auth/owners/{sha256}/"
+    return f"auth/owners/{digest(sha256)}/"
 
 
 def owner(sha256: str, user: str) -> str:
-    return f"{owners(sha256)}{user}"
+    return f"{owners(sha256)}{user_name(user)}"
 
 
 def quota_slots(user: str, benchmark: str, day: str) -> str:
