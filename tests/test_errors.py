@@ -187,3 +187,20 @@ def test_grpc_is_imported_only_by_servicers_interceptors_and_clients():
             if any(n == "grpc" or n.startswith(("grpc.", "grpc_", "google.rpc")) for n in names):
                 found.add(rel)
     assert found <= allowed, f"grpc imported outside servicers, interceptors and clients: {sorted(found - allowed)}"
+
+
+def test_a_full_server_tells_when_to_retry():
+    """Every stream taken: RESOURCE_EXHAUSTED with retry_after (a RetryInfo on the wire); a user over their own
+    limit is told to wait for their streams instead."""
+    from zrc.gateway.streams import RETRY_AFTER, StreamGuard
+
+    guard = StreamGuard(per_user=1, total=2)
+    with guard.open("ann", "watch"), guard.open("bob", "watch"):
+        with pytest.raises(errors.ResourceExhausted, match="ZRC_MAX_STREAMS=2") as full, guard.open("cid", "watch"):
+            pass
+        assert full.value.retry_after == RETRY_AFTER
+    with guard.open("ann", "watch"):
+        with pytest.raises(errors.ResourceExhausted, match="ZRC_STREAMS_PER_USER=1") as mine, \
+                guard.open("ann", "upload"):
+            pass
+        assert mine.value.retry_after is None

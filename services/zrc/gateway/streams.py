@@ -31,6 +31,7 @@ import structlog
 from zrc.core.errors import ResourceExhausted
 
 log = structlog.get_logger("zrc.gateway.streams")
+RETRY_AFTER = 2.0   # seconds a client is told to wait (RetryInfo) when every stream of the server is taken
 
 
 class StreamGuard:
@@ -54,7 +55,7 @@ class StreamGuard:
                                         f"ZRC_STREAMS_PER_USER={self.per_user}); wait for one to finish")
             if self._open >= self.total:
                 raise ResourceExhausted(f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS="
-                                        f"{self.total}); try again shortly")
+                                        f"{self.total}); try again shortly", retry_after=RETRY_AFTER)
             self._by_user[user] += 1
             self._open += 1
         try:
