@@ -19,7 +19,7 @@ def register(add, session, usage_error) -> None:
     """Add the admin parsers; ``add`` is main's parser factory, ``session`` its client context."""
 
     def users(a) -> int:
-        with session() as client:
+        with session(scoring=False) as client:
             rows = _dicts(client.list_users())
         if a.json:
             output.print_json(rows)
@@ -30,7 +30,7 @@ def register(add, session, usage_error) -> None:
         return 0
 
     def tokens(a) -> int:
-        with session() as client:
+        with session(scoring=False) as client:
             rows = _dicts(client.list_tokens(a.user))
         if a.json:
             output.print_json(rows)
@@ -41,7 +41,7 @@ def register(add, session, usage_error) -> None:
         return 0
 
     def token_create(a) -> int:
-        with session() as client:
+        with session(scoring=False) as client:
             r = client.issue_token(a.user, a.expires_days)
         if a.json:
             output.print_json({"ok": True, "user": a.user, "token": r.token, "id": r.id, "expires_at": r.expires_at})
@@ -55,7 +55,7 @@ def register(add, session, usage_error) -> None:
         given = [x for x in (a.token, a.id, a.user) if x]
         if len(given) != 1:
             raise usage_error("give exactly one of: TOKEN, --id ID (from admin:tokens), --user USER")
-        with session() as client:
+        with session(scoring=False) as client:
             n = client.revoke_tokens(token=a.token or "", token_id=a.id or "", user=a.user or "")
         if a.json:
             output.print_json({"ok": True, "revoked": n})
@@ -65,7 +65,7 @@ def register(add, session, usage_error) -> None:
 
     def set_disabled(disabled: bool):
         def cmd(a) -> int:
-            with session() as client:
+            with session(scoring=False) as client:
                 client.set_user_disabled(a.user, disabled)
             if a.json:
                 output.print_json({"ok": True, "user": a.user, "disabled": disabled})
@@ -75,7 +75,7 @@ def register(add, session, usage_error) -> None:
         return cmd
 
     def audit(a) -> int:
-        with session() as client:
+        with session(scoring=False) as client:
             rows = _dicts(client.audit(a.limit))
         if a.json:
             output.print_json(rows)
@@ -85,7 +85,7 @@ def register(add, session, usage_error) -> None:
         return 0
 
     def grant(a) -> int:
-        with session() as client:
+        with session(scoring=False) as client:
             client.grant_submission(a.digest, a.user)
         if a.json:
             output.print_json({"digest": a.digest, "user": a.user, "granted": True})

@@ -25,7 +25,7 @@ def job_dict(j) -> dict:
 def cmd_jobs(a) -> int:
     from .main import session
 
-    with session() as client:
+    with session(scoring=False) as client:
         rows = sorted((job_dict(j) for j in client.list_jobs()), key=lambda r: r["created_at"], reverse=True)
     if a.json:
         output.print_json(rows)
@@ -44,7 +44,7 @@ def cmd_jobs_scores(a) -> int:
 
     out = Path(a.output) if a.output else Path(f"scores-{a.job}")
     check_output_dir(out)
-    with session() as client:
+    with session(scoring=False) as client:
         job = client.get_job(a.job)
         state = STATE_NAMES.get(job.state, str(job.state))
         if state in ("queued", "validating", "scoring"):

@@ -101,15 +101,16 @@ def _bench(name: str) -> str:
 
 
 @contextlib.contextmanager
-def session() -> Iterator[_client.Client]:
-    """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset."""
+def session(scoring: bool = True) -> Iterator[_client.Client]:
+    """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset (``scoring=False``: a
+    command that scores nothing, for which the embedded stack starts without validation and scorers)."""
     server = os.environ.get("ZRC_SERVER", "").strip()
     token = os.environ.get("ZRC_TOKEN") or (credentials.load(server) if server else None) \
         or os.environ.get("ZRC_ADMIN_TOKEN") or None
     embedded = None
     if not server:
         from zrc.embedded import start_embedded
-        embedded = start_embedded(home.home())
+        embedded = start_embedded(home.home(), scoring)
         server = embedded.address
     try:
         client = _client.Client(server, token=token, ca_file=os.environ.get("ZRC_CA_FILE") or None,
@@ -428,7 +429,7 @@ def cmd_params(a) -> int:
 
 
 def cmd_datasets(a) -> int:
-    with session() as client:
+    with session(scoring=False) as client:
         rows = list(client.list_datasets())
     if a.json:
         output.print_json([{"name": r.name, "benchmark": r.benchmark, "parts": list(r.parts), "digest": r.digest,
@@ -447,7 +448,7 @@ def cmd_import(a) -> int:
         raise UsageError(f"{a.path} does not exist: give the official dataset folder or its zip")
     name = a.name or src.name.removesuffix(".zip")
     try:
-        with session() as client:
+        with session(scoring=False) as client:
             r = client.import_dataset(src, name)
     except (SourceError, *_dataset_errors()) as exc:
         return _import_failed(a, str(exc))
@@ -588,7 +589,7 @@ def _report_invalid(a, findings: Sequence[Finding], why: str) -> int:
 
 def cmd_leaderboard(a) -> int:
     bench = _bench(a.name)
-    with session() as client:
+    with session(scoring=False) as client:
         entries = client.leaderboard(bench)
     entries.sort(key=lambda e: (e.get("zrc") or {}).get("published_at") or e.get("submission_date") or "")
     if a.json:
@@ -614,7 +615,7 @@ def cmd_login(a) -> int:
     if not token:
         raise UsageError("no token given")
     os.environ["ZRC_TOKEN"] = token
-    with session() as client:
+    with session(scoring=False) as client:
         me = client.whoami()
     path = credentials.save(server, token)
     if a.json:
@@ -625,7 +626,7 @@ def cmd_login(a) -> int:
 
 
 def cmd_whoami(a) -> int:
-    with session() as client:
+    with session(scoring=False) as client:
         me = client.whoami()
     info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": me.quota_resets_at}
     if a.json:
@@ -638,7 +639,7 @@ def cmd_whoami(a) -> int:
 
 
 def cmd_user_create(a) -> int:
-    with session() as client:
+    with session(scoring=False) as client:
         client.create_user(a.user, admin=a.admin)
     if a.json:
         output.print_json({"ok": True, "user": a.user, "admin": a.admin})

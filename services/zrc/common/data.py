@@ -6,18 +6,17 @@ import gzip
 import hashlib
 import io
 import json
-import threading
 
 import numpy as np
 
 from zrc.core import SCORER_VERSION
-from zrc.core.dataset import Dataset, load_dataset
 from zrc.core.errors import InvalidArgument
 from zrc.core.findings import Finding
+from zrc.core.params import LexicalParams, Params, SemanticParams
 from zrc.core.scoring import PooledSet
 from zrc.core.sources import FileTree, ZipTree
 from zrc.pb.common.v1 import common_pb2
-from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, StorageTree, keys
+from zrc.storage import SUBMISSIONS, NotFound, Storage, keys
 
 # The name service code used before the one vocabulary (zrc.core.errors): the same class.
 BadRequest = InvalidArgument
@@ -36,6 +35,23 @@ def finding_to_pb(f: Finding | dict) -> common_pb2.Finding:
 def finding_from_pb(p: common_pb2.Finding) -> dict:
     return {"severity": _SEVERITY_BACK.get(p.severity, "error"), "code": p.code, "message": p.message,
             "file": p.file or None, "line": p.line or None}
+
+
+def params_pb(p: Params) -> common_pb2.SubmissionParams:
+    s, lx = p.semantic, p.lexical
+    return common_pb2.SubmissionParams(
+        benchmark=p.benchmark, quiet=p.quiet, score_files_type=p.score_files_type,
+        semantic=common_pb2.SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
+                                           librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
+        lexical=common_pb2.LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
+
+
+def params_py(m: common_pb2.SubmissionParams) -> Params:
+    s, lx = m.semantic, m.lexical
+    return Params(benchmark=m.benchmark, quiet=m.quiet, score_files_type=m.score_files_type,
+                  semantic=SemanticParams(metric=s.metric, pooling=s.pooling, synthetic=s.synthetic,
+                                          librispeech=s.librispeech, correlations=s.correlations, n_jobs=s.n_jobs),
+                  lexical=LexicalParams(by_pair=lx.by_pair, by_length=lx.by_length, by_frequency=lx.by_frequency))
 
 
 def selection_to_dict(sel: common_pb2.Selection) -> dict:
@@ -65,33 +81,6 @@ def encode_result(d: dict) -> bytes:
 
 def decode_result(data: bytes) -> dict:
     return json.loads(gzip.decompress(data))
-
-
-class DatasetCache:
-    """Datasets loaded from storage, kept in memory per content digest (gold parsing is the slow part)."""
-
-    def __init__(self, storage: Storage):
-        self.storage = storage
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[str, Dataset]] = {}
-
-    def manifest(self, name: str) -> dict:
-        try:
-            return self.storage.get_json(DATASETS, keys.dataset_manifest(name))
-        except NotFound:
-            raise NotFound(f"dataset {name} is not imported") from None
-
-    def get(self, name: str) -> tuple[Dataset, str]:
-        man = self.manifest(name)
-        digest = man["digest"]
-        with self._lock:
-            hit = self._cache.get(name)
-            if hit and hit[0] == digest:
-                return hit[1], digest
-        ds = load_dataset(StorageTree(self.storage, DATASETS, keys.dataset_files(name)), name=name)
-        with self._lock:
-            self._cache[name] = (digest, ds)
-        return ds, digest
 
 
 def open_submission(storage: Storage, digest: str, local_ref: str = "", local=None) -> FileTree:

@@ -96,3 +96,18 @@ def get_benchmark(name: str) -> BenchmarkSpec:
     if key not in BENCHMARKS:
         raise SelectionError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[key]
+
+
+# The scoring deployments, one per distinct TaskSpec.scorer: the one routing table. Services, the embedded
+# stack and `make stack-up` derive their scorer lists and addresses (ZRC_SCORER_<NAME>_ADDR) from it, so a new
+# task with a new scorer is added here only.
+SCORERS: tuple[str, ...] = tuple(dict.fromkeys(t.scorer for b in BENCHMARKS.values() for t in b.tasks))
+
+
+def scorer_task(scorer: str) -> TaskSpec:
+    """The task a scoring deployment scores; KeyError naming the known scorers otherwise."""
+    for b in BENCHMARKS.values():
+        for t in b.tasks:
+            if t.scorer == scorer:
+                return t
+    raise KeyError(f"unknown scorer {scorer!r}; known: {', '.join(SCORERS)}")

@@ -55,6 +55,7 @@ class Job:
     params_json: str = ""
     meta_json: str = "null"
     dataset_digest: str = ""
+    pooled_refs: dict[str, str] = field(default_factory=dict)  # "task set" -> ValidateResponse.pooled ref
     lease_owner: str = ""
     lease_expires: float = 0.0
     attempts: int = 0

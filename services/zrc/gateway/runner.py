@@ -44,8 +44,9 @@ import structlog
 from google.protobuf import json_format
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from zrc.app.selection import resolve
 from zrc.common import internal, metrics, runtime, tracing
-from zrc.common.data import finding_from_pb, result_key, selection_from_dict
+from zrc.common.data import finding_from_pb, params_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.analysis import confidence_rows
 from zrc.core.benchmarks import get_benchmark
@@ -55,7 +56,6 @@ from zrc.core.limits import excerpt
 from zrc.core.limits import summary as limits_summary
 from zrc.core.meta import check_meta
 from zrc.core.params import Params
-from zrc.core.pipeline import select
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
@@ -485,19 +485,20 @@ class Runner:
                 self._save(job, lock, invalid)
                 metrics.JOBS_FINISHED.labels(jobs.INVALID).inc()
                 return
-            bench = get_benchmark(sel.benchmark)
-            sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
 
             def scoring() -> None:
                 job.findings = findings
                 job.params_json, job.meta_json, job.dataset_digest = v.params_json, v.meta_json, v.dataset_digest
-                job.parts = [[t, s] for t in tasks for s in sets]
+                job.parts = [list(p) for p in resolve(sel).parts]
+                job.pooled_refs = {f"{p.task} {p.set}": p.ref for p in v.pooled}
                 job.move(jobs.SCORING, f"scoring {len(job.parts)} part(s)")
             self._save(job, lock, scoring)
         params = Params.from_json(job.params_json)
+        bench = get_benchmark(sel.benchmark)
+
         def score_part(part: list[str]) -> dict:
             task, set_ = part
-            stub = self.c.scorers["prosaudit" if task == "english" else task]
+            stub = self.c.scorers[bench.task(task).scorer]
             version = self.c.call(stub.Describe, scoring_pb2.DescribeRequest()).scorer_version
             key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, task, set_,
                              params.cache_key(), version)
@@ -511,9 +512,13 @@ class Runner:
                 part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
                 # the scorer stores the result under the key itself (create-only): asked again after a
                 # takeover, it answers from it, so each part is scored once however many gateways ask
-                r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score,
-                                  scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
-                                                           result_key=key))
+                # what validation prepared: its params (unless skipped: the scorer then reads params.yaml
+                # and refuses a broken one, as validation would have) and the vectors it pooled
+                request = scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
+                                                   result_key=key, pooled_ref=job.pooled_refs.get(f"{task} {set_}", ""))
+                if not job.skip_validation:
+                    request.params.CopyFrom(params_pb(params))
+                r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score, request)
                 if not r.stored:   # a scorer that does not store results itself (an older version)
                     result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
                                                     summary_json=r.summary_json, scorer_version=r.scorer_version)
@@ -547,7 +552,6 @@ class Runner:
         entry = entry_from_summaries(sel.benchmark, summaries, params, meta, submission_id=job.job_id)
         self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry_json=dumps(entry)))
         if job.publish:
-            bench = get_benchmark(sel.benchmark)
             entry_id = job.replaces_entry or self._same_submission_entry(sel, job, entry) or job.job_id
             entry["zrc"] = {"entry_id": entry_id, "job_id": job.job_id, "owner": job.owner, "baseline": job.baseline,
                             "scorer_version": version_label(bench.task_names, versions),

@@ -21,6 +21,8 @@ from pathlib import Path
 import grpc
 import structlog
 
+from zrc.app.datasets import DatasetCache
+from zrc.app.selection import Selected, resolve
 from zrc.common import internal, runtime
 from zrc.common.data import (
     BadRequest,
@@ -32,12 +34,11 @@ from zrc.common.data import (
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.core import jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
-from zrc.core.benchmarks import BENCHMARKS, get_benchmark
+from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
 from zrc.core.dataset import gold_file_names, load_dataset
 from zrc.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from zrc.core.limits import quoted
 from zrc.core.params import Params
-from zrc.core.pipeline import SelectionError, select
 from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, current, next_reset
@@ -206,8 +207,8 @@ class _Admin:
         who = current.get()
         self.auth.require_admin(who, "re-scoring")
         bench = get_benchmark(request.benchmark)
-        versions = {t: self.c.call(self.c.scorers["prosaudit" if t == "english" else t].Describe,
-                                   scoring_pb2.DescribeRequest()).scorer_version for t in bench.task_names}
+        versions = {t.name: self.c.call(self.c.scorers[t.scorer].Describe,
+                                        scoring_pb2.DescribeRequest()).scorer_version for t in bench.tasks}
         current_version = version_label(bench.task_names, versions)
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench.name))
         job_ids = []
@@ -337,17 +338,9 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params_yaml=params.to_yaml())
 
     # jobs ---------------------------------------------------------------------------------------------
-    def _check_selection(self, sel) -> tuple[str, list[str], list[str], str, dict]:
+    def _check_selection(self, sel) -> Selected:
         """Reject a bad request now, synchronously, rather than as a failed job later."""
-        bench = get_benchmark(sel.benchmark)
-        sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
-        ds_name = sel.dataset or bench.dataset
-        try:
-            man = self.storage.get_json(DATASETS, keys.dataset_manifest(ds_name))
-        except NotFound:
-            raise NotFound(f"dataset {ds_name} is not imported") from None
-        if man["benchmark"] != bench.name:
-            raise SelectionError(f"dataset {ds_name} is a {man['benchmark']} dataset, not {bench.name}")
+        s = resolve(sel, DatasetCache(self.storage))   # manifest only: no gold file is read here
         if sel.local_ref:
             if self.local is None:
                 raise LocalRefError(REFUSED)
@@ -355,7 +348,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             keys.digest(sel.submission_digest)  # the folder's fingerprint keys its cached results
         elif not self.storage.exists(SUBMISSIONS, keys.archive(sel.submission_digest)):
             raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
-        return bench.name, sets, tasks, ds_name, man
+        return s
 
     def _check_owner(self, sel, who) -> None:
         """Archives have owners; a local folder belongs to the process that registered it (checked above)."""
@@ -365,21 +358,22 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def Evaluate(self, request, context):
         sel = request.selection
         who = current.get()
-        bench, sets, tasks, ds_name, man = self._check_selection(sel)
+        s = self._check_selection(sel)
+        bench, sets, tasks = s.bench.name, s.sets, s.tasks
         self._check_owner(sel, who)
         if request.baseline:
             self.auth.require_admin(who, "publishing a baseline")
             self.auth.audit(who, "baseline-publish", bench, sel.submission_digest[:12])
-        if request.publish and (sets != ["dev", "test"] or tasks != list(get_benchmark(bench).task_names)
+        if request.publish and (sets != ["dev", "test"] or tasks != list(s.bench.task_names)
                                 or request.skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")
         if request.publish and self.require_raw and self._pooled(sel):
             raise FailedPrecondition("this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
-        selection.update(benchmark=bench, dataset=ds_name, sets=sets, tasks=tasks)
+        selection.update(benchmark=bench, dataset=s.dataset, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
                            baseline=request.baseline)
-        job.dataset_digest = man["digest"]
+        job.dataset_digest = s.dataset_digest
         structlog.contextvars.bind_contextvars(job_id=job.job_id, submission=sel.submission_digest[:12])
         self.auth.charge(who, bench, job.job_id, self._job_state)
         self.c.put_job(job)
@@ -545,8 +539,7 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     ``local`` is given only by the embedded stack (zrc.embedded): never by an environment setting, so no
     deployed server can be configured to read folders named in requests.
     """
-    scorers = {t: runtime.env_addr(env, f"ZRC_SCORER_{t.upper()}_ADDR")
-               for t in ("lexical", "syntactic", "semantic", "prosaudit")}
+    scorers = {t: runtime.env_addr(env, f"ZRC_SCORER_{t.upper()}_ADDR") for t in SCORERS}
     settings = RunnerSettings(
         lease_seconds=runtime.env_float(env, "ZRC_JOB_LEASE_SECONDS", 30.0),
         retry_budget=runtime.env_float(env, "ZRC_RETRY_BUDGET_SECONDS", 180.0),

@@ -91,6 +91,16 @@ def pooled(sha256: str, blob_hash: str) -> str:
     return f"{derived(sha256)}pooled-{blob_hash}.npz"
 
 
+_POOLED = re.compile(r"^derived/(?P<digest>[0-9a-f]{64})/pooled-[0-9a-f]{64}\.npz$")
+
+
+def pooled_digest(key: str) -> str | None:
+    """The archive whose pooled vectors ``key`` names (None if it names no pooled vectors): a reference a
+    caller sends back is checked against it before anything is read."""
+    m = _POOLED.match(key or "")
+    return m["digest"] if m else None
+
+
 def upload_prefix(user: str, sha256: str) -> str:
     return f"{UPLOADS}{user_name(user)}/{digest(sha256)}/"
 

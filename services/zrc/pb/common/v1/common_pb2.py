@@ -24,19 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azrc/common/v1/common.proto\x12\rzrc.common.v1\"o\n\x07\x46inding\x12)\n\x08severity\x18\x01 \x01(\x0e\x32\x17.zrc.common.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\x05\"%\n\x04\x46ile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"z\n\tSelection\x12\x19\n\x11submission_digest\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x0c\n\x04sets\x18\x04 \x03(\t\x12\r\n\x05tasks\x18\x05 \x03(\t\x12\x11\n\tlocal_ref\x18\x06 \x01(\t*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azrc/common/v1/common.proto\x12\rzrc.common.v1\"o\n\x07\x46inding\x12)\n\x08severity\x18\x01 \x01(\x0e\x32\x17.zrc.common.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\x05\"%\n\x04\x46ile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"z\n\tSelection\x12\x19\n\x11submission_digest\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x0c\n\x04sets\x18\x04 \x03(\t\x12\r\n\x05tasks\x18\x05 \x03(\t\x12\x11\n\tlocal_ref\x18\x06 \x01(\t\"\xae\x01\n\x10SubmissionParams\x12\x11\n\tbenchmark\x18\x01 \x01(\t\x12\r\n\x05quiet\x18\x02 \x01(\x08\x12/\n\x08semantic\x18\x03 \x01(\x0b\x32\x1d.zrc.common.v1.SemanticParams\x12-\n\x07lexical\x18\x04 \x01(\x0b\x32\x1c.zrc.common.v1.LexicalParams\x12\x18\n\x10score_files_type\x18\x05 \x01(\t\"\x7f\n\x0eSemanticParams\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07pooling\x18\x02 \x01(\t\x12\x11\n\tsynthetic\x18\x03 \x01(\x08\x12\x13\n\x0blibrispeech\x18\x04 \x01(\x08\x12\x14\n\x0c\x63orrelations\x18\x05 \x01(\x08\x12\x0e\n\x06n_jobs\x18\x06 \x01(\x03\"I\n\rLexicalParams\x12\x0f\n\x07\x62y_pair\x18\x01 \x01(\x08\x12\x11\n\tby_length\x18\x02 \x01(\x08\x12\x14\n\x0c\x62y_frequency\x18\x03 \x01(\x08*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zrc.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=321
-  _globals['_SEVERITY']._serialized_end=399
+  _globals['_SEVERITY']._serialized_start=702
+  _globals['_SEVERITY']._serialized_end=780
   _globals['_FINDING']._serialized_start=45
   _globals['_FINDING']._serialized_end=156
   _globals['_FILE']._serialized_start=158
   _globals['_FILE']._serialized_end=195
   _globals['_SELECTION']._serialized_start=197
   _globals['_SELECTION']._serialized_end=319
+  _globals['_SUBMISSIONPARAMS']._serialized_start=322
+  _globals['_SUBMISSIONPARAMS']._serialized_end=496
+  _globals['_SEMANTICPARAMS']._serialized_start=498
+  _globals['_SEMANTICPARAMS']._serialized_end=625
+  _globals['_LEXICALPARAMS']._serialized_start=627
+  _globals['_LEXICALPARAMS']._serialized_end=700
 # @@protoc_insertion_point(module_scope)

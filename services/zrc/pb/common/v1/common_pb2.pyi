@@ -2,7 +2,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -53,3 +53,43 @@ class Selection(_message.Message):
     tasks: _containers.RepeatedScalarFieldContainer[str]
     local_ref: str
     def __init__(self, submission_digest: _Optional[str] = ..., benchmark: _Optional[str] = ..., dataset: _Optional[str] = ..., sets: _Optional[_Iterable[str]] = ..., tasks: _Optional[_Iterable[str]] = ..., local_ref: _Optional[str] = ...) -> None: ...
+
+class SubmissionParams(_message.Message):
+    __slots__ = ("benchmark", "quiet", "semantic", "lexical", "score_files_type")
+    BENCHMARK_FIELD_NUMBER: _ClassVar[int]
+    QUIET_FIELD_NUMBER: _ClassVar[int]
+    SEMANTIC_FIELD_NUMBER: _ClassVar[int]
+    LEXICAL_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FILES_TYPE_FIELD_NUMBER: _ClassVar[int]
+    benchmark: str
+    quiet: bool
+    semantic: SemanticParams
+    lexical: LexicalParams
+    score_files_type: str
+    def __init__(self, benchmark: _Optional[str] = ..., quiet: _Optional[bool] = ..., semantic: _Optional[_Union[SemanticParams, _Mapping]] = ..., lexical: _Optional[_Union[LexicalParams, _Mapping]] = ..., score_files_type: _Optional[str] = ...) -> None: ...
+
+class SemanticParams(_message.Message):
+    __slots__ = ("metric", "pooling", "synthetic", "librispeech", "correlations", "n_jobs")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    POOLING_FIELD_NUMBER: _ClassVar[int]
+    SYNTHETIC_FIELD_NUMBER: _ClassVar[int]
+    LIBRISPEECH_FIELD_NUMBER: _ClassVar[int]
+    CORRELATIONS_FIELD_NUMBER: _ClassVar[int]
+    N_JOBS_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    pooling: str
+    synthetic: bool
+    librispeech: bool
+    correlations: bool
+    n_jobs: int
+    def __init__(self, metric: _Optional[str] = ..., pooling: _Optional[str] = ..., synthetic: _Optional[bool] = ..., librispeech: _Optional[bool] = ..., correlations: _Optional[bool] = ..., n_jobs: _Optional[int] = ...) -> None: ...
+
+class LexicalParams(_message.Message):
+    __slots__ = ("by_pair", "by_length", "by_frequency")
+    BY_PAIR_FIELD_NUMBER: _ClassVar[int]
+    BY_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    BY_FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    by_pair: bool
+    by_length: bool
+    by_frequency: bool
+    def __init__(self, by_pair: _Optional[bool] = ..., by_length: _Optional[bool] = ..., by_frequency: _Optional[bool] = ...) -> None: ...
