@@ -103,6 +103,7 @@ def test_keys_keep_the_stored_layout():
     d, jid = "ab" * 32, "0f" * 16
     assert keys.archive(d) == f"archives/{d}.zip" and keys.archive_digest(keys.archive(d)) == d
     assert keys.pooled(d, "h") == f"derived/{d}/pooled-h.npz" and keys.derived(d) == f"derived/{d}/"
+    assert keys.pooled_digest(keys.pooled(d, "c" * 64)) == d and keys.pooled_digest(f"derived/{d}/x.npz") is None
     assert keys.upload_segment("ann", d, 8, 16) == f"uploads/ann/{d}/{8:016d}-{16:016d}"
     assert keys.staging("ann", d) == f"staging/ann/{d}.zip"
     assert keys.dataset_manifest("sLM21-dataset") == "sLM21-dataset/manifest.json"
