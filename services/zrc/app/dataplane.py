@@ -13,38 +13,35 @@ pools the files itself with validation's own per-set scan.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
 import structlog
 
 from zrc.common.data import (
-    BadRequest,
     decode_result,
     encode_result,
     load_pooled,
     open_submission,
     pooled_key,
-    result_object,
     save_pooled,
 )
 from zrc.core.dataset import DatasetError, SemanticGold
+from zrc.core.errors import InvalidArgument
 from zrc.core.findings import Finding, Findings
 from zrc.core.leaderboard import summarize
 from zrc.core.params import Params, default_params
 from zrc.core.scoring import PooledSet, TaskResult, score_pairs, score_semantic
 from zrc.core.sources import FileTree, SourceError
 from zrc.core.validation import Report, check_score_file, read_params, rejected, scan_semantic, validate
-from zrc.storage import RESULTS, NotFound, Storage
+from zrc.storage import RESULTS, NotFound, Storage, keys
 
 from .datasets import DatasetCache
 from .selection import Selected, resolve
 
 log = structlog.get_logger("zrc.app")
-_POOLED_REF = re.compile(r"^derived/(?P<digest>[0-9a-f]{64})/pooled-[0-9a-f]{64}\.npz$")
 
 
-class NotScorable(BadRequest):
+class NotScorable(InvalidArgument):
     """The part cannot be scored from this submission (its input is missing or invalid): the input's fault."""
 
 
@@ -105,12 +102,12 @@ class DataPlane:
         died mid-call and another asked again, one stores it and counts it; durable before it is answered,
         so a lost answer costs no re-scoring)."""
         if list(sel.tasks) != [task] or len(sel.sets) != 1:
-            raise BadRequest(f"this scorer scores exactly one set of task {task!r}")
+            raise InvalidArgument(f"this scorer scores exactly one set of task {task!r}")
         s = resolve(sel, self.datasets)
         set_ = s.sets[0]
         if result_key:
             try:
-                d = decode_result(self.storage.get_bytes(RESULTS, result_object(result_key)))
+                d = decode_result(self.storage.get_bytes(RESULTS, keys.result(result_key)))
                 log.info("scored", task=task, set=set_, stored_before=True)
                 return Scored({n: c.encode() for n, c in d["files"].items()}, d["summary_json"],
                               d["scorer_version"], stored=True, stored_before=True)
@@ -121,7 +118,7 @@ class DataPlane:
             d = {"key": result_key, "task": task, "set": set_, "summary_json": scored.summary_json,
                  "scorer_version": scored.scorer_version,
                  "files": {n: c.decode() for n, c in scored.files.items()}}
-            scored.lost_race = not self.storage.put_if_absent(RESULTS, result_object(result_key), encode_result(d))
+            scored.lost_race = not self.storage.put_if_absent(RESULTS, keys.result(result_key), encode_result(d))
             scored.stored = True
         return scored
 
@@ -175,7 +172,6 @@ class DataPlane:
             return None
         if sel.local_ref:
             return self.local.take_pooled(ref) if self.local is not None else None
-        m = _POOLED_REF.match(ref)
-        if m is None or m["digest"] != sel.submission_digest:
-            raise BadRequest("pooled_ref is not a reference to this submission's pooled vectors")
+        if keys.pooled_digest(ref) != sel.submission_digest:
+            raise InvalidArgument("pooled_ref is not a reference to this submission's pooled vectors")
         return load_pooled(self.storage, ref)

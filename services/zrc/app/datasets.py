@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from zrc.common.data import dataset_manifest_key
 from zrc.core.dataset import Dataset, load_dataset
-from zrc.storage import DATASETS, NotFound, Storage, StorageTree
+from zrc.storage import DATASETS, NotFound, Storage, StorageTree, keys
 
 
 class DatasetCache:
@@ -19,7 +18,7 @@ class DatasetCache:
 
     def manifest(self, name: str) -> dict:
         try:
-            return self.storage.get_json(DATASETS, dataset_manifest_key(name))
+            return self.storage.get_json(DATASETS, keys.dataset_manifest(name))
         except NotFound:
             raise NotFound(f"dataset {name} is not imported") from None
 
@@ -30,7 +29,7 @@ class DatasetCache:
             hit = self._cache.get(name)
             if hit and hit[0] == digest:
                 return hit[1], digest
-        ds = load_dataset(StorageTree(self.storage, DATASETS, f"{name}/files"), name=name)
+        ds = load_dataset(StorageTree(self.storage, DATASETS, keys.dataset_files(name)), name=name)
         with self._lock:
             self._cache[name] = (digest, ds)
         return ds, digest

@@ -36,10 +36,7 @@ def resolve(sel, datasets=None) -> Selected:
     otherwise) and be one of this benchmark's (SelectionError); its manifest digest is filled in. Unknown
     benchmark, set or task -> SelectionError naming what is accepted.
     """
-    try:
-        bench = get_benchmark(sel.benchmark)
-    except KeyError as exc:
-        raise SelectionError(str(exc.args[0])) from None
+    bench = get_benchmark(sel.benchmark)
     sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
     name = sel.dataset or bench.dataset
     digest = ""

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from zrc import __version__
-from zrc.core.benchmarks import BENCHMARKS, get_benchmark
+from zrc.core.benchmarks import BENCHMARKS, SelectionError, get_benchmark
 from zrc.core.findings import Finding
 from zrc.core.limits import LimitConfigError
 from zrc.core.meta import META_FILE, check_meta, load_meta, template_yaml
@@ -45,7 +45,7 @@ _client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
 _convert = lazy_module("zrc.common.convert")
 _pipeline = lazy_module("zrc.core.pipeline")
-tls = lazy_module("zrc.common.tls")
+_channel = lazy_module("zrc.common.channel")
 _analysis = lazy_module("zrc.cli.analysis")   # numpy: only compare, report and leaderboard intervals need it
 _report = lazy_module("zrc.cli.report")
 
@@ -62,6 +62,15 @@ def _dataset_errors() -> tuple[type[Exception], ...]:
 
 class UsageError(Exception):
     """A mistake in how the command was called or set up: exit 2 with one sentence."""
+
+
+class RpcFailure(UsageError):
+    """A call the server refused or could not answer: its status ``code`` and ``details``, said as one
+    sentence (:func:`_rpc_failure`), so commands decide on the code, never on the text."""
+
+    def __init__(self, sentence: str, code, details: str):
+        super().__init__(sentence)
+        self.code, self.details = code, details
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -87,8 +96,8 @@ def _benchmark_of(tree: DirTree, given: str | None) -> str:
 def _bench(name: str) -> str:
     try:
         return get_benchmark(name).name
-    except KeyError:
-        raise UsageError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}") from None
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @contextlib.contextmanager
@@ -106,7 +115,7 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
     try:
         client = _client.Client(server, token=token, ca_file=os.environ.get("ZRC_CA_FILE") or None,
                         allow_plaintext=os.environ.get("ZRC_ALLOW_PLAINTEXT", "") == "1")
-    except (tls.InsecureTransport, tls.TLSConfigError) as exc:
+    except (_channel.InsecureTransport, _channel.TLSConfigError) as exc:
         if embedded is not None:
             embedded.close()
         raise UsageError(str(exc)) from None
@@ -115,30 +124,34 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
     try:
         yield client
     except grpc.RpcError as exc:
-        raise UsageError(_rpc_sentence(exc, server, embedded is None)) from None
+        raise _rpc_failure(exc, server, embedded is None) from None
     finally:
         client.close()
         if embedded is not None:
             embedded.close()
 
 
-def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
+def _rpc_failure(exc: grpc.RpcError, server: str, remote: bool) -> RpcFailure:
+    """The one place where a status code becomes what the user reads (every code exits 2)."""
     code, details = exc.code(), exc.details() or ""
-    if code == grpc.StatusCode.UNAVAILABLE and remote and tls.parse_server(server)[1]:
-        return tls.failure_sentence(server, details)
-    if code == grpc.StatusCode.UNAVAILABLE and remote:
-        return f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to evaluate locally"
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
-    if code == grpc.StatusCode.PERMISSION_DENIED:
-        return f"permission denied: {details}"
-    if code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset"):
-        return f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return details
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"the server at {server} did not answer in time; try again"
-    return f"{details} ({code.name.lower()})"
+    if code == grpc.StatusCode.UNAVAILABLE and remote and _channel.parse_server(server)[1]:
+        sentence = _channel.failure_sentence(server, details)
+    elif code == grpc.StatusCode.UNAVAILABLE and remote:
+        sentence = (f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to "
+                    "evaluate locally")
+    elif code == grpc.StatusCode.UNAUTHENTICATED:
+        sentence = f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
+    elif code == grpc.StatusCode.PERMISSION_DENIED:
+        sentence = f"permission denied: {details}"
+    elif code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset"):
+        sentence = f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
+    elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        sentence = details
+    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        sentence = f"the server at {server} did not answer in time; try again"
+    else:
+        sentence = f"{details} ({code.name.lower()})"
+    return RpcFailure(sentence, code, details)
 
 
 def _selection_args(a, spec) -> tuple[list[str], list[str]]:
@@ -439,9 +452,9 @@ def cmd_import(a) -> int:
             r = client.import_dataset(src, name)
     except (SourceError, *_dataset_errors()) as exc:
         return _import_failed(a, str(exc))
-    except UsageError as exc:
-        if "invalid_argument" in str(exc):
-            return _import_failed(a, str(exc).removesuffix(" (invalid_argument)"))
+    except RpcFailure as exc:
+        if exc.code == grpc.StatusCode.INVALID_ARGUMENT:   # the dataset itself is wrong
+            return _import_failed(a, exc.details)
         raise
     info = r.dataset
     if a.json:
@@ -761,7 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.error(str(exc))
         return 2
     except grpc.RpcError as exc:   # outside a session's own translation: still one sentence, never a dump
-        output.error(_rpc_sentence(exc, os.environ.get("ZRC_SERVER", "") or "the embedded stack", True))
+        output.error(str(_rpc_failure(exc, os.environ.get("ZRC_SERVER", "") or "the embedded stack", True)))
         return 2
     except LimitConfigError as exc:
         output.error(f"configuration error: {exc}")

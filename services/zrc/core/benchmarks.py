@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import InvalidArgument
+
 SETS = ("dev", "test")
+
+
+class SelectionError(InvalidArgument):
+    """Unknown benchmark, task or set asked for (a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,12 @@ _ALIASES = {"slm21": "sLM21", "prosaudit": "prosAudit"}
 
 
 def get_benchmark(name: str) -> BenchmarkSpec:
-    """Look a benchmark up by name (case-insensitive); KeyError with the known names otherwise."""
+    """Look a benchmark up by name (case-insensitive); SelectionError with the known names otherwise."""
     key = _ALIASES.get(name.lower(), name)
     if key.startswith("test-"):
         key = key[5:]
     if key not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise SelectionError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[key]
 
 

@@ -28,6 +28,7 @@ dying on it again inside an unrelated command.
 from __future__ import annotations
 
 import contextvars
+import datetime as _dt
 import json
 import queue
 import threading
@@ -38,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import grpc
+import grpc  # the runner is a client of validation, the scorers and results: it reads their status codes
 import structlog
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
@@ -219,7 +220,7 @@ class Runner:
         """Left by another runner that is gone (its lease expired), or never leased for ``orphan_grace``."""
         if job.lease_owner and job.lease_owner != self.owner:
             return True
-        return not job.lease_owner and time.time() - jobs._epoch(job.updated_at) > self.s.orphan_grace  # noqa: SLF001
+        return not job.lease_owner and time.time() - _dt.datetime.fromisoformat(job.updated_at).timestamp() > self.s.orphan_grace
 
     def _end_orphan(self, job: jobs.Job) -> None:
         """An embedded job whose zrc process died: ended with the reason, not resumed by a later command."""

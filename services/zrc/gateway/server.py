@@ -20,7 +20,6 @@ from pathlib import Path
 
 import grpc
 import structlog
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from zrc.app.datasets import DatasetCache
 from zrc.app.selection import Selected, resolve
@@ -28,8 +27,6 @@ from zrc.common import internal, runtime
 from zrc.common.convert import entry_py, stamp_pb, stamps, summary_py
 from zrc.common.data import (
     BadRequest,
-    archive_key,
-    dataset_manifest_key,
     finding_to_pb,
     open_submission,
     selection_from_dict,
@@ -40,11 +37,12 @@ from zrc.core import jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
 from zrc.core.dataset import gold_file_names, load_dataset
+from zrc.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from zrc.core.limits import quoted
-from zrc.core.pipeline import SelectionError
 from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
-from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
+from zrc.gateway.auth import Auth, current, next_reset
+from zrc.gateway.interceptor import AuthInterceptor
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.streams import StreamGuard
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
@@ -54,7 +52,7 @@ from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.pb.results.v1 import results_pb2
 from zrc.pb.scoring.v1 import scoring_pb2
 from zrc.pb.validation.v1 import validation_pb2
-from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage
+from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, keys
 
 log = structlog.get_logger("zrc.gateway")
 MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)
@@ -135,10 +133,7 @@ class _Admin:
     """Leaderboards, identity and admin RPCs (mixed into GatewayServicer)."""
 
     def GetLeaderboard(self, request, context):
-        try:
-            bench = get_benchmark(request.benchmark).name
-        except KeyError as exc:
-            raise SelectionError(str(exc.args[0])) from None
+        bench = get_benchmark(request.benchmark).name
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
         return gateway_pb2.GetLeaderboardResponse(entries=r.entries)
 
@@ -270,9 +265,8 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=False)
         held, streamed_sha = self.uploads.receive(meta, rest, who.user)
         if held < meta.size:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"upload incomplete: the server holds {held} of {meta.size} bytes; "
-                                f"resume from {held} (nothing is visible until complete)")
+            raise FailedPrecondition(f"upload incomplete: the server holds {held} of {meta.size} bytes; "
+                                     f"resume from {held} (nothing is visible until complete)")
         self.uploads.finish(digest, meta.size, streamed_sha, who.user)
         self.auth.add_owner(digest, who)
         log.info("upload_stored", size=meta.size, resumed_from=meta.offset)
@@ -284,7 +278,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             meta, path, size, digest = _spool_to_file(self.streams.idle_limited(request_iterator, context),
                                                       "dataset", self.tmpdir)
         name = meta.name
-        manifest_key = dataset_manifest_key(name)
+        manifest_key = keys.dataset_manifest(name)
         # One part, then one file, in memory at a time. Compiled forms are stored as each part passes its
         # checks; they are used only with the very CSV bytes they were made from, so one left behind by an
         # import that fails later can never be read with other CSVs. The CSVs go once every part is good.
@@ -296,14 +290,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             try:
                 dataset = load_dataset(tree, name=name)
                 for rel, data, part_notes in dataset.compile_parts():
-                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
+                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
                     notes.extend(part_notes)
                 bench, root, names = gold_file_names(tree)
                 for rel in sorted(names):
                     data = root.read(rel)
                     content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
                     total += len(data)
-                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
+                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
             finally:
                 tree.close()
         finally:
@@ -318,19 +312,19 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def ListDatasets(self, request, context):
         out = []
         for key in self.storage.list(DATASETS):
-            if key.endswith("/manifest.json") and key.count("/") == 1:
+            if keys.is_dataset_manifest(key):
                 out.append(gateway_pb2.DatasetInfo(**self.storage.get_json(DATASETS, key)))
         return gateway_pb2.ListDatasetsResponse(datasets=out)
 
     def DeleteDataset(self, request, context):
         self.auth.require_admin(current.get(), "removing a dataset")
-        manifest_key = dataset_manifest_key(request.name)
+        manifest_key = keys.dataset_manifest(request.name)
         try:
             info = self.storage.get_json(DATASETS, manifest_key)
         except NotFound:
-            raise runtime.Abort(grpc.StatusCode.NOT_FOUND, f"dataset {request.name} is not imported") from None
+            raise NotFound(f"dataset {request.name} is not imported") from None
         self.storage.delete(DATASETS, manifest_key)  # the commit point: from here on it is not listed
-        for key in self.storage.list(DATASETS, f"{request.name}/"):
+        for key in self.storage.list(DATASETS, keys.dataset_prefix(request.name)):
             self.storage.delete(DATASETS, key)
         log.info("dataset_removed", dataset=request.name)
         return gateway_pb2.DeleteDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info))
@@ -350,8 +344,8 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             if self.local is None:
                 raise LocalRefError(REFUSED)
             self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
-            archive_key(sel.submission_digest)  # the folder's fingerprint keys its cached results
-        elif not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
+            keys.digest(sel.submission_digest)  # the folder's fingerprint keys its cached results
+        elif not self.storage.exists(SUBMISSIONS, keys.archive(sel.submission_digest)):
             raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
         return s
 
@@ -373,8 +367,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
                                 or request.skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")
         if request.publish and self.require_raw and self._pooled(sel):
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                "this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
+            raise FailedPrecondition("this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
         selection.update(benchmark=bench, dataset=s.dataset, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
@@ -469,19 +462,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def GetScores(self, request, context):
         job = self._own_job(request.job_id)
         if job.state == jobs.INVALID:
-            detail = error_details_pb2.BadRequest(field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=f"{f.get('file') or 'submission'}{':' + str(f['line']) if f.get('line') else ''}",
-                    description=f"{f['message']} [{f['code']}]")
+            raise InvalidArgument(f"job {job.job_id} found the submission invalid", violations=[
+                (f"{f.get('file') or 'submission'}{':' + str(f['line']) if f.get('line') else ''}",
+                 f"{f['message']} [{f['code']}]")
                 for f in job.findings if f["severity"] == "error"][:100])
-            st = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT,
-                                   message=f"job {job.job_id} found the submission invalid")
-            st.details.add().Pack(detail)
-            raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT, st.message, rich=st)
         if job.state == jobs.FAILED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job failed: {job.failure_reason}")
+            raise FailedPrecondition(f"job failed: {job.failure_reason}")
         if job.state != jobs.SUCCEEDED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job is {job.state}, not finished yet")
+            raise FailedPrecondition(f"job is {job.state}, not finished yet")
         files, entry = self._job_files(job)
         return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), entry=entry,
                                              job=job_to_pb(job))
@@ -525,12 +513,11 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             if entry is None:
                 if job is None:
                     raise NotFound(f"no job or leaderboard entry {ident}")
-                raise runtime.Abort(grpc.StatusCode.PERMISSION_DENIED,
-                                    f"job {ident} belongs to another user and is not a published entry")
+                raise PermissionDenied(f"job {ident} belongs to another user and is not a published entry")
             z = entry["zrc"]
             job, label = self._job(z["job_id"]), f"entry {z['entry_id']} ({entry.get('model_id') or 'no model id'})"
         if job.state != jobs.SUCCEEDED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"{label} is {job.state}, not finished")
+            raise FailedPrecondition(f"{label} is {job.state}, not finished")
         files, _ = self._job_files(job)
         return load_folder(label, {f.name: f.content for f in files})
 

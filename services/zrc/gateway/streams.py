@@ -26,12 +26,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
-import grpc
 import structlog
 
-from zrc.common.runtime import Abort
+from zrc.core.errors import ResourceExhausted
 
 log = structlog.get_logger("zrc.gateway.streams")
+RETRY_AFTER = 2.0   # seconds a client is told to wait (RetryInfo) when every stream of the server is taken
 
 
 class StreamGuard:
@@ -51,13 +51,11 @@ class StreamGuard:
         """Hold one stream slot of ``user`` for the duration of the block."""
         with self._lock:
             if self._by_user[user] >= self.per_user:
-                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            f"{self._by_user[user]} streams of yours are already open (limit ZRC_STREAMS_PER_USER="
-                            f"{self.per_user}); wait for one to finish")
+                raise ResourceExhausted(f"{self._by_user[user]} streams of yours are already open (limit "
+                                        f"ZRC_STREAMS_PER_USER={self.per_user}); wait for one to finish")
             if self._open >= self.total:
-                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS={self.total}); "
-                            "try again shortly")
+                raise ResourceExhausted(f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS="
+                                        f"{self.total}); try again shortly", retry_after=RETRY_AFTER)
             self._by_user[user] += 1
             self._open += 1
         try:
