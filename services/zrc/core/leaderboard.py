@@ -153,9 +153,16 @@ def _merge_sets(dev: Table | None, test: Table | None, key: str, out_key: str) -
     return out
 
 
+def _section(meta: dict | None, name: str) -> dict:
+    """A mapping section of meta.yaml, or {} when it is absent or not a mapping (``model_info: some text``
+    is a warning finding of check_meta for an unpublished run, never a crash here)."""
+    value = meta.get(name) if isinstance(meta, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def _publication(meta: dict | None) -> dict:
-    meta = meta or {}
-    pub = meta.get("publication") or {}
+    pub = _section(meta, "publication")
+    meta = meta if isinstance(meta, dict) else {}
     authors, title, year = pub.get("authors"), pub.get("paper_title"), pub.get("publication_year")
     return {
         "author_short": pub.get("author_label"),
@@ -174,8 +181,8 @@ def _publication(meta: dict | None) -> dict:
 
 
 def _header(meta: dict | None, submission_id: str | None, when: _dt.datetime | None) -> dict:
-    meta = meta or {}
-    mi = meta.get("model_info") or {}
+    mi = _section(meta, "model_info")
+    meta = meta if isinstance(meta, dict) else {}
     return {
         "model_id": mi.get("model_id"),
         "submission_id": submission_id or str(uuid.uuid4()),
@@ -218,7 +225,7 @@ def slm21_entry(res: Summaries, params: Params, meta: dict | None, *,
         for d in sorted(by_ds):
             sem_extras.append({"set": s, "dataset": d, "librispeech": by_ds[d].get("librispeech"),
                                "synthetic": by_ds[d].get("synthetic")})
-    mi = (meta or {}).get("model_info") or {}
+    mi = _section(meta, "model_info")
     entry = _header(meta, submission_id, when)
     entry["details"] = {"train_set": mi.get("train_set"), "benchmarks": ["sLM-21"],
                         "gpu_budget": None if mi.get("gpu_budget") is None else str(mi.get("gpu_budget")),
@@ -251,7 +258,7 @@ def slm21_entry(res: Summaries, params: Params, meta: dict | None, *,
 
 def prosaudit_entry(res: Summaries, meta: dict | None, *, submission_id: str | None = None,
                     when: _dt.datetime | None = None) -> dict:
-    mi = (meta or {}).get("model_info") or {}
+    mi = _section(meta, "model_info")
     entry = _header(meta, submission_id, when)
     entry["index"] = None
     entry["details"] = {"train_set": mi.get("train_set"), "benchmarks": [],

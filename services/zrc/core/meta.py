@@ -116,12 +116,12 @@ def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, str
               META_FILE)
     mi = meta.get("model_info") if isinstance(meta.get("model_info"), dict) else None
     pub = meta.get("publication") if isinstance(meta.get("publication"), dict) else None
-    if mi is None:
-        f.add(sev, "meta_required", "model_info: section missing", META_FILE)
-        mi = {}
-    if pub is None:
-        f.add(sev, "meta_required", "publication: section missing", META_FILE)
-        pub = {}
+    for section, found in (("model_info", mi), ("publication", pub)):
+        if found is None:
+            value = meta.get(section)
+            f.add(sev, "meta_required", f"{section}: section missing" if value is None else
+                  f"{section} must be a mapping of keys, found {quoted(value)}", META_FILE)
+    mi, pub = mi or {}, pub or {}
 
     for root, obj in (("", meta), ("model_info.", mi), ("publication.", pub)):
         for key, value in obj.items():
