@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated cases, built once per session."""
+"""Shared fixtures: small generated cases, built once per session; the ``integration`` marker."""
 
 from __future__ import annotations
 
@@ -10,6 +10,19 @@ import pytest
 from zrc.core.generate import GenOptions, generate
 
 GOLDEN = Path(__file__).parent / "golden"
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+# Fixtures that give a test a running stack: the embedded CLI's in-process servers under a private ZRC_HOME
+# (``zhome`` and those built on it), a fake gateway server, or an embedded stack.
+STACK_FIXTURES = frozenset({"zhome", "imported", "two_runs", "fake", "remote", "stack"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """``integration`` on every test under tests/integration (SeaweedFS and the multi-process stack) and on
+    every test that starts servers through a stack fixture; tests that start one themselves carry the marker
+    explicitly. ``make test-unit`` (``-m "not integration"``) runs the rest in seconds."""
+    for item in items:
+        if INTEGRATION_DIR in Path(item.path).parents or STACK_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

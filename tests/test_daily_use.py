@@ -271,6 +271,7 @@ def test_upload_bar_learns_the_total_before_the_bytes(fake, slm21_case, terminal
 
 # ------------------------------------------------------------------ Ctrl-C
 
+@pytest.mark.integration
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(slm21_case, tmp_path):
     """SIGINT while the CLI imports, starts the embedded services or works: one line, exit 130, promptly.
 

@@ -218,6 +218,7 @@ def test_embedded_runner_ends_jobs_of_a_dead_cli_instead_of_resuming_them(adopt)
         assert done.state == jobs.FAILED and "interrupted while validating" in done.failure_reason
 
 
+@pytest.mark.integration
 def test_a_later_zrc_command_ends_the_job_a_killed_one_left_validating(tmp_path):
     """The embedded case end to end: a job left VALIDATING by a dead process (its lease expired) is ended
     with the reason by the next command's stack, never validated again inside it."""
