@@ -21,20 +21,10 @@ from zrc.gateway.runner import Clients, Runner, RunnerSettings
 from zrc.pb.scoring.v1 import scoring_pb2
 from zrc.pb.validation.v1 import validation_pb2
 
+from .fakes import FakeError
+
 SEL = {"submission_digest": "a" * 64, "benchmark": "prosAudit", "dataset": "", "sets": ["dev"],
        "tasks": ["english"]}
-
-
-class FakeError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str):
-        super().__init__(details)
-        self._code, self._details = code, details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
 
 
 class FakeValidation:
