@@ -136,7 +136,11 @@ class LocalStorage(Storage):
         return out
 
     def copy(self, bucket: str, src: str, dst: str) -> None:
-        with open(self._path(bucket, src), "rb") as fh:
+        try:
+            fh = open(self._path(bucket, src), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise NotFound(f"{bucket}/{src}") from None   # as S3 says it: callers handle one error
+        with fh:
             self._atomic(self._path(bucket, dst), lambda out: shutil.copyfileobj(fh, out, 1 << 20))
 
     def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
