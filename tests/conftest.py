@@ -12,8 +12,8 @@ from zrc.core.generate import GenOptions, generate
 GOLDEN = Path(__file__).parent / "golden"
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 # Fixtures that give a test a running stack: the embedded CLI's in-process servers under a private ZRC_HOME
-# (``zhome`` and those built on it), a fake gateway server, or an embedded stack.
-STACK_FIXTURES = frozenset({"zhome", "imported", "two_runs", "fake", "remote", "stack"})
+# (``zhome`` and those built on it), a fake gateway server, an embedded stack, or a SeaweedFS S3 server.
+STACK_FIXTURES = frozenset({"zhome", "imported", "two_runs", "fake", "remote", "stack", "s3"})
 
 
 def pytest_collection_modifyitems(config, items):
@@ -45,3 +45,19 @@ def slm21_copy(slm21_case, tmp_path) -> tuple[Path, Path]:
     dest = tmp_path / "submission"
     shutil.copytree(sub, dest)
     return dataset, dest
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """S3Storage over a SeaweedFS server of this module's own (tests using it are ``integration``)."""
+    from zrc.stack import Stack
+    from zrc.storage.s3 import S3Storage
+
+    st = Stack(tmp_path_factory.mktemp("s3only"))
+    try:
+        st.start_s3()
+        storage = S3Storage(st.s3["endpoint"], st.s3["access_key"], st.s3["secret_key"])
+        storage.ensure_buckets()
+        yield storage
+    finally:
+        st.down()

@@ -14,24 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from zrc.stack import Stack
 from zrc.storage import RESULTS, SUBMISSIONS, NotFound, PreconditionFailed
 from zrc.storage.local import LocalStorage
-from zrc.storage.s3 import S3Storage
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    st = Stack(tmp_path_factory.mktemp("s3only"))
-    try:
-        st.start_s3()
-        storage = S3Storage(st.s3["endpoint"], st.s3["access_key"], st.s3["secret_key"])
-        storage.ensure_buckets()
-        yield storage
-    finally:
-        st.down()
 
 
 @pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.integration)])
@@ -40,7 +26,7 @@ def storage(request, tmp_path):
         st = LocalStorage(tmp_path)
         st.ensure_buckets()
         return st
-    return request.getfixturevalue("s3")
+    return request.getfixturevalue("s3")   # tests/conftest.py
 
 
 @pytest.fixture()
