@@ -57,6 +57,7 @@ def test_services_do_not_import_scipy_until_they_score():
     assert "scipy" not in loaded and "scipy.stats" not in loaded
 
 
+@pytest.mark.integration
 def test_commands_that_score_nothing_start_no_scorer(tmp_path):
     """`zrc datasets`, `leaderboard`, `jobs`, admin commands: the embedded stack starts only the results service
     and the gateway (no validation, no scorers, no job runner, no scipy), so they answer quickly."""
