@@ -16,6 +16,18 @@ INTEGRATION_DIR = Path(__file__).parent / "integration"
 STACK_FIXTURES = frozenset({"zhome", "imported", "two_runs", "fake", "remote", "stack", "s3"})
 
 
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_server(request, monkeypatch):
+    """A test without the ``integration`` marker may not start a gRPC server in this process: ``make test-unit``
+    stays fast and serverless, and a new test that starts one fails here until it is marked."""
+    if request.node.get_closest_marker("integration") is None:
+        import grpc
+
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} starts a gRPC server: mark it @pytest.mark.integration")
+        monkeypatch.setattr(grpc, "server", refuse)
+
+
 def pytest_collection_modifyitems(config, items):
     """``integration`` on every test under tests/integration (SeaweedFS and the multi-process stack) and on
     every test that starts servers through a stack fixture; tests that start one themselves carry the marker
