@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from zrc.core.jobs import JobConflict
-from zrc.storage import NotFound
+from zrc.core.errors import DomainError
 
 
 class FakeError(grpc.RpcError):
@@ -22,13 +21,9 @@ class FakeError(grpc.RpcError):
         return self._details
 
 
-# the statuses the results service's interceptor gives these errors (the runner reacts to these two)
-_STATUS = ((NotFound, grpc.StatusCode.NOT_FOUND), (JobConflict, grpc.StatusCode.ABORTED))
-
-
 class DirectStub:
     """A stub whose calls go straight to a servicer's methods: the service's own code over real storage,
-    without a transport. Errors become the status codes a caller sees over the wire."""
+    without a transport. Domain errors become the status code they carry, as the interceptor maps them."""
 
     def __init__(self, servicer):
         self.servicer = servicer
@@ -39,9 +34,6 @@ class DirectStub:
         def call(request, timeout=None):
             try:
                 return method(request, None)
-            except Exception as exc:
-                for kind, code in _STATUS:
-                    if isinstance(exc, kind):
-                        raise FakeError(code, str(exc)) from exc
-                raise
+            except DomainError as exc:
+                raise FakeError(grpc.StatusCode[exc.status], str(exc)) from exc
         return call

@@ -12,8 +12,9 @@ import threading
 
 import pytest
 
-from zrc.common.data import BadRequest
+from zrc.common.convert import job_pb
 from zrc.core import jobs
+from zrc.core.errors import InvalidArgument
 from zrc.core.jobs import (
     FAILED,
     INVALID,
@@ -107,7 +108,7 @@ def results(tmp_path):
 def put(servicer, job: Job, expected: int) -> None:
     """One conditional write of ``job`` as the runner makes it: revision = expected + 1."""
     job.revision = expected + 1
-    servicer.PutJob(results_pb2.PutJobRequest(job_json=json.dumps(job.to_dict()), conditional=True,
+    servicer.PutJob(results_pb2.PutJobRequest(job=job_pb(job.to_dict()), conditional=True,
                                               expected_revision=expected), None)
 
 
@@ -155,8 +156,8 @@ def test_a_revision_that_does_not_follow_is_a_bad_request(results):
     servicer, _ = results
     job = new()
     job.revision = 5
-    with pytest.raises(BadRequest, match="does not follow"):
-        servicer.PutJob(results_pb2.PutJobRequest(job_json=json.dumps(job.to_dict()), conditional=True,
+    with pytest.raises(InvalidArgument, match="does not follow"):
+        servicer.PutJob(results_pb2.PutJobRequest(job=job_pb(job.to_dict()), conditional=True,
                                                   expected_revision=0), None)
 
 

@@ -13,6 +13,7 @@ import json
 import grpc
 import pytest
 
+from zrc.common.convert import params_pb, summary_pb, summary_py
 from zrc.common.data import finding_to_pb
 from zrc.core import jobs
 from zrc.core.dataset import load_dataset
@@ -81,12 +82,11 @@ class InProcessClients(Clients):
 
 def validated(ok: bool = True, findings=()) -> validation_pb2.ValidateResponse:
     return validation_pb2.ValidateResponse(ok=ok, findings=[finding_to_pb(f) for f in findings],
-                                           params_json=Params(benchmark="prosAudit").to_json(),
-                                           meta_json="null", dataset_digest="d" * 64)
+                                           params=params_pb(Params(benchmark="prosAudit")), dataset_digest="d" * 64)
 
 
 def scored(summary: str) -> scoring_pb2.ScoreResponse:
-    return scoring_pb2.ScoreResponse(summary_json=summary, scorer_version="7")
+    return scoring_pb2.ScoreResponse(summary=summary_pb(json.loads(summary)), scorer_version="7")
 
 
 BAD_LINE = {"severity": "error", "code": "bad_score", "message": "not a number", "file": "english_dev.txt",
@@ -115,7 +115,7 @@ def test_a_valid_submission_is_scored_stored_and_succeeds(tmp_path, summary):
     assert done.parts == [["english", "dev"]] and list(done.done) == ["english dev"]
     assert done.lease_owner == "" and done.revision >= len(done.events), "every event was written"
     part = c.results.GetResult(results_pb2.GetResultRequest(key=done.done["english dev"])).result
-    assert json.loads(part.summary_json) == json.loads(summary) and part.scorer_version == "7"
+    assert summary_py(part.summary) == json.loads(summary) and part.scorer_version == "7"
     entry = json.loads(storage.get_bytes(RESULTS, f"entries/{done.job_id}.json"))
     assert entry["scores"] and entry["submission_id"] == done.job_id
     assert storage.list(RESULTS, "open/") == [], "a final job is not listed as unfinished"

@@ -15,15 +15,13 @@ import threading
 import time
 import zipfile
 
-import grpc
 import pytest
 
-from zrc.common.data import BadRequest, archive_key
-from zrc.common.runtime import Abort
+from zrc.core.errors import FailedPrecondition, InvalidArgument
 from zrc.gateway import uploads as up
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.pb.gateway.v1 import gateway_pb2
-from zrc.storage import SUBMISSIONS
+from zrc.storage import SUBMISSIONS, keys
 from zrc.storage.local import LocalStorage
 
 SEG = 4096   # small segments, so that a small archive spans several (the production size is 8 MiB)
@@ -32,7 +30,6 @@ SEG = 4096   # small segments, so that a small archive spans several (the produc
 @pytest.fixture()
 def uploads(tmp_path, monkeypatch) -> up.Uploads:
     monkeypatch.setattr(up, "SEGMENT", SEG)
-    monkeypatch.setattr(up, "MIN_PART", SEG)
     storage = LocalStorage(tmp_path)
     storage.ensure_buckets()
     return up.Uploads(storage)
@@ -78,7 +75,7 @@ def send(u: up.Uploads, data: bytes, user: str = "alice", offset: int = 0, upto:
 
 
 def stored(u: up.Uploads, data: bytes) -> bytes:
-    return u.storage.get_bytes(SUBMISSIONS, archive_key(hashlib.sha256(data).hexdigest()))
+    return u.storage.get_bytes(SUBMISSIONS, keys.archive(hashlib.sha256(data).hexdigest()))
 
 
 def leftovers(u: up.Uploads) -> list[str]:
@@ -107,9 +104,8 @@ def test_resuming_from_another_offset_is_refused_with_the_offset_to_use(uploads)
     data = archive()
     held = send(uploads, data, upto=SEG + 10)
     for wrong in (0, held - 1, held + 1):
-        with pytest.raises(Abort, match=f"resume from {held}") as exc:
+        with pytest.raises(FailedPrecondition, match=f"resume from {held}"):
             send(uploads, data, offset=wrong)
-        assert exc.value.code == grpc.StatusCode.FAILED_PRECONDITION
     assert send(uploads, data, offset=held) == len(data) and stored(uploads, data) == data
 
 
@@ -119,7 +115,7 @@ def test_bytes_that_are_not_the_announced_sha256_are_never_stored(uploads, resum
     assert len(data) == len(other)
     claimed = hashlib.sha256(data).hexdigest()
     held = send(uploads, other, digest=claimed, upto=SEG + 3) if resumed else 0
-    with pytest.raises(BadRequest, match="sha256 mismatch"):
+    with pytest.raises(InvalidArgument, match="sha256 mismatch"):
         send(uploads, other, digest=claimed, offset=held)
     assert not uploads.stored(claimed) and leftovers(uploads) == [], "a corrupt upload leaves nothing behind"
     assert uploads.committed(claimed, "alice") == 0, "the next attempt starts over"
@@ -127,7 +123,7 @@ def test_bytes_that_are_not_the_announced_sha256_are_never_stored(uploads, resum
 
 def test_more_bytes_than_announced_are_refused(uploads):
     data = archive()
-    with pytest.raises(BadRequest, match=f"more bytes than the announced {len(data) - 1}"):
+    with pytest.raises(InvalidArgument, match=f"more bytes than the announced {len(data) - 1}"):
         send(uploads, data, size=len(data) - 1)
     assert not uploads.stored(hashlib.sha256(data).hexdigest())
 
@@ -141,18 +137,18 @@ def test_fewer_bytes_than_announced_are_held_but_not_visible(uploads):
 
 @pytest.mark.parametrize("size", [0, -1, up.MAX_UPLOAD + 1])
 def test_an_announced_size_out_of_range_is_refused(uploads, size):
-    with pytest.raises(BadRequest, match="out of range"):
+    with pytest.raises(InvalidArgument, match="out of range"):
         send(uploads, archive(), size=size)
 
 
 def test_a_digest_that_is_not_a_sha256_is_refused(uploads):
-    with pytest.raises(BadRequest, match="64 hex digits"):
+    with pytest.raises(InvalidArgument, match="64 hex digits"):
         send(uploads, archive(), digest="../../etc/passwd")
 
 
 def test_an_archive_that_is_not_a_zip_is_refused_and_dropped(uploads):
     data = os.urandom(3 * SEG)
-    with pytest.raises(BadRequest, match="not a zip"):
+    with pytest.raises(InvalidArgument, match="not a zip"):
         send(uploads, data)
     assert leftovers(uploads) == [] and not uploads.stored(hashlib.sha256(data).hexdigest())
 
@@ -162,9 +158,9 @@ def test_a_user_never_resumes_from_another_users_bytes(uploads):
     digest = hashlib.sha256(data).hexdigest()
     held = send(uploads, data, user="alice", upto=3 * SEG)
     assert uploads.committed(digest, "bob") == 0
-    with pytest.raises(Abort, match="resume from 0"):
+    with pytest.raises(FailedPrecondition, match="resume from 0"):
         send(uploads, data, user="bob", offset=held)
-    with pytest.raises(BadRequest, match="invalid user name"):
+    with pytest.raises(InvalidArgument, match="invalid user name"):
         uploads.committed(digest, "../alice")
 
 
@@ -181,8 +177,8 @@ def test_concurrent_uploads_of_the_same_archive_store_it_once_intact(uploads, us
         barrier.wait()
         try:
             assert send(uploads, data, user=user, chunk=777) == len(data)
-        except Abort as exc:
-            if not (len(set(users)) == 1 and exc.code == grpc.StatusCode.FAILED_PRECONDITION):
+        except FailedPrecondition as exc:   # told where to resume: another stream of this user got there first
+            if len(set(users)) > 1:
                 errors.append(exc)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

@@ -153,7 +153,7 @@ class Uploads:
         archive is stored by then; anything else still fails."""
         try:
             self._finish(digest, size, streamed_sha, user)
-        except (BadRequest, NotFound):
+        except (InvalidArgument, NotFound):
             if streamed_sha != digest or not self.stored(digest):
                 raise
 
@@ -179,7 +179,7 @@ class Uploads:
         reader = ChainReader(self.storage, SUBMISSIONS, segments, hashed=True)
         try:
             self.storage.put_file(SUBMISSIONS, staging, reader, size)
-            if reader.sha.hexdigest() != digest:
+            if reader.sha is None or reader.sha.hexdigest() != digest:   # hashed=True: never None
                 self.discard(digest, user)
                 raise InvalidArgument("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
             self._check_zip_tail(digest, segments, user)
