@@ -16,16 +16,24 @@ INTEGRATION_DIR = Path(__file__).parent / "integration"
 STACK_FIXTURES = frozenset({"zhome", "imported", "two_runs", "fake", "remote", "stack", "s3"})
 
 
-@pytest.fixture(autouse=True)
-def _unit_tests_start_no_server(request, monkeypatch):
-    """A test without the ``integration`` marker may not start a gRPC server in this process: ``make test-unit``
-    stays fast and serverless, and a new test that starts one fails here until it is marked."""
-    if request.node.get_closest_marker("integration") is None:
-        import grpc
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test without the ``integration`` marker may not start a gRPC server in this process (its fixtures
+    included, whatever their scope): ``make test-unit`` stays fast and serverless, and a new test that
+    starts one fails until it is marked."""
+    if item.get_closest_marker("integration") is not None:
+        yield
+        return
+    import grpc
 
-        def refuse(*args, **kwargs):
-            raise AssertionError(f"{request.node.nodeid} starts a gRPC server: mark it @pytest.mark.integration")
-        monkeypatch.setattr(grpc, "server", refuse)
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{item.nodeid} starts a gRPC server: mark it @pytest.mark.integration")
+
+    real, grpc.server = grpc.server, refuse
+    try:
+        yield
+    finally:
+        grpc.server = real
 
 
 def pytest_collection_modifyitems(config, items):

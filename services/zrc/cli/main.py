@@ -21,7 +21,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -39,12 +39,10 @@ from . import cache, credentials, home, jobs, output, reference
 from .export import leaderboard_csv
 
 # Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
-if TYPE_CHECKING:   # the type checker sees the modules the lazy proxies stand for
-    import grpc
-
+grpc = lazy_module("grpc")
+if TYPE_CHECKING:   # the type checker sees the module the lazy proxy stands for
     from zrc import client as _client
 else:
-    grpc = lazy_module("grpc")
     _client = lazy_module("zrc.client")
 common_pb2 = lazy_module("zrc.pb.common.v1.common_pb2")
 gateway_pb2 = lazy_module("zrc.pb.gateway.v1.gateway_pb2")
@@ -137,7 +135,7 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
             embedded.close()
 
 
-def _rpc_failure(exc: grpc.RpcError, server: str, remote: bool) -> RpcFailure:
+def _rpc_failure(exc: Any, server: str, remote: bool) -> RpcFailure:   # a grpc.RpcError
     """The one place where a status code becomes what the user reads (every code exits 2)."""
     code, details = exc.code(), exc.details() or ""
     if code == grpc.StatusCode.UNAVAILABLE and remote and _channel.parse_server(server)[1]:
