@@ -229,6 +229,7 @@ def test_unreachable_server_is_one_sentence(zhome, slm21_case, monkeypatch, caps
     assert err.startswith("error: cannot reach the zrc server at 127.0.0.1:1") and err.count("\n") == 0
 
 
+@pytest.mark.integration
 def test_console_script_never_tracebacks(tmp_path):
     env = dict(os.environ, ZRC_HOME=str(tmp_path / "h"))
     exe = Path(sys.executable).parent / "zrc"

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import yamlsafe
-from .findings import Findings
+from .findings import Findings, Severity
 from .limits import excerpt, quoted
 
 META_FILE = "meta.yaml"
@@ -103,7 +103,7 @@ def _s(v: Any) -> str | None:
 def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, strict: bool = False) -> Findings:
     """Every rule of ``MetaFile.is_valid`` (+ benchmark name and code_url checks)."""
     f = Findings(cap=50)
-    sev = "error" if strict else "warning"
+    sev: Severity = "error" if strict else "warning"
     if meta is None:
         f.add(sev, "meta_missing", "meta.yaml not found; it is needed to publish", META_FILE)
         return f
