@@ -110,6 +110,14 @@ def test_compose_takes_sources_of_any_size(storage, ns):
         assert storage.get_bytes(SUBMISSIONS, f"{ns}{name}.zip") == b"".join(parts)
 
 
+def test_compose_with_a_source_gone_is_not_found_and_writes_nothing(storage, ns):
+    """Another upload stream may drop the segments while this one composes them: one error, no object."""
+    storage.put_bytes(SUBMISSIONS, f"{ns}s0", b"a" * 10)
+    with pytest.raises(NotFound):
+        storage.compose(SUBMISSIONS, f"{ns}gone.zip", [f"{ns}s0", f"{ns}missing"])
+    assert not storage.exists(SUBMISSIONS, f"{ns}gone.zip")
+
+
 @pytest.mark.parametrize("call", ["get_bytes", "get_with_etag", "size", "read_range", "copy", "open"])
 def test_what_is_absent_is_not_found(storage, ns, call):
     args = {"read_range": (0, 10), "copy": (ns + "to",)}.get(call, ())

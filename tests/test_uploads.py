@@ -207,3 +207,31 @@ def test_an_abandoned_upload_is_swept_once_old_and_a_live_one_is_kept(uploads):
     assert uploads.committed(d_abandoned, "alice") == 0 and out["upload_segments"] > 0
     assert uploads.committed(d_live, "alice") == 3 * SEG
     assert send(uploads, live, offset=3 * SEG) == len(live) and stored(uploads, live) == live
+
+
+def test_a_stream_whose_segments_went_away_never_overwrites_the_stored_archive(uploads):
+    """Two streams of one user race: the first finishes, stores the archive and drops the shared segments
+    while the second still runs. The second finds a broken chain: it must not compose what is left over the
+    stored archive (that would truncate it), and it cleans up after itself."""
+    data = archive(n_bytes=6 * SEG)
+    digest = hashlib.sha256(data).hexdigest()
+    meta = gateway_pb2.UploadMetadata(sha256=digest, size=len(data), offset=0)
+    chunks = (gateway_pb2.UploadSubmissionRequest(chunk=data[p:p + 1000]) for p in range(0, len(data), 1000))
+    held, streamed = uploads.receive(meta, chunks, "alice")
+    assert held == len(data) and streamed == digest
+    uploads.storage.put_bytes(SUBMISSIONS, keys.archive(digest), data)   # the other stream finished first...
+    _, _, middle = uploads.chain(digest, "alice")[2]
+    uploads.storage.delete(SUBMISSIONS, middle)                          # ...and is dropping the segments
+    uploads.finish(digest, len(data), streamed, "alice")
+    assert stored(uploads, data) == data and leftovers(uploads) == []
+    # alone (nothing stored): the same broken chain is "resume from", never a truncated archive
+    other = archive(n_bytes=6 * SEG, seed=9)
+    d2 = hashlib.sha256(other).hexdigest()
+    meta = gateway_pb2.UploadMetadata(sha256=d2, size=len(other), offset=0)
+    chunks = (gateway_pb2.UploadSubmissionRequest(chunk=other[p:p + 1000]) for p in range(0, len(other), 1000))
+    _, streamed = uploads.receive(meta, chunks, "alice")
+    _, _, middle = uploads.chain(d2, "alice")[2]
+    uploads.storage.delete(SUBMISSIONS, middle)
+    with pytest.raises(FailedPrecondition, match="resume from"):
+        uploads.finish(d2, len(other), streamed, "alice")
+    assert not uploads.stored(d2)

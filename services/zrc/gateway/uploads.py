@@ -153,9 +153,10 @@ class Uploads:
         archive is stored by then; anything else still fails."""
         try:
             self._finish(digest, size, streamed_sha, user)
-        except (InvalidArgument, NotFound):
+        except (InvalidArgument, NotFound, FailedPrecondition):
             if streamed_sha != digest or not self.stored(digest):
                 raise
+            self.discard(digest, user)   # what this stream wrote after the other one finished is left over
 
     def _finish(self, digest: str, size: int, streamed_sha: str | None, user: str) -> None:
         """Verify (sha256, zip) and publish under archives/; then drop the segments.
@@ -170,6 +171,12 @@ class Uploads:
             if streamed_sha != digest:
                 self.discard(digest, user)
                 raise InvalidArgument("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
+            held = chain[-1][0] + chain[-1][1] if chain else 0
+            if held != size:   # another stream of this user finished (and dropped the segments) meanwhile
+                raise FailedPrecondition(f"the server holds {held} of the {size} bytes; resume from {held}")
+            if self.stored(digest):   # content-addressed and immutable: the same bytes are already there
+                self.discard(digest, user)
+                return
             self._check_zip_tail(digest, segments, user)
             # server-side where the store can: the bytes do not travel through the gateway again
             self.storage.compose(SUBMISSIONS, keys.archive(digest), segments)

@@ -146,7 +146,11 @@ class LocalStorage(Storage):
     def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
         def write(out) -> None:
             for src in srcs:
-                with open(self._path(bucket, src), "rb") as fh:
+                try:
+                    fh = open(self._path(bucket, src), "rb")  # noqa: SIM115 - closed below
+                except FileNotFoundError:   # a source went away (another stream finished): as S3 says it
+                    raise NotFound(f"{bucket}/{src}") from None
+                with fh:
                     shutil.copyfileobj(fh, out, 1 << 20)
         self._atomic(self._path(bucket, dst), write)
 
