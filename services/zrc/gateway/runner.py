@@ -112,6 +112,7 @@ class Clients:
         self.results = results_pb2_grpc.ResultsServiceStub(stubs[1])
         self.scorers = {task: scoring_pb2_grpc.ScoringServiceStub(ch)
                         for task, ch in zip(scorers, stubs[2:], strict=True)}
+        self.events = None   # zrc.gateway.events.JobEvents: told of every job record written (watchers)
 
     def call(self, fn: Callable, request, timeout: float | None = None, budget: float | None = None):
         for attempt in Retrying(retry=retry_if_exception(_retryable), reraise=True,
@@ -130,17 +131,20 @@ class Clients:
         changed the record (this gateway lost the job and must stop working on it)."""
         expected = job.revision
         job.revision = expected + 1
+        text = json.dumps(job.to_dict())
         try:
             self.call(self.results.PutJob, results_pb2.PutJobRequest(
-                job_json=json.dumps(job.to_dict()), conditional=True, expected_revision=expected))
+                job_json=text, conditional=True, expected_revision=expected))
         except grpc.RpcError as exc:
             job.revision = expected
             if exc.code() == grpc.StatusCode.ABORTED:
                 raise jobs.JobConflict(exc.details() or "the job record changed") from None
             raise
+        if self.events is not None:   # the JSON, not the job: the runner goes on changing the object
+            self.events.publish(job.job_id, text)
 
-    def get_job(self, job_id: str) -> jobs.Job:
-        r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id))
+    def get_job(self, job_id: str, budget: float | None = None) -> jobs.Job:
+        r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id), budget=budget)
         return jobs.Job.from_dict(json.loads(r.job_json))
 
     def unfinished(self) -> list[jobs.Job]:
@@ -158,6 +162,8 @@ class Clients:
                 return out
 
     def close(self) -> None:
+        if self.events is not None:
+            self.events.stop()
         for ch in self._channels:
             ch.close()
 
