@@ -76,11 +76,16 @@ class JobEvents:
         with self._cond:
             return sum(len(ws) for ws in self._watches.values())
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 2.0) -> None:
+        """End every watch (its client reconnects, to another gateway if this one is going) and the threads;
+        before the server stops, so no stream is sent to after."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
         self._stop.set()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(wait)
 
     # internals -----------------------------------------------------------------------------------------
     def _start(self) -> None:

@@ -196,6 +196,9 @@ class Runner:
 
     def shutdown(self) -> None:
         self.stop.set()
+        events = getattr(self.c, "events", None)
+        if events is not None:   # watchers end now, while the server can still tell them
+            events.stop()
 
     def submit(self, job_id: str) -> None:
         self.queue.put(job_id)
