@@ -62,6 +62,12 @@ class JobEvents:
         function that ends the watch (the client went away)."""
         w = _Watch(job_id, deliver, time.monotonic() + seconds)
         with self._cond:
+            stopped = self._stopped
+        if stopped:   # the gateway is going: what there is now, and the client reconnects elsewhere
+            if not self._deliver(w, current):
+                self._deliver(w, None)
+            return lambda: None
+        with self._cond:
             self._start()
             self._watches.setdefault(job_id, set()).add(w)
             self._pending.append((w, job_id, current))
