@@ -609,8 +609,10 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     clients = Clients(runtime.env_addr(env, "ZRC_VALIDATION_ADDR"), runtime.env_addr(env, "ZRC_RESULTS_ADDR"),
                       scorers, settings, internal_token=internal.gateway_token(env))
     # every record this gateway writes reaches its watchers at once; other gateways' writes within a poll
-    clients.events = JobEvents(lambda job_id: clients.get_job(job_id, budget=2.0),
-                               poll_seconds=runtime.env_float(env, "ZRC_WATCH_POLL_SECONDS", 1.0))
+    poll = runtime.env_float(env, "ZRC_WATCH_POLL_SECONDS", 1.0)
+    if not poll > 0:
+        raise runtime.ConfigError(f"ZRC_WATCH_POLL_SECONDS must be a positive number of seconds, got {poll}")
+    clients.events = JobEvents(lambda job_id: clients.get_job(job_id, budget=2.0), poll_seconds=poll)
     runner = Runner(clients, settings, owner=env.get("ZRC_GATEWAY_ID") or None)
     mode = env.get("ZRC_AUTH", "required")
     if mode not in ("required", "off"):
