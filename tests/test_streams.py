@@ -8,6 +8,7 @@ import time
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 
 from zrc.client import Client
 from zrc.core import jobs
@@ -180,3 +181,15 @@ def test_a_watch_gives_its_slot_back_when_the_client_goes(stack, slm21_case):
         call = stack.stub.WatchJob(gateway_pb2.WatchJobRequest(job_id=job_id, after_seq=10**6), timeout=10)
         assert next(call).job.state == gateway_pb2.JOB_STATE_SUCCEEDED
         call.cancel()
+
+
+def test_a_pushed_watch_goes_through_the_interceptors(stack):
+    """WatchJob returns before its stream ends: errors are still mapped, and the call counted when it ends."""
+    def handled(code: str) -> float:
+        return REGISTRY.get_sample_value("grpc_server_handled_total", {
+            "grpc_service": "zrc.gateway.v1.GatewayService", "grpc_method": "WatchJob", "grpc_code": code}) or 0
+    before = handled("INVALID_ARGUMENT")
+    with pytest.raises(grpc.RpcError) as e:
+        list(stack.stub.WatchJob(gateway_pb2.WatchJobRequest(job_id="nope"), timeout=10))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "nope" in e.value.details()
+    assert handled("INVALID_ARGUMENT") == before + 1
