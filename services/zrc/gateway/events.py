@@ -13,8 +13,10 @@ worker threads per watcher: a handful of watchers starved uploads. Now:
   what is new through gRPC's non-blocking stream callback and end their stream
   on the final state or when their time (``ZRC_WATCH_SECONDS``) is up.
 
-A watcher is a ``deliver(job | None) -> bool`` callback: a record to forward
-(True once the watch is over), or None when its time is up.
+A watcher is a ``deliver(job | None | GOING) -> bool`` callback: a record to
+forward (True once the watch is over), None when its time is up, or GOING when
+the gateway shuts down (the stream should end UNAVAILABLE: the client waits a
+little and reconnects, to another replica, instead of spinning on this one).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import structlog
 from zrc.core import jobs
 
 log = structlog.get_logger("zrc.gateway.events")
-Deliver = Callable[["jobs.Job | None"], bool]
+GOING = "gateway shutting down"
+Deliver = Callable[["jobs.Job | str | None"], bool]
 
 
 class _Watch:
@@ -63,9 +66,8 @@ class JobEvents:
         w = _Watch(job_id, deliver, time.monotonic() + seconds)
         with self._cond:
             stopped = self._stopped
-        if stopped:   # the gateway is going: what there is now, and the client reconnects elsewhere
-            if not self._deliver(w, current):
-                self._deliver(w, None)
+        if stopped:   # the gateway is going: the client reconnects elsewhere
+            self._deliver(w, GOING)
             return lambda: None
         with self._cond:
             self._start()
@@ -132,7 +134,7 @@ class JobEvents:
                             for one, job_id, record in self._pending]
                     self._pending.clear()
             for w in ended:   # time is up (or the gateway stops): the client reconnects after its last event
-                self._deliver(w, None)
+                self._deliver(w, GOING if self._stopped else None)
             if self._stopped:
                 return
             for ws, record in work:
@@ -146,9 +148,9 @@ class JobEvents:
                             self._drop(w)
 
     @staticmethod
-    def _deliver(w: _Watch, job: jobs.Job | None) -> bool:
+    def _deliver(w: _Watch, job: jobs.Job | str | None) -> bool:
         try:
-            return w.deliver(job) or job is None
+            return w.deliver(job) or not isinstance(job, jobs.Job)
         except Exception:  # noqa: BLE001 - one broken stream must not stop the others
             log.exception("watch_delivery_failed", job_id=w.job_id)
             return True

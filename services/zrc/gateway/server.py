@@ -44,7 +44,7 @@ from zrc.core.pipeline import SelectionError, select
 from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
-from zrc.gateway.events import JobEvents
+from zrc.gateway.events import GOING, JobEvents
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.streams import StreamGuard
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
@@ -483,9 +483,12 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             release()
             send(None)
 
-        def deliver(job: jobs.Job | None) -> bool:
-            """Send what is new in ``job`` (None: time is up); True once the stream is over."""
-            if job is None:
+        def deliver(job: jobs.Job | str | None) -> bool:
+            """Send what is new in ``job`` (None: time is up; GOING: the gateway stops); True once over."""
+            if job is GOING:
+                context.set_code(grpc.StatusCode.UNAVAILABLE)
+                context.set_details("the gateway is shutting down: reconnect")
+            if not isinstance(job, jobs.Job):
                 end()
                 return True
             with lock:
