@@ -65,7 +65,7 @@ clean:
 # server package); proto-check fails when it is stale.
 BUF    = .tools/node_modules/.bin/buf
 
-.PHONY: proto proto-check proto-lint
+.PHONY: proto proto-check proto-lint proto-breaking proto-baseline
 ## proto: regenerate Python code from protos/ into services/zrc/pb
 proto: $(DEVSTAMP)
 	$(BIN)/python tools/protogen.py
@@ -80,6 +80,20 @@ $(BUF):
 ## proto-lint: buf lint (STANDARD rules)
 proto-lint: $(BUF)
 	cd protos && ../$(BUF) lint
+
+# The contract as released, compiled: proto-breaking compares protos/ against it (buf FILE rules), so a change
+# that would break a deployed client or service (a field renumbered, retyped or removed without a reserve)
+# fails CI. Refresh it at each release, with the protos of that release: make proto-baseline.
+PROTO_BASELINE = protos/baseline/zrc-v1.binpb
+
+## proto-breaking: fail on a wire-breaking change against the released contract ($(PROTO_BASELINE))
+proto-breaking: $(BUF)
+	cd protos && ../$(BUF) breaking --against ../$(PROTO_BASELINE)
+
+## proto-baseline: write $(PROTO_BASELINE) from protos/ (at each release)
+proto-baseline: $(BUF)
+	mkdir -p $(dir $(PROTO_BASELINE))
+	cd protos && ../$(BUF) build -o ../$(PROTO_BASELINE)
 
 # ---------------------------------------------------------------- local multi-process stack
 .PHONY: stack-up stack-down

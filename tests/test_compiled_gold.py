@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from zrc.app.datasets import DatasetCache
 from zrc.cli.main import main
-from zrc.common.data import DatasetCache
 from zrc.core import dataset as dataset_mod
 from zrc.core.compiled import compiled_name
 from zrc.core.dataset import PairGold, compile_gold, load_compiled_gold, load_dataset

@@ -25,6 +25,11 @@ class Sink:
         return over
 
 
+def _copy(job: jobs.Job):
+    d = json.loads(json.dumps(job.to_dict()))
+    return lambda: jobs.Job.from_dict(d)
+
+
 def _job() -> jobs.Job:
     return jobs.Job.new({"benchmark": "sLM21"}, False)
 
@@ -34,14 +39,14 @@ def test_published_records_reach_every_watcher_and_the_final_one_ends_them():
     fetched: list[str] = []
     hub = JobEvents(lambda job_id: fetched.append(job_id) or job, poll_seconds=60)
     sinks = [Sink() for _ in range(50)]
-    first = jobs.Job.from_dict(json.loads(json.dumps(job.to_dict())))   # as fetched: a snapshot
+    first = jobs.Job.from_dict(json.loads(json.dumps(job.to_dict())))   # as fetched: a copy
     for s in sinks:
         hub.watch(job.job_id, s, 60, first)
     assert hub.watched() == 50
     job.move(jobs.VALIDATING, "validating")
-    hub.publish(job.job_id, json.dumps(job.to_dict()))   # as Clients.put_job does: the JSON written
+    hub.publish(job.job_id, _copy(job))   # as Clients.put_job does: a copy of what was written
     job.move(jobs.FAILED, "gone")
-    hub.publish(job.job_id, json.dumps(job.to_dict()))
+    hub.publish(job.job_id, _copy(job))
     for s in sinks:
         assert s.done.wait(5)
         assert s.got == [jobs.QUEUED, jobs.VALIDATING, jobs.FAILED]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -11,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from zrc.client import Client
+from zrc.common.convert import job_pb
 from zrc.core import jobs
 from zrc.embedded import start_embedded
 from zrc.pb.gateway.v1 import gateway_pb2
@@ -158,7 +158,7 @@ def test_a_job_another_gateway_changes_reaches_its_watchers(tmp_path, monkeypatc
         job = c.get_job(job_id)
         job.move(jobs.FAILED, "ended by another gateway")
         job.revision += 1   # written as another gateway would: straight to the results service
-        c.call(c.results.PutJob, results_pb2.PutJobRequest(job_json=json.dumps(job.to_dict()), conditional=True,
+        c.call(c.results.PutJob, results_pb2.PutJobRequest(job=job_pb(job.to_dict()), conditional=True,
                                                            expected_revision=job.revision - 1))
         t0 = time.monotonic()
         seen.extend(watch)

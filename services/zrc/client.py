@@ -19,8 +19,8 @@ from pathlib import Path
 
 import grpc
 
-from zrc.common import tls
-from zrc.common.runtime import CHUNK, CLIENT_OPTIONS
+from zrc.common import channel
+from zrc.common.channel import CHUNK, CLIENT_OPTIONS
 from zrc.core.dataset import gold_files
 from zrc.core.findings import Findings
 from zrc.core.limits import Limits, excerpt, limits
@@ -58,11 +58,11 @@ _DROPPED = ("UNAVAILABLE", "INTERNAL", "UNKNOWN", "CANCELLED")
 
 def client_channel(address: str, *, token: bool = False, ca_file: str | None = None,
                    allow_plaintext: bool = False) -> grpc.Channel:
-    """A channel to the gateway (TLS for grpcs://, see zrc.common.tls) whose idempotent unary calls retry on
+    """A channel to the gateway (TLS for grpcs://, see zrc.common.channel) whose idempotent unary calls retry on
     UNAVAILABLE (see SERVICE_CONFIG)."""
     options = [(k, v) for k, v in CLIENT_OPTIONS if k != "grpc.service_config"]
     options += [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(SERVICE_CONFIG))]
-    return tls.client_channel(address, options, token=token, ca_file=ca_file, allow_plaintext=allow_plaintext)
+    return channel.client_channel(address, options, token=token, ca_file=ca_file, allow_plaintext=allow_plaintext)
 
 _FINAL = (gateway_pb2.JOB_STATE_SUCCEEDED, gateway_pb2.JOB_STATE_INVALID, gateway_pb2.JOB_STATE_FAILED)
 _DATE = (2020, 1, 1, 0, 0, 0)
@@ -301,9 +301,9 @@ class Client:
                           timeout=self.timeout)
 
     def leaderboard(self, benchmark: str) -> list[dict]:
-        import json
+        from zrc.common.convert import entry_py
         r = self._call(self.stub.GetLeaderboard, gateway_pb2.GetLeaderboardRequest(benchmark=benchmark))
-        return [json.loads(e) for e in r.entries_json]
+        return [entry_py(e) for e in r.entries]
 
     def whoami(self):
         return self._call(self.stub.WhoAmI, gateway_pb2.WhoAmIRequest())

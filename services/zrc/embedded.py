@@ -28,16 +28,14 @@ from pathlib import Path
 
 import structlog
 
+from zrc.app.datasets import DatasetCache
 from zrc.common import internal, runtime
-from zrc.common.data import DatasetCache
 from zrc.common.local import LocalFolders
+from zrc.core.benchmarks import SCORERS
 from zrc.gateway.server import build
 from zrc.results.server import register as results_register
 from zrc.storage.local import LocalStorage
 from zrc.storage.prune import BudgetError, budget_from_env, prune_store
-
-SCORERS = ("lexical", "syntactic", "semantic", "prosaudit")
-
 
 LOG_LIMIT = 5 << 20   # the log is kept to about this size: one previous generation, then dropped
 

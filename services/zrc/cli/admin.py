@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import sys
 
-from google.protobuf.json_format import MessageToDict
+from zrc.lazy import lazy_module
 
 from . import output
 
+convert = lazy_module("zrc.common.convert")   # protobuf on first use: `zrc --help` stays cheap
 
-def _dicts(messages) -> list[dict]:
-    return [MessageToDict(m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-            for m in messages]
+
+def _dicts(messages, fields: tuple[str, ...], stamps: dict[str, str]) -> list[dict]:
+    """Rows with ``fields`` in this order (what --json prints), timestamps as the server's records write them."""
+    return [{f: convert.stamp_text(m, f, stamps[f]) if f in stamps else getattr(m, f) for f in fields} for m in messages]
 
 
 def register(add, session, usage_error) -> None:
@@ -20,7 +22,7 @@ def register(add, session, usage_error) -> None:
 
     def users(a) -> int:
         with session(scoring=False) as client:
-            rows = _dicts(client.list_users())
+            rows = _dicts(client.list_users(), ("name", "admin", "disabled", "created_at"), {"created_at": convert.MS})
         if a.json:
             output.print_json(rows)
         else:
@@ -31,7 +33,8 @@ def register(add, session, usage_error) -> None:
 
     def tokens(a) -> int:
         with session(scoring=False) as client:
-            rows = _dicts(client.list_tokens(a.user))
+            rows = _dicts(client.list_tokens(a.user), ("id", "prefix", "user", "created_at", "expires_at", "revoked"),
+                          {"created_at": convert.MS, "expires_at": convert.SECONDS_Z})
         if a.json:
             output.print_json(rows)
         else:
@@ -43,12 +46,13 @@ def register(add, session, usage_error) -> None:
     def token_create(a) -> int:
         with session(scoring=False) as client:
             r = client.issue_token(a.user, a.expires_days)
+        expires = convert.stamp_text(r, "expires_at", convert.SECONDS_Z)
         if a.json:
-            output.print_json({"ok": True, "user": a.user, "token": r.token, "id": r.id, "expires_at": r.expires_at})
+            output.print_json({"ok": True, "user": a.user, "token": r.token, "id": r.id, "expires_at": expires})
             return 0
         sys.stdout.write(r.token + "\n")   # stdout carries the token alone, for scripts
         output.note(f"token {r.id} for {a.user}: shown once, stored hashed on the server; "
-                    f"expires {r.expires_at or 'never'}")
+                    f"expires {expires or 'never'}")
         return 0
 
     def token_revoke(a) -> int:
@@ -76,7 +80,7 @@ def register(add, session, usage_error) -> None:
 
     def audit(a) -> int:
         with session(scoring=False) as client:
-            rows = _dicts(client.audit(a.limit))
+            rows = _dicts(client.audit(a.limit), ("at", "actor", "action", "target", "detail"), {"at": convert.SECONDS_Z})
         if a.json:
             output.print_json(rows)
         else:

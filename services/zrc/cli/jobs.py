@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zrc.lazy import lazy_module
+
 from . import output
+
+convert = lazy_module("zrc.common.convert")
 
 STATE_NAMES = {0: "unknown", 1: "queued", 2: "validating", 3: "scoring", 4: "succeeded", 5: "invalid", 6: "failed"}
 
@@ -17,8 +21,8 @@ def job_dict(j) -> dict:
     """One job as plain data (what --json prints)."""
     return {"job_id": j.job_id, "state": STATE_NAMES.get(j.state, str(j.state)), "benchmark": j.selection.benchmark,
             "dataset": j.selection.dataset, "sets": list(j.selection.sets), "tasks": list(j.selection.tasks),
-            "parts_done": j.parts_done, "parts_total": j.parts_total, "created_at": j.created_at,
-            "updated_at": j.updated_at, "published": j.publish, "model_id": j.model_id,
+            "parts_done": j.parts_done, "parts_total": j.parts_total, "created_at": convert.stamp_text(j, "created_at"),
+            "updated_at": convert.stamp_text(j, "updated_at"), "published": j.publish, "model_id": j.model_id,
             "owner": j.owner, "failure_reason": j.failure_reason}
 
 

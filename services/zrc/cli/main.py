@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import json
 import os
 import shutil
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from zrc import __version__
-from zrc.core.benchmarks import BENCHMARKS, get_benchmark
+from zrc.core.benchmarks import BENCHMARKS, SelectionError, get_benchmark
 from zrc.core.findings import Finding
 from zrc.core.limits import LimitConfigError
 from zrc.core.meta import META_FILE, check_meta, load_meta, template_yaml
@@ -44,8 +43,9 @@ common_pb2 = lazy_module("zrc.pb.common.v1.common_pb2")
 gateway_pb2 = lazy_module("zrc.pb.gateway.v1.gateway_pb2")
 _client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
+_convert = lazy_module("zrc.common.convert")
 _pipeline = lazy_module("zrc.core.pipeline")
-tls = lazy_module("zrc.common.tls")
+_channel = lazy_module("zrc.common.channel")
 _analysis = lazy_module("zrc.cli.analysis")   # numpy: only compare, report and leaderboard intervals need it
 _report = lazy_module("zrc.cli.report")
 
@@ -62,6 +62,15 @@ def _dataset_errors() -> tuple[type[Exception], ...]:
 
 class UsageError(Exception):
     """A mistake in how the command was called or set up: exit 2 with one sentence."""
+
+
+class RpcFailure(UsageError):
+    """A call the server refused or could not answer: its status ``code`` and ``details``, said as one
+    sentence (:func:`_rpc_failure`), so commands decide on the code, never on the text."""
+
+    def __init__(self, sentence: str, code, details: str):
+        super().__init__(sentence)
+        self.code, self.details = code, details
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -87,8 +96,8 @@ def _benchmark_of(tree: DirTree, given: str | None) -> str:
 def _bench(name: str) -> str:
     try:
         return get_benchmark(name).name
-    except KeyError:
-        raise UsageError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}") from None
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @contextlib.contextmanager
@@ -106,7 +115,7 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
     try:
         client = _client.Client(server, token=token, ca_file=os.environ.get("ZRC_CA_FILE") or None,
                         allow_plaintext=os.environ.get("ZRC_ALLOW_PLAINTEXT", "") == "1")
-    except (tls.InsecureTransport, tls.TLSConfigError) as exc:
+    except (_channel.InsecureTransport, _channel.TLSConfigError) as exc:
         if embedded is not None:
             embedded.close()
         raise UsageError(str(exc)) from None
@@ -115,30 +124,34 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
     try:
         yield client
     except grpc.RpcError as exc:
-        raise UsageError(_rpc_sentence(exc, server, embedded is None)) from None
+        raise _rpc_failure(exc, server, embedded is None) from None
     finally:
         client.close()
         if embedded is not None:
             embedded.close()
 
 
-def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
+def _rpc_failure(exc: grpc.RpcError, server: str, remote: bool) -> RpcFailure:
+    """The one place where a status code becomes what the user reads (every code exits 2)."""
     code, details = exc.code(), exc.details() or ""
-    if code == grpc.StatusCode.UNAVAILABLE and remote and tls.parse_server(server)[1]:
-        return tls.failure_sentence(server, details)
-    if code == grpc.StatusCode.UNAVAILABLE and remote:
-        return f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to evaluate locally"
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
-    if code == grpc.StatusCode.PERMISSION_DENIED:
-        return f"permission denied: {details}"
-    if code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset"):
-        return f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return details
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"the server at {server} did not answer in time; try again"
-    return f"{details} ({code.name.lower()})"
+    if code == grpc.StatusCode.UNAVAILABLE and remote and _channel.parse_server(server)[1]:
+        sentence = _channel.failure_sentence(server, details)
+    elif code == grpc.StatusCode.UNAVAILABLE and remote:
+        sentence = (f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to "
+                    "evaluate locally")
+    elif code == grpc.StatusCode.UNAUTHENTICATED:
+        sentence = f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
+    elif code == grpc.StatusCode.PERMISSION_DENIED:
+        sentence = f"permission denied: {details}"
+    elif code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset"):
+        sentence = f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
+    elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        sentence = details
+    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        sentence = f"the server at {server} did not answer in time; try again"
+    else:
+        sentence = f"{details} ({code.name.lower()})"
+    return RpcFailure(sentence, code, details)
 
 
 def _selection_args(a, spec) -> tuple[list[str], list[str]]:
@@ -171,7 +184,7 @@ def _check_quota(client: _client.Client, bench: str):
     left = me.quota_left.get(bench, -1)
     if left == 0:
         raise UsageError(f"no {bench} evaluations left today for {me.user} (the quota resets at "
-                         f"{me.quota_resets_at}, UTC); nothing was uploaded")
+                         f"{_convert.stamp_text(me, 'quota_resets_at', _convert.SECONDS_Z)}, UTC); nothing was uploaded")
     return me
 
 
@@ -327,7 +340,7 @@ def cmd_run(a) -> int:
         res = client.get_scores(job_id)
     files = {f.name: f.content for f in res.files}
     _write_scores(files, out)
-    entry = json.loads(res.leaderboard_json)
+    entry = _convert.entry_py(res.entry)
     if a.json:
         output.print_json({"ok": True, "job_id": job_id, "output": str(out), "files": sorted(files),
                            "findings": _findings_json(findings), "scores": entry["scores"]})
@@ -439,9 +452,9 @@ def cmd_import(a) -> int:
             r = client.import_dataset(src, name)
     except (SourceError, *_dataset_errors()) as exc:
         return _import_failed(a, str(exc))
-    except UsageError as exc:
-        if "invalid_argument" in str(exc):
-            return _import_failed(a, str(exc).removesuffix(" (invalid_argument)"))
+    except RpcFailure as exc:
+        if exc.code == grpc.StatusCode.INVALID_ARGUMENT:   # the dataset itself is wrong
+            return _import_failed(a, exc.details)
         raise
     info = r.dataset
     if a.json:
@@ -543,7 +556,7 @@ def cmd_submit(a) -> int:
             output.error(f"evaluation failed on the server: {job.failure_reason} (job {job_id}); "
                          "it does not count against your quota")
             return 1
-        entry = json.loads(client.get_scores(job_id).leaderboard_json)
+        entry = _convert.entry_py(client.get_scores(job_id).entry)
     model_id = job.model_id
     given = str(((meta or {}).get("model_info") or {}).get("model_id") or "")
     if model_id and given != model_id:  # as the reference: the model id is written back after the first submit
@@ -615,13 +628,14 @@ def cmd_login(a) -> int:
 def cmd_whoami(a) -> int:
     with session(scoring=False) as client:
         me = client.whoami()
-    info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": me.quota_resets_at}
+    resets = _convert.stamp_text(me, "quota_resets_at", _convert.SECONDS_Z)
+    info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": resets}
     if a.json:
         output.print_json(info)
     else:
         left = ", ".join(f"{b}: {'unlimited' if n < 0 else n}" for b, n in info["quota_left"].items())
         output.say(f"{me.user}{' (admin)' if me.admin else ''}; evaluations left today: {left} "
-                   f"(resets {me.quota_resets_at})")
+                   f"(resets {resets})")
     return 0
 
 
@@ -760,7 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.error(str(exc))
         return 2
     except grpc.RpcError as exc:   # outside a session's own translation: still one sentence, never a dump
-        output.error(_rpc_sentence(exc, os.environ.get("ZRC_SERVER", "") or "the embedded stack", True))
+        output.error(str(_rpc_failure(exc, os.environ.get("ZRC_SERVER", "") or "the embedded stack", True)))
         return 2
     except LimitConfigError as exc:
         output.error(f"configuration error: {exc}")

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .confidence import METHOD, Units, compare, pair_units, semantic_units, unpack_mask
+from .errors import FailedPrecondition
 from .scoring import score_file_names
 from .table import TableError, read_csv
 
@@ -34,8 +35,9 @@ COLUMNS = ("task", "set", "metric", "estimate", "ci_low", "ci_high", "n_units", 
 TASK_ORDER = ("lexical", "syntactic", "semantic", "english")
 
 
-class AnalysisError(ValueError):
-    """A score folder that cannot be analysed (missing or malformed file): one sentence for the user."""
+class AnalysisError(FailedPrecondition, ValueError):
+    """A score folder that cannot be analysed (missing or malformed file): one sentence for the user. To a
+    server it is FAILED_PRECONDITION: two evaluations that cannot be compared (other gold, bad files)."""
 
 
 def published(entry: dict, metric: str, set_: str) -> float | None:

@@ -18,11 +18,12 @@ import numpy as np
 
 from .benchmarks import BENCHMARKS, SETS, BenchmarkSpec, TaskSpec
 from .compiled import compiled_name, decode_table, encode_table, narrow, pack, unpack, widen
+from .errors import InvalidArgument
 from .sources import FileTree, SourceError, open_tree, rooted
 from .table import Table, TableError, read_csv
 
 
-class DatasetError(ValueError):
+class DatasetError(InvalidArgument):
     """A dataset that cannot be used, with the file (and line) at fault."""
 
     def __init__(self, message: str, file: str | None = None, line: int | None = None):

@@ -31,10 +31,11 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from .errors import InvalidArgument
 from .limits import UNLIMITED, Limits, excerpt, limits
 
 
-class SourceError(ValueError):
+class SourceError(InvalidArgument):
     """The tree cannot be opened at all (missing folder, corrupt archive)."""
 
     code = "archive"

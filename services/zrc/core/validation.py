@@ -49,7 +49,7 @@ class Report:
     params: Params
     meta: dict | None = None
     score_files: dict[tuple[str, str], ScoreFile] = field(default_factory=dict)
-    pooled: dict[tuple[str, str], PooledSet] = field(default_factory=dict)
+    pooled: dict[tuple[str, str], dict[str, PooledSet]] = field(default_factory=dict)   # per semantic type
 
     @property
     def ok(self) -> bool:

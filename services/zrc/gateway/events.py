@@ -21,7 +21,6 @@ little and reconnects, to another replica, instead of spinning on this one).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -47,14 +46,14 @@ class JobEvents:
         self.fetch, self.poll_seconds = fetch, poll_seconds
         self._cond = threading.Condition()
         self._watches: dict[str, set[_Watch]] = {}
-        self._pending: list[tuple[_Watch | None, str, object]] = []   # (one watch or all, job id, job or json)
+        self._pending: list[tuple[_Watch | None, str, object]] = []   # (one watch or all, job id, record)
         self._threads: list[threading.Thread] = []
         self._stopped = False
         self._stop = threading.Event()   # the poller's clock: not woken by every publish
 
     # producers ------------------------------------------------------------------------------------------
-    def publish(self, job_id: str, record: jobs.Job | str) -> None:
-        """A job record as just written (a Job, or its JSON: parsed only if someone watches the job)."""
+    def publish(self, job_id: str, record: jobs.Job | Callable[[], jobs.Job]) -> None:
+        """A job record as just written (a Job, or a function making it: called only if someone watches)."""
         with self._cond:
             if job_id in self._watches:
                 self._pending.append((None, job_id, record))
@@ -141,7 +140,7 @@ class JobEvents:
                 ws = [w for w in ws if not w.over]
                 if not ws:
                     continue
-                job = jobs.Job.from_dict(json.loads(record)) if isinstance(record, str) else record
+                job = record if isinstance(record, jobs.Job) else record()
                 for w in ws:
                     if self._deliver(w, job):
                         with self._cond:

@@ -28,12 +28,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-import grpc
 import structlog
 
-from zrc.common.runtime import Abort
+from zrc.core.errors import ResourceExhausted
 
 log = structlog.get_logger("zrc.gateway.streams")
+RETRY_AFTER = 2.0   # seconds a client is told to wait (RetryInfo) when every stream of the server is taken
 
 
 class StreamGuard:
@@ -65,17 +65,14 @@ class StreamGuard:
         watch = kind == "watch"
         with self._lock:
             if self._by_user[user] >= self.per_user:
-                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            f"{self._by_user[user]} streams of yours are already open (limit ZRC_STREAMS_PER_USER="
-                            f"{self.per_user}); wait for one to finish")
+                raise ResourceExhausted(f"{self._by_user[user]} streams of yours are already open (limit "
+                                        f"ZRC_STREAMS_PER_USER={self.per_user}); wait for one to finish")
             if watch and self._watches >= self.max_watches:
-                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            f"the server has {self._watches} watches open (limit ZRC_WATCH_MAX_STREAMS="
-                            f"{self.max_watches}); try again shortly")
+                raise ResourceExhausted(f"the server has {self._watches} watches open (limit ZRC_WATCH_MAX_STREAMS="
+                                        f"{self.max_watches}); try again shortly", retry_after=RETRY_AFTER)
             if not watch and self._open >= self.total:
-                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS={self.total}); "
-                            "try again shortly")
+                raise ResourceExhausted(f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS="
+                                        f"{self.total}); try again shortly", retry_after=RETRY_AFTER)
             self._by_user[user] += 1
             if watch:
                 self._watches += 1

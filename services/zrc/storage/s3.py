@@ -19,9 +19,19 @@ from minio.error import S3Error, ServerError
 
 from zrc.common.metrics import STORAGE_ERRORS
 
-from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Storage, StorageUnavailable
+from . import (
+    DATASETS,
+    RESULTS,
+    SUBMISSIONS,
+    ChainReader,
+    NotFound,
+    PreconditionFailed,
+    Storage,
+    StorageUnavailable,
+)
 
 PART_SIZE = 16 << 20
+MIN_PART = 5 << 20   # S3's smallest multipart part (but the last): the smallest source compose_object takes
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket")
 # 412 (and 409 when two conditional writes race inside the store): the condition did not hold.
 _LOST = ("PreconditionFailed", "ConditionalRequestConflict")
@@ -145,8 +155,17 @@ class S3Storage(Storage):
         else:  # single-request copies stop at 5 GiB; compose does a multipart copy
             self.client.compose_object(b, dst, [ComposeSource(b, src)])
 
-    @_wrap
     def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
+        """Server-side (the bytes do not travel again) when every source but the last has S3's minimum part
+        size; otherwise streamed through this process."""
+        sizes = [self.size(bucket, k) for k in srcs]
+        if all(n >= MIN_PART for n in sizes[:-1]):
+            self._compose(bucket, dst, srcs)
+        else:
+            self.put_file(bucket, dst, ChainReader(self, bucket, srcs), sum(sizes))
+
+    @_wrap
+    def _compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
         b = self.buckets[bucket]
         self.client.compose_object(b, dst, [ComposeSource(b, k) for k in srcs])
 
