@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 DEVSTAMP = $(VENV)/.installed-dev
 
-.PHONY: install install-dev test lint bench demo clean
+.PHONY: help install install-dev test test-unit lint typecheck bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,25 @@ install: $(STAMP)
 ## install-dev: install + the test and lint tools (the `dev` extra)
 install-dev: $(DEVSTAMP)
 
-## test: every test (unit, golden, fuzz, CLI end-to-end)
+## help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## test: every test (unit, golden, fuzz, CLI end-to-end, integration over SeaweedFS and the process stack)
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
+
+## test-unit: the fast tests only: no server, no subprocess stack, no S3 (-m "not integration")
+test-unit: $(DEVSTAMP)
+	$(BIN)/python -m pytest -q -m "not integration"
 
 ## lint: ruff over the code
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check services tests tools bench
+
+## typecheck: mypy over services/ (configured in pyproject.toml; generated code excluded)
+typecheck: $(DEVSTAMP)
+	$(BIN)/mypy
 
 ## bench: full-size generated case, wall time and peak RSS per task (BENCH_SCALE=0.1 quick; BENCH_DIM, BENCH_DTYPE)
 bench: $(DEVSTAMP)

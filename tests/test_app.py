@@ -167,6 +167,7 @@ def test_a_scorer_imports_no_other_service():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@pytest.mark.integration
 def test_the_runner_hands_validations_work_to_the_scorers(slm21_case, tmp_path, monkeypatch):
     """End to end through the in-process stack: the semantic scorer scores from the vectors validation pooled
     (named in ValidateResponse.pooled, kept in the job, sent as ScoreRequest.pooled_ref) and parses no

@@ -73,6 +73,7 @@ def _compiled(ds, spec, set_):
     return out
 
 
+@pytest.mark.integration
 def test_import_stores_compiled_gold_and_services_use_it(slm21_case, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ZRC_HOME", str(tmp_path / "h"))
     assert main(["datasets:import", str(slm21_case[0])]) == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from zrc.common import convert
 from zrc.core import jobs
 from zrc.core.dataset import load_dataset
@@ -166,6 +168,7 @@ def test_the_wire_has_no_json_text_and_every_time_is_a_timestamp():
     assert seen > 200
 
 
+@pytest.mark.integration   # a reflection server on a loopback port
 def test_reflection_serves_the_typed_messages():
     """What grpcurl sees: the records as messages, their well-known types resolvable from the server alone."""
     from concurrent import futures

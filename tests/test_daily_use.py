@@ -57,6 +57,7 @@ def test_services_do_not_import_scipy_until_they_score():
     assert "scipy" not in loaded and "scipy.stats" not in loaded
 
 
+@pytest.mark.integration
 def test_commands_that_score_nothing_start_no_scorer(tmp_path):
     """`zrc datasets`, `leaderboard`, `jobs`, admin commands: the embedded stack starts only the results service
     and the gateway (no validation, no scorers, no job runner, no scipy), so they answer quickly."""
@@ -271,6 +272,7 @@ def test_upload_bar_learns_the_total_before_the_bytes(fake, slm21_case, terminal
 
 # ------------------------------------------------------------------ Ctrl-C
 
+@pytest.mark.integration
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(slm21_case, tmp_path):
     """SIGINT while the CLI imports, starts the embedded services or works: one line, exit 130, promptly.
 

@@ -14,6 +14,8 @@ from zrc.common.runtime import channel
 from zrc.embedded import start_embedded
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 
+pytestmark = pytest.mark.integration   # starts the embedded stack
+
 
 def test_embedded_services_listen_on_private_unix_sockets(tmp_path):
     emb = start_embedded(tmp_path / "home")

@@ -60,6 +60,7 @@ def call():
     server.stop(0)
 
 
+@pytest.mark.integration   # a real call through a server on a loopback port
 @pytest.mark.parametrize("name,code", [
     ("not_found", "NOT_FOUND"), ("invalid", "INVALID_ARGUMENT"), ("quota", "RESOURCE_EXHAUSTED"),
     ("busy", "RESOURCE_EXHAUSTED"), ("denied", "PERMISSION_DENIED"), ("unauthenticated", "UNAUTHENTICATED"),
@@ -78,6 +79,7 @@ def test_each_domain_error_has_its_status(call, name, code):
         assert "try again" in exc.details()
 
 
+@pytest.mark.integration
 def test_rich_details_reach_the_client(call):
     st = rpc_status.from_call(call("invalid"))
     bad = error_details_pb2.BadRequest()
@@ -138,6 +140,7 @@ def test_importing_the_client_loads_no_server_code():
     assert r.returncode == 0, f"import zrc.client loaded server modules: {r.stdout}{r.stderr}"
 
 
+@pytest.mark.integration
 def test_an_invalid_job_answers_its_findings_as_field_violations(tmp_path, slm21_copy):
     """GetScores of an INVALID job: INVALID_ARGUMENT with a BadRequest naming file:line (the gateway's logic
     raises InvalidArgument(violations=...), the interceptor builds the detail)."""

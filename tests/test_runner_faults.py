@@ -21,20 +21,10 @@ from zrc.gateway.runner import Clients, Runner, RunnerSettings
 from zrc.pb.scoring.v1 import scoring_pb2
 from zrc.pb.validation.v1 import validation_pb2
 
+from .fakes import FakeError
+
 SEL = {"submission_digest": "a" * 64, "benchmark": "prosAudit", "dataset": "", "sets": ["dev"],
        "tasks": ["english"]}
-
-
-class FakeError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str):
-        super().__init__(details)
-        self._code, self._details = code, details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
 
 
 class FakeValidation:
@@ -218,6 +208,7 @@ def test_embedded_runner_ends_jobs_of_a_dead_cli_instead_of_resuming_them(adopt)
         assert done.state == jobs.FAILED and "interrupted while validating" in done.failure_reason
 
 
+@pytest.mark.integration
 def test_a_later_zrc_command_ends_the_job_a_killed_one_left_validating(tmp_path):
     """The embedded case end to end: a job left VALIDATING by a dead process (its lease expired) is ended
     with the reason by the next command's stack, never validated again inside it."""

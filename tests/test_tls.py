@@ -18,6 +18,8 @@ from zrc.common.runtime import LIVENESS, start_server
 from zrc.devcerts import write_ca_and_server
 from zrc.stack import free_port
 
+pytestmark = pytest.mark.integration   # starts TLS servers
+
 
 @pytest.fixture()
 def server(tmp_path):

@@ -16,6 +16,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -35,6 +36,9 @@ from zrc.core.sources import (
 from zrc.core.validation import read_params
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+
+if TYPE_CHECKING:
+    from zrc.common.local import LocalFolders
 
 STORED_EXT = (".npy", ".zip")
 
@@ -123,13 +127,14 @@ def build_pooled_archive(folder: str | Path, dest: str | Path, benchmark: str) -
     if not findings.ok:
         return findings
     with zipfile.ZipFile(dest, "w") as z:
-        members = {n: None for n in tree.names() if not n.startswith("semantic/")}
+        members: dict[str, bytes | None] = {n: None for n in tree.names() if not n.startswith("semantic/")}
         members.update(pooled)
         for rel in sorted(members):
             info = zipfile.ZipInfo(rel, date_time=_DATE)
             info.compress_type = zipfile.ZIP_STORED if rel.endswith((".npz", *STORED_EXT)) else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            z.writestr(info, members[rel] if members[rel] is not None else tree.read(rel))
+            data = members[rel]
+            z.writestr(info, data if data is not None else tree.read(rel))
     return findings
 
 
@@ -192,7 +197,7 @@ class Client:
         self.stub = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
-        self.local = None   # the embedded stack's LocalFolders, set when the stack runs in this process
+        self.local: LocalFolders | None = None   # the embedded stack's LocalFolders, set when the stack runs in this process
 
     def close(self) -> None:
         self.channel.close()

@@ -32,6 +32,7 @@ from zrc.app.datasets import DatasetCache
 from zrc.common import internal, runtime
 from zrc.common.local import LocalFolders
 from zrc.core.benchmarks import SCORERS
+from zrc.gateway.runner import Runner
 from zrc.gateway.server import build
 from zrc.results.server import register as results_register
 from zrc.storage.local import LocalStorage
@@ -64,9 +65,9 @@ class Embedded:
         self.settings = settings or {}   # extra gateway settings (tests: ZRC_SUBMIT_REQUIRE_RAW, ...)
         self.storage = LocalStorage(home / "store")
         self.storage.ensure_buckets()
-        self._servers = []
-        self._stops = []
-        self.runner = None
+        self._servers: list = []
+        self._stops: list = []
+        self.runner: Runner | None = None
         self.address = ""
         self.sockets = ""
         self._started = time.time()

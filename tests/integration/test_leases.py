@@ -22,8 +22,6 @@ from zrc.pb.results.v1 import results_pb2
 from zrc.results.server import register
 from zrc.storage.local import LocalStorage
 
-from .test_storage_conditional import s3  # noqa: F401 - the SeaweedFS fixture
-
 pytestmark = pytest.mark.timeout(180)
 SCORERS = {t: "127.0.0.1:9" for t in ("lexical", "syntactic", "semantic", "prosaudit")}   # never called
 

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -39,9 +40,12 @@ from .export import leaderboard_csv
 
 # Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
 grpc = lazy_module("grpc")
+if TYPE_CHECKING:   # the type checker sees the module the lazy proxy stands for
+    from zrc import client as _client
+else:
+    _client = lazy_module("zrc.client")
 common_pb2 = lazy_module("zrc.pb.common.v1.common_pb2")
 gateway_pb2 = lazy_module("zrc.pb.gateway.v1.gateway_pb2")
-_client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
 _convert = lazy_module("zrc.common.convert")
 _pipeline = lazy_module("zrc.core.pipeline")
@@ -131,7 +135,7 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
             embedded.close()
 
 
-def _rpc_failure(exc: grpc.RpcError, server: str, remote: bool) -> RpcFailure:
+def _rpc_failure(exc: Any, server: str, remote: bool) -> RpcFailure:   # a grpc.RpcError
     """The one place where a status code becomes what the user reads (every code exits 2)."""
     code, details = exc.code(), exc.details() or ""
     if code == grpc.StatusCode.UNAVAILABLE and remote and _channel.parse_server(server)[1]:
@@ -284,7 +288,7 @@ def cmd_benchmarks_info(a) -> int:
 
 def _watch(client: _client.Client, job_id: str, quiet: bool, total: int | None = None):
     """Follow a job to its end; a dropped connection reconnects and resumes (the job runs on regardless)."""
-    told = []
+    told: list[str] = []
 
     def reconnecting(reason: str) -> None:
         if not told and not quiet:
@@ -450,7 +454,7 @@ def cmd_import(a) -> int:
     try:
         with session(scoring=False) as client:
             r = client.import_dataset(src, name)
-    except (SourceError, *_dataset_errors()) as exc:
+    except (SourceError, *_dataset_errors()) as exc:  # type: ignore[misc]  # classes known only at raise time
         return _import_failed(a, str(exc))
     except RpcFailure as exc:
         if exc.code == grpc.StatusCode.INVALID_ARGUMENT:   # the dataset itself is wrong
@@ -559,7 +563,7 @@ def cmd_submit(a) -> int:
         entry = _convert.entry_py(client.get_scores(job_id).entry)
     model_id = job.model_id
     given = str(((meta or {}).get("model_info") or {}).get("model_id") or "")
-    if model_id and given != model_id:  # as the reference: the model id is written back after the first submit
+    if model_id and meta is not None and given != model_id:  # as the reference: the model id is written back after the first submit
         meta["model_info"]["model_id"] = model_id
         (Path(a.location) / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=True))
     if a.json:
@@ -770,7 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
-    except (SourceError, *_dataset_errors()) as exc:
+    except (SourceError, *_dataset_errors()) as exc:  # type: ignore[misc]  # classes known only at raise time
         output.error(str(exc))
         return 2
     except grpc.RpcError as exc:   # outside a session's own translation: still one sentence, never a dump

@@ -13,7 +13,7 @@ import datetime as _dt
 import json
 import math
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
@@ -198,8 +198,9 @@ def summary_py(m: common_pb2.ScoreSummary) -> dict:
 _STATE = results_pb2.JobRecordState
 
 
-def _state_pb(state: str) -> int:
-    return _STATE.Value(f"JOB_RECORD_STATE_{state}")
+def _state_pb(state: str) -> results_pb2.JobRecordState:
+    # the generated stub types Value() as int, the message fields as the enum
+    return cast("results_pb2.JobRecordState", _STATE.Value(f"JOB_RECORD_STATE_{state}"))
 
 
 def _state_py(value: int) -> str:

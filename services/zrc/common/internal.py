@@ -54,7 +54,9 @@ class InternalAuthInterceptor(grpc.ServerInterceptor):
 
     def _allowed(self, metadata) -> bool:
         given = dict(metadata or ()).get(HEADER)
-        return bool(given) and hmac.compare_digest(token_sha256(given), self.expected)
+        if not given:
+            return False
+        return hmac.compare_digest(token_sha256(given), self.expected)
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)

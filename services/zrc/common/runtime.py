@@ -424,7 +424,7 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     env = dict(os.environ if env is None else env)
     configure_logging(service)
     base = base_settings(env)
-    interceptors = ()
+    interceptors: tuple = ()
     if internal:  # only the gateway may call it (zrc.common.internal)
         from zrc.common.internal import server_interceptor
         interceptors = (server_interceptor(env),)

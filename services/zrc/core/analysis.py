@@ -178,7 +178,7 @@ def read_confidence(data: bytes, label: str) -> list[dict]:
             continue
         if len(rec) < len(COLUMNS):
             raise AnalysisError(f"{label}: line {lineno}: expected {len(COLUMNS)} fields, found {len(rec)}")
-        r = dict(zip(COLUMNS, rec, strict=False))
+        r: dict[str, Any] = dict(zip(COLUMNS, rec, strict=False))
         try:
             for k in ("estimate", "ci_low", "ci_high"):
                 v = float(r[k]) if r[k] != "" else None
@@ -243,7 +243,7 @@ def comparison_rows(a: ScoreFolder, b: ScoreFolder) -> list[dict]:
                                 f"but {ub.n} in B (not scored on the same gold or selection)")
         stats = {} if ua is None or ub is None else {c.metric: c for c in compare(ua, ub, set_)}
         for r in shared:
-            va, vb = r["estimate"], b.row(task, set_, r["metric"])["estimate"]
+            va, vb = r["estimate"], (b.row(task, set_, r["metric"]) or {})["estimate"]   # shared: never None
             c = stats.get(r["metric"])
             rows.append({"task": task, "set": set_, "metric": r["metric"], "a": va, "b": vb,
                          "diff": None if va is None or vb is None else vb - va,

@@ -268,7 +268,7 @@ def load_semantic_gold(tree: FileTree, set_: str) -> SemanticGold:
         raise DatasetError(f"type must be synthetic or librispeech, found '{ptypes[bad[0]]}'", pname, int(bad[0]) + 2)
     stems = {}
     words = as_key(gold["word"])
-    notes = []
+    notes: list[str] = []
     for t in SEMANTIC_TYPES:
         sel = types == t
         stems[t] = as_key(gold["filename"])[sel]

@@ -153,7 +153,8 @@ class Clients:
         return [jobs.Job.from_dict(d) for d in self.job_summaries(unfinished_only=True, budget=5.0)]
 
     def job_summaries(self, unfinished_only: bool = False, budget: float | None = None) -> list[dict]:
-        out, token = [], ""
+        out: list[dict] = []
+        token = ""
         while True:
             r = self.call(self.results.ListJobs, results_pb2.ListJobsRequest(
                 unfinished_only=unfinished_only, page_size=500, page_token=token, summaries=True), budget=budget)

@@ -134,6 +134,8 @@ def _spool_to_file(request_iterator, first_kind: str, tmpdir: str | None):
 class _Admin:
     """Leaderboards, identity and admin RPCs (mixed into GatewayServicer)."""
 
+    auth: Auth
+
     def GetLeaderboard(self, request, context):
         bench = get_benchmark(request.benchmark).name
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
@@ -514,7 +516,8 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
 
     def _job_files(self, job: jobs.Job) -> tuple[list, common_pb2.LeaderboardEntry]:
         """A finished job's score files (the reference's + score_confidence.csv, provenance.json) and entry."""
-        files, summaries, versions = [], [], {}
+        files: list = []
+        summaries, versions = [], {}
         for key in job.done.values():
             r = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
             files.extend(common_pb2.File(name=f.name, content=f.content) for f in r.files)

@@ -5,7 +5,7 @@ invalid archive stayed (hundreds of MiB from a few bad days). A gateway thread
 sweeps the submissions bucket every ``ZRC_SWEEP_SECONDS`` (default 3600; 0
 disables it):
 
-* upload segments (``uploads/<sha256>/``) and staging objects untouched for
+* upload segments (``uploads/<user>/<sha256>/``) and staging objects untouched for
   ``ZRC_RETAIN_UPLOAD_HOURS`` (default 24): the client could still resume
   within that time, not after;
 * archives older than ``ZRC_RETAIN_INVALID_HOURS`` (default 168) whose every
@@ -71,14 +71,15 @@ class Sweeper:
         deleted = {"upload_segments": 0, "archives": 0, "derived": 0, "jobs": 0}
         upload_age = self.s.upload_hours * 3600
         for prefix in (keys.UPLOADS, keys.STAGING):
-            # an upload is abandoned when its newest segment is old (a resuming client adds new ones)
+            # an upload (its folder, uploads/<user>/<sha256>/) is abandoned when its newest segment is old (a
+            # resuming client adds new ones); the user's other, live uploads do not keep it alive
             newest: dict[str, float] = {}
             ages = self.storage.list_ages(SUBMISSIONS, prefix)
             for key, age in ages:
-                group = key.split("/", 2)[1] if prefix == keys.UPLOADS else key
+                group = key.rpartition("/")[0] if prefix == keys.UPLOADS else key
                 newest[group] = min(age, newest.get(group, age))
             for key, _ in ages:
-                group = key.split("/", 2)[1] if prefix == keys.UPLOADS else key
+                group = key.rpartition("/")[0] if prefix == keys.UPLOADS else key
                 if newest[group] > upload_age:
                     self._delete(key)
                     deleted["upload_segments"] += 1

@@ -147,6 +147,17 @@ class Uploads:
             raise InvalidArgument("the bytes sent are not the archive with this sha256; nothing was granted")
 
     def finish(self, digest: str, size: int, streamed_sha: str | None, user: str) -> None:
+        """Verify and publish (:meth:`_finish`). Two streams of one user racing to finish the same archive (a
+        client retrying while its first stream still runs) share segments: the one that finishes second finds
+        them gone. That is no error when this stream hashed every byte itself (possession is proven) and the
+        archive is stored by then; anything else still fails."""
+        try:
+            self._finish(digest, size, streamed_sha, user)
+        except (InvalidArgument, NotFound):
+            if streamed_sha != digest or not self.stored(digest):
+                raise
+
+    def _finish(self, digest: str, size: int, streamed_sha: str | None, user: str) -> None:
         """Verify (sha256, zip) and publish under archives/; then drop the segments.
 
         An archive that arrived in one stream was hashed on the way in: it is checked to be a zip from its
@@ -168,7 +179,7 @@ class Uploads:
         reader = ChainReader(self.storage, SUBMISSIONS, segments, hashed=True)
         try:
             self.storage.put_file(SUBMISSIONS, staging, reader, size)
-            if reader.sha.hexdigest() != digest:
+            if reader.sha is None or reader.sha.hexdigest() != digest:   # hashed=True: never None
                 self.discard(digest, user)
                 raise InvalidArgument("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
             self._check_zip_tail(digest, segments, user)

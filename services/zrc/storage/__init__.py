@@ -17,17 +17,18 @@ leaderboard entries, job records).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import json
 from abc import ABC, abstractmethod
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from zrc.core.errors import Conflict, NotFound, Unavailable
 from zrc.core.sources import FileTree
 
 __all__ = ["DATASETS", "SUBMISSIONS", "RESULTS", "NotFound", "PreconditionFailed", "StorageUnavailable", "Storage",
-           "RangeReader", "ChainReader", "StorageTree", "from_env", "s3_secure"]
+           "RangeReader", "ChainReader", "StorageTree", "Readable", "from_env", "s3_secure"]
 
 DATASETS = "datasets"
 SUBMISSIONS = "submissions"
@@ -43,6 +44,12 @@ class PreconditionFailed(Conflict):
 
 class StorageUnavailable(Unavailable):
     """A transient storage fault (connection refused, timeout, 5xx): retry later."""
+
+
+class Readable(Protocol):
+    """What put_file streams from: a file, or a reader over other objects (RangeReader, ChainReader)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class Storage(ABC):
@@ -73,7 +80,7 @@ class Storage(ABC):
         A read-modify-write (a token record being revoked) then never loses a concurrent update."""
 
     @abstractmethod
-    def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
+    def put_file(self, bucket: str, key: str, fileobj: Readable, size: int) -> None:
         """Stream a file of known size (multipart for large objects)."""
 
     @abstractmethod
@@ -90,7 +97,7 @@ class Storage(ABC):
     def list(self, bucket: str, prefix: str = "") -> list[str]: ...
 
     @abstractmethod
-    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
+    def list_ages(self, bucket: str, prefix: str = "") -> builtins.list[tuple[str, float]]:
         """(key, seconds since last modified) of every object under ``prefix`` (the retention sweeper)."""
 
     @abstractmethod
@@ -101,7 +108,7 @@ class Storage(ABC):
         """Server-side copy within a bucket (atomic for readers of ``dst``)."""
 
     @abstractmethod
-    def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
+    def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
         """Concatenation of ``srcs`` into ``dst``, server-side where the backend can (any source sizes)."""
 
     @abstractmethod
