@@ -141,6 +141,7 @@ def _held_runner(emb) -> threading.Event:
     return gate
 
 
+@pytest.mark.integration
 def test_a_job_another_gateway_changes_reaches_its_watchers(tmp_path, monkeypatch, slm21_case):
     """The record changes in storage, not through this gateway: the shared poller brings it to the watch."""
     monkeypatch.setenv("ZRC_WATCH_POLL_SECONDS", "0.2")

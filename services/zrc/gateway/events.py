@@ -31,6 +31,7 @@ from zrc.core import jobs
 
 log = structlog.get_logger("zrc.gateway.events")
 GOING = "gateway shutting down"
+Record = jobs.Job | Callable[[], jobs.Job]   # a job record, or a function making it (read only if watched)
 Deliver = Callable[["jobs.Job | str | None"], bool]
 
 
@@ -46,13 +47,13 @@ class JobEvents:
         self.fetch, self.poll_seconds = fetch, poll_seconds
         self._cond = threading.Condition()
         self._watches: dict[str, set[_Watch]] = {}
-        self._pending: list[tuple[_Watch | None, str, object]] = []   # (one watch or all, job id, record)
+        self._pending: list[tuple[_Watch | None, str, Record]] = []   # (one watch or all, job id, record)
         self._threads: list[threading.Thread] = []
         self._stopped = False
         self._stop = threading.Event()   # the poller's clock: not woken by every publish
 
     # producers ------------------------------------------------------------------------------------------
-    def publish(self, job_id: str, record: jobs.Job | Callable[[], jobs.Job]) -> None:
+    def publish(self, job_id: str, record: Record) -> None:
         """A job record as just written (a Job, or a function making it: called only if someone watches)."""
         with self._cond:
             if job_id in self._watches:

@@ -56,6 +56,7 @@ from zrc.core.limits import excerpt
 from zrc.core.limits import summary as limits_summary
 from zrc.core.meta import check_meta
 from zrc.core.params import Params
+from zrc.gateway.events import JobEvents
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
@@ -104,6 +105,8 @@ class Quarantined(Exception):
 class Clients:
     """Stubs of the internal services; every call has a deadline and retries on UNAVAILABLE."""
 
+    events: JobEvents | None = None   # told of every job record written (the watchers'): zrc.gateway.events
+
     def __init__(self, validation: str, results: str, scorers: dict[str, str], settings: RunnerSettings,
                  internal_token: str | None = None):
         self.s = settings
@@ -113,7 +116,6 @@ class Clients:
         self.results = results_pb2_grpc.ResultsServiceStub(stubs[1])
         self.scorers = {task: scoring_pb2_grpc.ScoringServiceStub(ch)
                         for task, ch in zip(scorers, stubs[2:], strict=True)}
-        self.events = None   # zrc.gateway.events.JobEvents: told of every job record written (watchers)
 
     def call(self, fn: Callable, request, timeout: float | None = None, budget: float | None = None):
         for attempt in Retrying(retry=retry_if_exception(_retryable), reraise=True,

@@ -455,7 +455,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self._watch(request, context, job, send, release)
         return None
 
-    WatchJob.experimental_non_blocking = True
+    WatchJob.experimental_non_blocking = True  # type: ignore[attr-defined]   # read by grpc._server
 
     def _watch(self, request, context, job: jobs.Job, send, release) -> None:
         lock = threading.Lock()

@@ -78,7 +78,7 @@ class StreamGuard:
                 self._watches += 1
             else:
                 self._open += 1
-        released = []
+        released: list[bool] = []
 
         def release() -> None:
             with self._lock:
