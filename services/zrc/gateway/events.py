@@ -141,7 +141,11 @@ class JobEvents:
                 ws = [w for w in ws if not w.over]
                 if not ws:
                     continue
-                job = record if isinstance(record, jobs.Job) else record()
+                try:
+                    job = record if isinstance(record, jobs.Job) else record()
+                except Exception:  # noqa: BLE001 - an unreadable record must not stop the dispatcher
+                    log.exception("watch_record_unreadable")
+                    continue
                 for w in ws:
                     if self._deliver(w, job):
                         with self._cond:
