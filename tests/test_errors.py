@@ -198,11 +198,16 @@ def test_a_full_server_tells_when_to_retry():
     limit is told to wait for their streams instead."""
     from zrc.gateway.streams import RETRY_AFTER, StreamGuard
 
-    guard = StreamGuard(per_user=1, total=2)
-    with guard.open("ann", "watch"), guard.open("bob", "watch"):
-        with pytest.raises(errors.ResourceExhausted, match="ZRC_MAX_STREAMS=2") as full, guard.open("cid", "watch"):
+    guard = StreamGuard(per_user=1, total=2, max_watches=1)
+    with guard.open("ann", "upload"), guard.open("bob", "upload"):
+        with pytest.raises(errors.ResourceExhausted, match="ZRC_MAX_STREAMS=2") as full, guard.open("cid", "upload"):
             pass
         assert full.value.retry_after == RETRY_AFTER
+        with guard.open("cid", "watch"):   # watches hold no thread: their own total
+            with pytest.raises(errors.ResourceExhausted, match="ZRC_WATCH_MAX_STREAMS=1") as watches, \
+                    guard.open("dan", "watch"):
+                pass
+            assert watches.value.retry_after == RETRY_AFTER
     with guard.open("ann", "watch"):
         with pytest.raises(errors.ResourceExhausted, match="ZRC_STREAMS_PER_USER=1") as mine, \
                 guard.open("ann", "upload"):

@@ -218,13 +218,65 @@ def rewrap(handler, unary, streaming):
         return grpc.unary_unary_rpc_method_handler(unary(h.unary_unary), h.request_deserializer,
                                                    h.response_serializer)
     if h.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(streaming(h.unary_stream), h.request_deserializer,
-                                                    h.response_serializer)
+        fn = h.unary_stream
+        wrapped = _non_blocking(streaming, fn) if getattr(fn, "experimental_non_blocking", False) else streaming(fn)
+        return grpc.unary_stream_rpc_method_handler(wrapped, h.request_deserializer, h.response_serializer)
     if h.stream_unary:
         return grpc.stream_unary_rpc_method_handler(unary(h.stream_unary), h.request_deserializer,
                                                     h.response_serializer)
     return grpc.stream_stream_rpc_method_handler(streaming(h.stream_stream), h.request_deserializer,
                                                  h.response_serializer)
+
+
+_SUSPEND = object()
+
+
+def _non_blocking(streaming, fn):
+    """``fn`` wrapped by an interceptor's generator wrapper ``streaming``, staying non-blocking.
+
+    A non-blocking handler (gRPC's ``experimental_non_blocking``: ``fn(request, context, send)``) returns at
+    once and sends its messages later from other threads (``send(None)`` ends the stream), so an open stream
+    holds no worker thread (the gateway's WatchJob). Interceptors are written once, for generators; here the
+    wrapper runs up to the handler's return, is suspended while the stream is open, and finishes (metrics,
+    logs) when the stream ends. Called without ``send`` (by a wrapper that knows only blocking handlers, e.g.
+    the OpenTelemetry one) ``fn`` answers an iterator and the call blocks as any stream does.
+    """
+    def call(request, context, send=None):
+        if send is None:
+            return streaming(fn)(request, context)
+        lock = threading.Lock()
+        state = {"suspended": False, "ended": False}
+
+        def inner(req, ctx):
+            fn(req, ctx, relay)
+            yield _SUSPEND
+
+        def finish() -> None:
+            try:
+                next(gen, None)   # the wrapper's teardown
+            except Exception:  # noqa: BLE001 - an abort: the status is on the context already
+                pass
+            send(None)
+
+        def relay(message) -> None:
+            if message is not None:
+                send(message)
+                return
+            with lock:
+                state["ended"] = True
+                resume = state["suspended"]
+            if resume:
+                finish()
+
+        gen = streaming(inner)(request, context)
+        next(gen)   # setup and the handler; its exceptions go to the server as any handler's would
+        with lock:
+            state["suspended"] = True
+            resume = state["ended"]
+        if resume:   # the handler ended the stream before returning
+            finish()
+    call.experimental_non_blocking = True
+    return call
 
 
 def _code_name(context: grpc.ServicerContext, failed: bool) -> str:

@@ -56,6 +56,7 @@ from zrc.core.limits import excerpt
 from zrc.core.limits import summary as limits_summary
 from zrc.core.meta import check_meta
 from zrc.core.params import Params
+from zrc.gateway.events import JobEvents
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
@@ -104,6 +105,8 @@ class Quarantined(Exception):
 class Clients:
     """Stubs of the internal services; every call has a deadline and retries on UNAVAILABLE."""
 
+    events: JobEvents | None = None   # told of every job record written (the watchers'): zrc.gateway.events
+
     def __init__(self, validation: str, results: str, scorers: dict[str, str], settings: RunnerSettings,
                  internal_token: str | None = None):
         self.s = settings
@@ -131,17 +134,20 @@ class Clients:
         changed the record (this gateway lost the job and must stop working on it)."""
         expected = job.revision
         job.revision = expected + 1
+        record = job_pb(job.to_dict())
         try:
             self.call(self.results.PutJob, results_pb2.PutJobRequest(
-                job=job_pb(job.to_dict()), conditional=True, expected_revision=expected))
+                job=record, conditional=True, expected_revision=expected))
         except grpc.RpcError as exc:
             job.revision = expected
             if exc.code() == grpc.StatusCode.ABORTED:
                 raise jobs.JobConflict(exc.details() or "the job record changed") from None
             raise
+        if self.events is not None:   # a copy, as written (the runner goes on changing the job), read if watched
+            self.events.publish(job.job_id, lambda: jobs.Job.from_dict(job_py(record)))
 
-    def get_job(self, job_id: str) -> jobs.Job:
-        r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id))
+    def get_job(self, job_id: str, budget: float | None = None) -> jobs.Job:
+        r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id), budget=budget)
         return jobs.Job.from_dict(job_py(r.job))
 
     def unfinished(self) -> list[jobs.Job]:
@@ -160,6 +166,8 @@ class Clients:
                 return out
 
     def close(self) -> None:
+        if self.events is not None:
+            self.events.stop()
         for ch in self._channels:
             ch.close()
 
@@ -192,6 +200,9 @@ class Runner:
 
     def shutdown(self) -> None:
         self.stop.set()
+        events = getattr(self.c, "events", None)
+        if events is not None:   # watchers end now, while the server can still tell them
+            events.stop()
 
     def submit(self, job_id: str) -> None:
         self.queue.put(job_id)

@@ -14,8 +14,9 @@ import base64
 import hashlib
 import json
 import os
+import queue
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import grpc
@@ -42,6 +43,7 @@ from zrc.core.limits import quoted
 from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
 from zrc.gateway.auth import Auth, current, next_reset
+from zrc.gateway.events import GOING, JobEvents
 from zrc.gateway.interceptor import AuthInterceptor
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.streams import StreamGuard
@@ -240,6 +242,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self.require_raw = False   # ZRC_SUBMIT_REQUIRE_RAW: published entries must come from raw archives
         self.uploads = Uploads(storage)
         self.streams = streams or StreamGuard()
+        self.events = getattr(clients, "events", None) or JobEvents(lambda job_id: clients.get_job(job_id))
 
     # uploads ------------------------------------------------------------------------------------------
     def GetUpload(self, request, context):
@@ -435,31 +438,66 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             out.append(pb)
         return gateway_pb2.ListJobsResponse(jobs=out, next_page_token=token)
 
-    def WatchJob(self, request, context):
+    def WatchJob(self, request, context, send=None):
         """Events until the job ends, or until ``ZRC_WATCH_SECONDS`` pass: the stream then ends without a
-        final job and the client reconnects after the last event it saw (a stalled job pins no thread)."""
-        structlog.contextvars.bind_contextvars(job_id=request.job_id)
-        self._own_job(request.job_id)
-        with self.streams.open(current.get().user, "watch"):
-            yield from self._watch(request, context)
+        final job and the client reconnects after the last event it saw.
 
-    def _watch(self, request, context):
-        seen = request.after_seq
-        until = time.monotonic() + self.streams.watch_seconds
-        pause = 0.2
-        while context.is_active() and time.monotonic() < until:
-            job = self._job(request.job_id)
-            new = [e for e in job.events if e["seq"] > seen]
-            for i, e in enumerate(new):
-                last = job.final and i == len(new) - 1
-                yield gateway_pb2.WatchJobResponse(event=event_to_pb(e), job=job_to_pb(job) if last else None)
-                seen = e["seq"]
+        Non-blocking (``send`` given): this returns at once and zrc.gateway.events pushes each new record
+        through ``send``, so a watcher holds no worker thread however long it waits. Called without
+        ``send`` (a wrapper that knows only blocking handlers: tracing) it answers an iterator instead."""
+        structlog.contextvars.bind_contextvars(job_id=request.job_id)
+        job = self._own_job(request.job_id)
+        release = self.streams.acquire(current.get().user, "watch")
+        if send is None:
+            q: queue.SimpleQueue = queue.SimpleQueue()
+            self._watch(request, context, job, q.put, release)
+            return iter(q.get, None)
+        self._watch(request, context, job, send, release)
+        return None
+
+    WatchJob.experimental_non_blocking = True  # type: ignore[attr-defined]   # read by grpc._server
+
+    def _watch(self, request, context, job: jobs.Job, send, release) -> None:
+        lock = threading.Lock()
+        state = {"seen": request.after_seq, "over": False}
+
+        def end() -> None:
+            with lock:
+                if state["over"]:
+                    return
+                state["over"] = True
+            release()
+            send(None)
+
+        def deliver(job: jobs.Job | str | None) -> bool:
+            """Send what is new in ``job`` (None: time is up; GOING: the gateway stops); True once over."""
+            if job is GOING:
+                context.set_code(grpc.StatusCode.UNAVAILABLE)
+                context.set_details("the gateway is shutting down: reconnect")
+            if not isinstance(job, jobs.Job):
+                end()
+                return True
+            with lock:
+                if state["over"]:
+                    return True
+                new = [e for e in job.events if e["seq"] > state["seen"]]
+                for i, e in enumerate(new):
+                    last = job.final and i == len(new) - 1
+                    send(gateway_pb2.WatchJobResponse(event=event_to_pb(e), job=job_to_pb(job) if last else None))
+                    state["seen"] = e["seq"]
+                if job.final and not new:
+                    send(gateway_pb2.WatchJobResponse(job=job_to_pb(job)))
             if job.final:
-                if not new:
-                    yield gateway_pb2.WatchJobResponse(job=job_to_pb(job))
-                return
-            pause = 0.2 if new else min(pause * 1.5, 2.0)   # a quiet job is polled less and less often
-            time.sleep(pause)
+                end()
+            return job.final
+
+        cancel = self.events.watch(job.job_id, deliver, self.streams.watch_seconds, job)
+
+        def gone() -> None:   # the client went away (or the stream ended): free the slot at once
+            cancel()
+            end()
+        if not context.add_callback(gone):   # already over
+            gone()
 
     def GetScores(self, request, context):
         job = self._own_job(request.job_id)
@@ -552,6 +590,11 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     )
     clients = Clients(runtime.env_addr(env, "ZRC_VALIDATION_ADDR"), runtime.env_addr(env, "ZRC_RESULTS_ADDR"),
                       scorers, settings, internal_token=internal.gateway_token(env))
+    # every record this gateway writes reaches its watchers at once; other gateways' writes within a poll
+    poll = runtime.env_float(env, "ZRC_WATCH_POLL_SECONDS", 1.0)
+    if not poll > 0:
+        raise runtime.ConfigError(f"ZRC_WATCH_POLL_SECONDS must be a positive number of seconds, got {poll}")
+    clients.events = JobEvents(lambda job_id: clients.get_job(job_id, budget=2.0), poll_seconds=poll)
     runner = Runner(clients, settings, owner=env.get("ZRC_GATEWAY_ID") or None)
     mode = env.get("ZRC_AUTH", "required")
     if mode not in ("required", "off"):
@@ -570,7 +613,8 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
                           total=runtime.env_int(env, "ZRC_MAX_STREAMS", max(1, workers - 2)),
                           idle_seconds=runtime.env_float(env, "ZRC_STREAM_IDLE_SECONDS", 30.0),
                           watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0),
-                          min_rate=runtime.env_float(env, "ZRC_STREAM_MIN_BYTES_PER_SECOND", 4 << 10))
+                          min_rate=runtime.env_float(env, "ZRC_STREAM_MIN_BYTES_PER_SECOND", 4 << 10),
+                          max_watches=runtime.env_int(env, "ZRC_WATCH_MAX_STREAMS", 1000))
 
     require_raw = env.get("ZRC_SUBMIT_REQUIRE_RAW", "false").lower()
     if require_raw not in ("true", "false", "1", "0"):
