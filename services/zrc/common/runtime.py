@@ -1,7 +1,7 @@
 """What every zrc server shares: env config, JSON logs, error mapping, health, reflection, shutdown.
 
-A service module provides ``register(server, settings) -> list[service names]``;
-:func:`serve` does the rest:
+A service's ``main`` calls :func:`run_service` with ``make(storage, env)``, which returns at least
+``register(server) -> list[service names]``; :func:`run_service` and :func:`serve` do the rest:
 
 * config from the environment, validated before anything starts (exit 2 with the
   variable at fault);

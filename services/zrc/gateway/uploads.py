@@ -130,7 +130,7 @@ class Uploads:
     def verify(self, meta, chunks) -> None:
         """Proof of possession of an archive that is already stored: every byte, from 0, hashed, nothing kept.
 
-        Raises BadRequest unless the stream is exactly the stored archive."""
+        Raises InvalidArgument unless the stream is exactly the stored archive."""
         digest = _check_meta(meta)
         if meta.offset != 0:
             raise InvalidArgument("this archive is already stored: send it whole (from offset 0) to prove you hold it")
