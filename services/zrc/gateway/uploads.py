@@ -4,12 +4,11 @@ Bytes arrive in a client stream and are stored as segments
 ``uploads/<user>/<sha256>/<offset>-<length>`` (8 MiB each; whatever arrived before an
 interruption is kept, even when the client disconnects). ``committed`` is the
 contiguous prefix the server holds, which a client resumes from. Once every
-byte is there it is checked (sha256, and a zip's end record) before it appears
-as ``archives/<sha256>.zip``: an archive sent in one stream was hashed on the
-way in and its segments are composed server-side; a resumed one is streamed
-once into a staging object while hashed, then copied. A partial or corrupt
-upload is never visible as a submission. Memory use is a few segments, whatever
-the archive size.
+byte is there it is checked (sha256, the zip's end record): the segments of
+one stream (hashed on the way in) are composed server-side, a resumed upload is
+staged while hashed and only then is it
+copied to ``archives/<sha256>.zip``: a partial or corrupt upload is never
+visible as a submission. Memory use is one segment, whatever the archive size.
 
 Segments are kept per user: ownership of an archive is proof of possession (see
 ``auth.py``), so a user may never finish, or resume from, bytes another user sent.
