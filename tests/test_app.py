@@ -12,11 +12,11 @@ import pytest
 from zrc.app.dataplane import DataPlane, NotScorable
 from zrc.app.selection import resolve
 from zrc.client import build_archive
+from zrc.common.data import BadRequest
 from zrc.common.local import LocalFolders
 from zrc.core import SCORER_VERSION
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, scorer_task
 from zrc.core.dataset import load_dataset
-from zrc.core.errors import InvalidArgument
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, evaluate
 from zrc.core.sources import DirTree
@@ -104,10 +104,10 @@ def test_pooled_ref_must_be_this_submissions(stored):
     storage, digest, _ = stored
     plane = DataPlane(storage)
     other = "f" * 64
-    with pytest.raises(InvalidArgument, match="pooled_ref"):
+    with pytest.raises(BadRequest, match="pooled_ref"):
         plane.score(_sel(digest, sets=["dev"], tasks=["semantic"]), "semantic", SCORER_VERSION,
                     params=Params(), pooled_ref=f"derived/{other}/pooled-{'0' * 64}.npz")
-    with pytest.raises(InvalidArgument, match="exactly one set"):
+    with pytest.raises(BadRequest, match="exactly one set"):
         plane.score(_sel(digest, tasks=["semantic"]), "semantic", SCORER_VERSION)
 
 
