@@ -19,8 +19,8 @@ from zrc.core.sources import FileTree, ZipTree
 from zrc.pb.common.v1 import common_pb2
 from zrc.storage import SUBMISSIONS, NotFound, Storage, keys
 
-# The name used before the one vocabulary (zrc.core.errors). Only gateway/server.py still uses it (being
-# restructured in parallel): delete this alias with that last use.
+# The name used before the one vocabulary (zrc.core.errors): new code raises InvalidArgument. Its last uses are
+# in code being restructured in parallel (the gateway servicer, zrc.app.jobs, two tests); delete it with them.
 BadRequest = InvalidArgument
 
 
