@@ -161,7 +161,7 @@ def _rpc_failure(exc: Any, server: str, remote: bool) -> RpcFailure:   # a grpc.
 def _selection_args(a, spec) -> tuple[list[str], list[str]]:
     try:
         return _pipeline.select(spec, a.sets, a.tasks)
-    except _pipeline.SelectionError as exc:
+    except SelectionError as exc:
         raise UsageError(str(exc)) from None
 
 
