@@ -113,6 +113,8 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
         or os.environ.get("ZRC_ADMIN_TOKEN") or None
     embedded = None
     if not server:
+        from zrc.lazy import import_structlog_without_rich
+        import_structlog_without_rich()
         from zrc.embedded import start_embedded
         embedded = start_embedded(home.home(), scoring)
         server = embedded.address
