@@ -33,7 +33,8 @@ from zrc.storage import SUBMISSIONS, NotFound, Storage
 
 log = structlog.get_logger("zrc.gateway.uploads")
 SEGMENT = 8 << 20
-WRITES_AHEAD = 2     # segments queued for storage while the next ones arrive
+WRITERS = 4          # segments stored in parallel: one PUT at a time held the stream to 50-80 MB/s
+WRITES_AHEAD = 4     # segments queued for storage while the next ones arrive (memory: this many + 1 segments)
 MIN_PART = 5 << 20   # S3's smallest multipart part (but the last), hence the smallest composable segment
 MAX_UPLOAD = 64 << 30
 _SEG = re.compile(r"^(\d{16})-(\d{16})$")
@@ -125,23 +126,22 @@ class Uploads:
         sha = hashlib.sha256() if held == 0 else None
         # Segments are written by one background thread, in order, while the next one arrives: receiving and
         # storing overlap instead of alternating. At most WRITES_AHEAD segments wait (bounded memory).
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-writer")
+        writer = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="upload-writer")
         pending: list[Future] = []
         written = held
 
-        def store(key: str, data: bytes) -> None:
-            nonlocal written
+        def store(key: str, data: bytes) -> int:
             self.storage.put_bytes(SUBMISSIONS, key, data)
-            written += len(data)
+            return len(data)
 
         def flush() -> None:
-            nonlocal pos, buf
+            nonlocal pos, buf, written
             if buf:
                 pending.append(writer.submit(store, f"{_prefix(digest, user)}{pos:016d}-{len(buf):016d}", bytes(buf)))
                 pos += len(buf)
                 buf = bytearray()
             while len(pending) > WRITES_AHEAD or (pending and pending[0].done()):
-                pending.pop(0).result()   # a storage error surfaces here
+                written += pending.pop(0).result()   # a storage error surfaces here
 
         try:
             for msg in chunks:
@@ -159,7 +159,7 @@ class Uploads:
             try:
                 flush()  # keep what arrived, even if the client went away: it can resume
                 for f in pending:
-                    f.result()
+                    written += f.result()
             finally:
                 writer.shutdown(wait=True)
         return written, (sha.hexdigest() if sha is not None and written == meta.size else None)
