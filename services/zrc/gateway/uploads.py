@@ -7,7 +7,7 @@ contiguous prefix the server holds, which a client resumes from. Once every
 byte is there, the segments are streamed once into a staging object while the
 sha256 is checked, the zip is opened to be sure it is one, and only then is it
 copied to ``archives/<sha256>.zip``: a partial or corrupt upload is never
-visible as a submission. Memory use is one segment, whatever the archive size.
+visible as a submission. Memory use is a few segments (those being stored), whatever the archive size.
 
 Segments are kept per user: ownership of an archive is proof of possession (see
 ``auth.py``), so a user may never finish, or resume from, bytes another user sent.
@@ -124,8 +124,9 @@ class Uploads:
                         f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
         pos, buf = held, bytearray()
         sha = hashlib.sha256() if held == 0 else None
-        # Segments are written by one background thread, in order, while the next one arrives: receiving and
-        # storing overlap instead of alternating. At most WRITES_AHEAD segments wait (bounded memory).
+        # Segments are written by WRITERS background threads while the next ones arrive: receiving and storing
+        # overlap instead of alternating. At most WRITES_AHEAD segments wait (bounded memory). A segment stored
+        # before an earlier one failed is harmless: the committed size is the contiguous prefix (chain()).
         writer = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="upload-writer")
         pending: list[Future] = []
         written = held
@@ -147,12 +148,13 @@ class Uploads:
             for msg in chunks:
                 if msg.WhichOneof("payload") != "chunk":
                     raise BadRequest("metadata may only be sent once, first")
-                if pos + len(buf) + len(msg.chunk) > meta.size:
+                chunk = msg.chunk   # each read of a bytes field copies it out of the message: read it once
+                if pos + len(buf) + len(chunk) > meta.size:
                     raise BadRequest(f"more bytes than the announced {meta.size}")
-                buf += msg.chunk
-                UPLOAD_BYTES.inc(len(msg.chunk))
+                buf += chunk
+                UPLOAD_BYTES.inc(len(chunk))
                 if sha is not None:
-                    sha.update(msg.chunk)
+                    sha.update(chunk)
                 if len(buf) >= SEGMENT:
                     flush()
         finally:
