@@ -142,9 +142,8 @@ def main(env: dict[str, str] | None = None) -> None:
         # The scorer version keys cached results: set ZRC_SCORER_VERSION (e.g. to the image digest) to force
         # re-scoring after a deployment; by default it is the evaluation core's SCORER_VERSION.
         version = env.get("ZRC_SCORER_VERSION") or SCORER_VERSION
-        if scorer == "semantic":   # the core imports scipy lazily (1.6 s); this scorer pays it at start, not per job
+        if scorer == "semantic":   # scipy's distances (rarer metrics) cost ~1 s to import: paid at start, not per job
             import scipy.spatial.distance  # noqa: F401
-            import scipy.stats  # noqa: F401
         structlog.contextvars.bind_contextvars(scorer=scorer, scorer_version=version)
         return {"register": register(storage, scorer, version)}
 
