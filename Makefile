@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 DEVSTAMP = $(VENV)/.installed-dev
 
-.PHONY: install install-dev test lint bench demo clean
+.PHONY: help install install-dev test test-unit lint typecheck bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,25 @@ install: $(STAMP)
 ## install-dev: install + the test and lint tools (the `dev` extra)
 install-dev: $(DEVSTAMP)
 
-## test: every test (unit, golden, fuzz, CLI end-to-end)
+## help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## test: every test (unit, golden, fuzz, CLI end-to-end, integration over SeaweedFS and the process stack)
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
+
+## test-unit: the fast tests only: no server, no subprocess stack, no S3 (-m "not integration")
+test-unit: $(DEVSTAMP)
+	$(BIN)/python -m pytest -q -m "not integration"
 
 ## lint: ruff over the code
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check services tests tools bench
+
+## typecheck: mypy over services/ (configured in pyproject.toml; generated code excluded)
+typecheck: $(DEVSTAMP)
+	$(BIN)/mypy
 
 ## bench: full-size generated case, wall time and peak RSS per task (BENCH_SCALE=0.1 quick; BENCH_DIM, BENCH_DTYPE)
 bench: $(DEVSTAMP)
@@ -65,7 +77,7 @@ clean:
 # server package); proto-check fails when it is stale.
 BUF    = .tools/node_modules/.bin/buf
 
-.PHONY: proto proto-check proto-lint
+.PHONY: proto proto-check proto-lint proto-breaking proto-baseline
 ## proto: regenerate Python code from protos/ into services/zrc/pb
 proto: $(DEVSTAMP)
 	$(BIN)/python tools/protogen.py
@@ -80,6 +92,20 @@ $(BUF):
 ## proto-lint: buf lint (STANDARD rules)
 proto-lint: $(BUF)
 	cd protos && ../$(BUF) lint
+
+# The contract as released, compiled: proto-breaking compares protos/ against it (buf FILE rules), so a change
+# that would break a deployed client or service (a field renumbered, retyped or removed without a reserve)
+# fails CI. Refresh it at each release, with the protos of that release: make proto-baseline.
+PROTO_BASELINE = protos/baseline/zrc-v1.binpb
+
+## proto-breaking: fail on a wire-breaking change against the released contract ($(PROTO_BASELINE))
+proto-breaking: $(BUF)
+	cd protos && ../$(BUF) breaking --against ../$(PROTO_BASELINE)
+
+## proto-baseline: write $(PROTO_BASELINE) from protos/ (at each release)
+proto-baseline: $(BUF)
+	mkdir -p $(dir $(PROTO_BASELINE))
+	cd protos && ../$(BUF) build -o ../$(PROTO_BASELINE)
 
 # ---------------------------------------------------------------- local multi-process stack
 .PHONY: stack-up stack-down

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent import futures
 
 import grpc
 
+from zrc.common.convert import entry_pb, stamp_pb
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
@@ -16,7 +16,7 @@ ENTRY = {"scores": {"lexical": {"all": {"dev": 0.5, "test": None}}}}
 
 
 def job(job_id: str, state: int, created: str = "2026-01-01T00:00:00Z", benchmark: str = "sLM21"):
-    return gateway_pb2.Job(job_id=job_id, state=state, created_at=created, updated_at=created,
+    return gateway_pb2.Job(job_id=job_id, state=state, created_at=stamp_pb(created), updated_at=stamp_pb(created),
                            selection=common_pb2.Selection(benchmark=benchmark, sets=["dev"], tasks=["lexical"]),
                            parts_done=1 if state == gateway_pb2.JOB_STATE_SUCCEEDED else 0, parts_total=1)
 
@@ -43,7 +43,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServiceServicer):
         self._enter("WhoAmI", context)
         if self.quota is None:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
-        return gateway_pb2.WhoAmIResponse(user="alice", quota_left=self.quota, quota_resets_at="2026-01-02T00:00:00Z")
+        return gateway_pb2.WhoAmIResponse(user="alice", quota_left=self.quota, quota_resets_at=stamp_pb("2026-01-02T00:00:00Z"))
 
     def ListDatasets(self, request, context):
         self._enter("ListDatasets", context)
@@ -87,7 +87,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServiceServicer):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"job {request.job_id} has not finished")
         return gateway_pb2.GetScoresResponse(
             files=[common_pb2.File(name=n, content=c) for n, c in self.files.items()],
-            leaderboard_json=json.dumps(ENTRY), job=j)
+            entry=entry_pb(ENTRY), job=j)
 
 
 class Server:

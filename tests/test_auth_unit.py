@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import grpc
 import pytest
 
-from zrc.common.runtime import Abort
 from zrc.core import jobs
+from zrc.core.errors import ResourceExhausted, Unauthenticated
 from zrc.gateway.auth import Auth, Identity, next_reset
 from zrc.storage.local import LocalStorage
 
@@ -34,9 +33,9 @@ def test_tokens_are_stored_hashed(auth, tmp_path):
 
 @pytest.mark.parametrize("header,why", [(None, "missing"), ("Basic abc", "Bearer"), ("Bearer nope", "invalid")])
 def test_bad_credentials_are_unauthenticated(auth, header, why):
-    with pytest.raises(Abort) as exc:
+    with pytest.raises(Unauthenticated) as exc:
         auth.authenticate([("authorization", header)] if header else [])
-    assert exc.value.code == grpc.StatusCode.UNAUTHENTICATED and why in exc.value.message
+    assert why in exc.value.message
 
 
 def test_failed_and_invalid_jobs_do_not_count(auth):
@@ -48,9 +47,9 @@ def test_failed_and_invalid_jobs_do_not_count(auth):
         auth.charge(who, "sLM21", jid, states.get)
     # FAILED (infrastructure) and INVALID are free: 2 counted, the limit is reached
     assert auth.quota_left(who, "sLM21", states.get) == 0
-    with pytest.raises(Abort) as exc:
+    with pytest.raises(ResourceExhausted) as exc:
         auth.charge(who, "sLM21", "f" * 32, states.get)
-    assert exc.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert exc.value.quota_subject == "user:ann/benchmark:sLM21"
     assert "2026-11-29T00:00:00Z" in exc.value.message
     assert auth.quota_left(who, "prosAudit", states.get) == 2
     assert auth.quota_left(Identity("root", True), "sLM21", states.get) == -1
@@ -69,9 +68,9 @@ def test_invalid_evaluations_are_free_but_bounded(tmp_path):
         jid = f"{i:032x}"
         a.charge(who, "sLM21", jid, states.get)
         states[jid] = jobs.INVALID
-    with pytest.raises(Abort) as exc:
+    with pytest.raises(ResourceExhausted) as exc:
         a.charge(who, "sLM21", "e" * 32, states.get)
-    assert exc.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "ZRC_INVALID_PER_DAY=2" in exc.value.message
+    assert "ZRC_INVALID_PER_DAY=2" in exc.value.message and exc.value.quota_subject == "user:bob/benchmark:sLM21"
     a.charge(Identity("carol", False), "sLM21", "d" * 32, states.get)   # another user is not affected
     a.charge(Identity("root", True), "sLM21", "c" * 32, states.get)     # nor an admin
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration   # the chaos suite runs the embedded stack in a subprocess
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

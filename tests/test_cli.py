@@ -97,6 +97,21 @@ def test_run_selection_and_json(imported, tmp_path, capsys):
     assert res["scores"]["syntactic"]["test"] is None
 
 
+@pytest.mark.parametrize("bad", ["model_info: some text\n", "publication: [a, b]\n", "model_info: 3\npublication: x\n"])
+def test_run_with_a_malformed_meta_yaml_scores_and_warns(imported, tmp_path, capsys, bad):
+    """A meta.yaml whose sections are not mappings is a warning for an unpublished run (the reference
+    scores it too), never an internal error."""
+    _, sub = imported
+    mine = tmp_path / "sub"
+    shutil.copytree(sub, mine)
+    (mine / "meta.yaml").write_text(bad)
+    assert main(["benchmarks:run", "sLM21", str(mine), "-o", str(tmp_path / "o"), "-t", "lexical", "--json"]) == 0
+    res = _json(capsys)
+    assert res["ok"] and "score_lexical_dev_by_pair.csv" in res["files"]
+    assert "internal error" not in json.dumps(res)
+    assert any("must be a mapping of keys" in f["message"] for f in res["findings"] if f["severity"] == "warning")
+
+
 def test_run_default_output_is_submission_scores(imported, tmp_path):
     _, sub = imported
     mine = tmp_path / "sub"
@@ -214,6 +229,7 @@ def test_unreachable_server_is_one_sentence(zhome, slm21_case, monkeypatch, caps
     assert err.startswith("error: cannot reach the zrc server at 127.0.0.1:1") and err.count("\n") == 0
 
 
+@pytest.mark.integration
 def test_console_script_never_tracebacks(tmp_path):
     env = dict(os.environ, ZRC_HOME=str(tmp_path / "h"))
     exe = Path(sys.executable).parent / "zrc"

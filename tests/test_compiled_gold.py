@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from zrc.app.datasets import DatasetCache
 from zrc.cli.main import main
-from zrc.common.data import DatasetCache
 from zrc.core import dataset as dataset_mod
 from zrc.core.compiled import compiled_name
 from zrc.core.dataset import PairGold, compile_gold, load_compiled_gold, load_dataset
@@ -74,6 +74,7 @@ def _compiled(ds, spec, set_):
     return out
 
 
+@pytest.mark.integration
 def test_import_stores_compiled_gold_and_services_use_it(slm21_case, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ZRC_HOME", str(tmp_path / "h"))
     assert main(["datasets:import", str(slm21_case[0])]) == 0

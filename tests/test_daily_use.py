@@ -57,6 +57,23 @@ def test_services_do_not_import_scipy_until_they_score():
     assert "scipy" not in loaded and "scipy.stats" not in loaded
 
 
+@pytest.mark.integration
+def test_commands_that_score_nothing_start_no_scorer(tmp_path):
+    """`zrc datasets`, `leaderboard`, `jobs`, admin commands: the embedded stack starts only the results service
+    and the gateway (no validation, no scorers, no job runner, no scipy), so they answer quickly."""
+    code = (
+        "import os, sys, threading\n"
+        "from zrc.embedded import start_embedded\n"
+        "emb = start_embedded(sys.argv[1], scoring=False)\n"
+        "socks = sorted(os.listdir(emb.sockets))\n"
+        "workers = [t.name for t in threading.enumerate() if t.name.startswith(('job-', 'warm-'))]\n"
+        "emb.close()\n"
+        "print(socks, workers, 'scipy' in sys.modules, 'zrc.scoring.server' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "home")], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "['gateway.sock', 'results.sock'] [] False False"
+
+
 # ------------------------------------------------------------------ a server that restarts or flaps
 
 @pytest.fixture()
@@ -255,6 +272,7 @@ def test_upload_bar_learns_the_total_before_the_bytes(fake, slm21_case, terminal
 
 # ------------------------------------------------------------------ Ctrl-C
 
+@pytest.mark.integration
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(slm21_case, tmp_path):
     """SIGINT while the CLI imports, starts the embedded services or works: one line, exit 130, promptly.
 

@@ -18,6 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from zrc.core.benchmarks import SCORERS
 from zrc.stack import SERVICES, service_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ def test_pods_are_locked_down(overlay):
 def test_scorers_scale_and_spread():
     docs = render("prod")
     hpas = {d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
-    assert hpas == {f"scoring-{t}" for t in ("lexical", "syntactic", "semantic", "prosaudit")}
+    assert hpas == {f"scoring-{t}" for t in SCORERS}   # one deployment per scorer of the catalogue
     for d in docs:
         if d["kind"] == "Service" and d["metadata"]["name"].startswith("scoring-"):
             assert d["spec"]["clusterIP"] == "None", "headless: the gateway's round-robin channel sees every pod"
@@ -230,7 +231,7 @@ def test_disruptions_and_autoscaling_do_not_fight(overlay):
 
 
 def test_scorer_task_is_set_by_name_not_position():
-    for t in ("lexical", "syntactic", "semantic", "prosaudit"):
+    for t in SCORERS:
         text = (ROOT / f"deploy/k8s/base/scorers/{t}/kustomization.yaml").read_text()
         assert "/env/" not in text, "env entries are addressed by name (strategic merge)"
     for d in render("prod"):

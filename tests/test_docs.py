@@ -56,6 +56,7 @@ def test_every_zrc_line_in_the_readme_parses(line):
         pytest.fail(f"README shows `{line}`, which the CLI rejects (exit {exc.code})")
 
 
+@pytest.mark.integration
 def test_readme_blocks_run_against_a_generated_case(slm21_case, tmp_path):
     """What a new user would type: the dataset zip in ~/Downloads, their submission in ./my-submission."""
     dataset_dir, sub = slm21_case

@@ -14,6 +14,8 @@ from zrc.common.runtime import channel
 from zrc.embedded import start_embedded
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 
+pytestmark = pytest.mark.integration   # starts the embedded stack
+
 
 def test_embedded_services_listen_on_private_unix_sockets(tmp_path):
     emb = start_embedded(tmp_path / "home")
@@ -25,7 +27,7 @@ def test_embedded_services_listen_on_private_unix_sockets(tmp_path):
         with channel(f"unix:{sockets}/results.sock") as ch:  # the admin-less gateway's back door: closed
             with pytest.raises(grpc.RpcError) as exc:
                 results_pb2_grpc.ResultsServiceStub(ch).PublishEntry(
-                    results_pb2.PublishEntryRequest(benchmark="sLM21", entry_id="0" * 32, entry_json="{}"), timeout=10)
+                    results_pb2.PublishEntryRequest(benchmark="sLM21", entry_id="0" * 32), timeout=10)
             assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         emb.close()

@@ -1,4 +1,4 @@
-"""Every score file equals the reference toolkit's output (zerospeech-benchmarks 0.9.4).
+"""Every score file is byte for byte the reference toolkit's output (zerospeech-benchmarks 0.9.4).
 
 The expected files were produced once by ``tools/reference_goldens.py`` running the
 reference in a scratch venv on the committed inputs (``dataset.zip``, ``submission.zip``).
@@ -37,3 +37,11 @@ def test_scores_equal_reference(case):
     for name, data in expected.items():
         problems = diff_csv(data, files[name])
         assert not problems, f"{name}: " + "; ".join(problems)
+
+
+def test_the_comparison_is_on_bytes():
+    """A value off by less than the old 1e-4 tolerance, or other line endings, is a difference now."""
+    ref = b"a,score\nx,0.5000\n"
+    assert diff_csv(ref, ref) == []
+    assert diff_csv(ref, b"a,score\nx,0.50001\n") == ["row 2 col 'score': '0.50001' != expected '0.5000'"]
+    assert diff_csv(ref, ref.replace(b"\n", b"\r\n"))[0].startswith("same cells but different bytes")

@@ -57,6 +57,7 @@ def test_fingerprint_follows_the_files(tmp_path, slm21_copy):
     assert local.register(sub)[1] != d1
 
 
+@pytest.mark.integration
 def test_embedded_gateway_refuses_a_path_from_another_client(tmp_path, slm21_case):
     """Another process reaching the loopback port cannot name a folder: references are random and in-process."""
     emb = start_embedded(tmp_path / "home")

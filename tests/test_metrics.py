@@ -13,6 +13,8 @@ from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.results.server import register
 from zrc.storage.local import LocalStorage
 
+pytestmark = pytest.mark.integration   # starts a results server and a metrics endpoint
+
 SERVICE = "zrc.results.v1.ResultsService"
 
 

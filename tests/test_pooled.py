@@ -22,6 +22,8 @@ from zrc.core.sources import DirTree, FileTree, ZipTree
 from zrc.core.validation import read_params, validate
 from zrc.embedded import Embedded
 
+pytestmark = pytest.mark.integration   # starts embedded stacks
+
 
 @pytest.fixture(scope="module", params=[32, 768])
 def case(request, tmp_path_factory):

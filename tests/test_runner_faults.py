@@ -15,25 +15,16 @@ import time
 import grpc
 import pytest
 
+from zrc.common.convert import params_pb
 from zrc.core import jobs
 from zrc.gateway.runner import Clients, Runner, RunnerSettings
 from zrc.pb.scoring.v1 import scoring_pb2
 from zrc.pb.validation.v1 import validation_pb2
 
+from .fakes import FakeError
+
 SEL = {"submission_digest": "a" * 64, "benchmark": "prosAudit", "dataset": "", "sets": ["dev"],
        "tasks": ["english"]}
-
-
-class FakeError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str):
-        super().__init__(details)
-        self._code, self._details = code, details
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._details
 
 
 class FakeValidation:
@@ -106,7 +97,7 @@ def test_a_validator_not_up_yet_is_retried_without_counting_crashes():
     resetting = FakeError(grpc.StatusCode.UNAVAILABLE, "connections to all backends failing; last error: "
                           "UNAVAILABLE: ipv4:127.0.0.1:1: recvmsg:Connection reset by peer (104)")
     killed = FakeError(grpc.StatusCode.UNAVAILABLE, "Stream removed (Socket closed)")
-    answer = validation_pb2.ValidateResponse(ok=False, params_json="{}", meta_json="null")
+    answer = validation_pb2.ValidateResponse(ok=False)
     r, c, job = _runner([killed, resetting, refused, refused, answer], max_crashes=2)
     r.run(job.job_id)
     done = c.get_job(job.job_id)
@@ -129,8 +120,8 @@ class FakeScorer:
 def test_a_job_that_kills_its_scorer_twice_is_quarantined():
     from zrc.core.params import Params
 
-    ok = validation_pb2.ValidateResponse(ok=True, params_json=Params(benchmark="prosAudit").to_json(),
-                                         meta_json="null", dataset_digest="d")
+    ok = validation_pb2.ValidateResponse(ok=True, params=params_pb(Params(benchmark="prosAudit")),
+                                         dataset_digest="d")
     r, c, job = _runner([ok], max_crashes=2)
     c.scorers = {"prosaudit": FakeScorer(FakeError(grpc.StatusCode.UNAVAILABLE, "Socket closed"))}
     r.run(job.job_id)
@@ -166,8 +157,8 @@ def test_one_crash_on_each_of_several_scorers_is_not_a_quarantine():
     from zrc.core.params import Params
 
     sel = dict(SEL, benchmark="sLM21", tasks=["lexical", "syntactic"])
-    ok = validation_pb2.ValidateResponse(ok=True, params_json=Params(benchmark="sLM21").to_json(),
-                                         meta_json="null", dataset_digest="d")
+    ok = validation_pb2.ValidateResponse(ok=True, params=params_pb(Params(benchmark="sLM21")),
+                                         dataset_digest="d")
     r, c, job = _runner([ok], max_crashes=2)
     job.selection = sel
     job.starts = {"scoring lexical": 1, "scoring syntactic": 1}
@@ -217,6 +208,7 @@ def test_embedded_runner_ends_jobs_of_a_dead_cli_instead_of_resuming_them(adopt)
         assert done.state == jobs.FAILED and "interrupted while validating" in done.failure_reason
 
 
+@pytest.mark.integration
 def test_a_later_zrc_command_ends_the_job_a_killed_one_left_validating(tmp_path):
     """The embedded case end to end: a job left VALIDATING by a dead process (its lease expired) is ended
     with the reason by the next command's stack, never validated again inside it."""

@@ -7,10 +7,14 @@ import time
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 
 from zrc.client import Client
+from zrc.common.convert import job_pb
+from zrc.core import jobs
 from zrc.embedded import start_embedded
 from zrc.pb.gateway.v1 import gateway_pb2
+from zrc.pb.results.v1 import results_pb2
 
 
 @pytest.fixture()
@@ -124,3 +128,69 @@ def _swallow(fn, requests) -> None:
         fn(requests, timeout=20)
     except grpc.RpcError:
         pass
+
+
+def _held_runner(emb) -> threading.Event:
+    """Jobs wait in QUEUED until the returned event is set."""
+    gate, run = threading.Event(), emb.runner.run
+
+    def held(job_id: str) -> None:
+        gate.wait(60)
+        run(job_id)
+    emb.runner.run = held
+    return gate
+
+
+@pytest.mark.integration
+def test_a_job_another_gateway_changes_reaches_its_watchers(tmp_path, monkeypatch, slm21_case):
+    """The record changes in storage, not through this gateway: the shared poller brings it to the watch."""
+    monkeypatch.setenv("ZRC_WATCH_POLL_SECONDS", "0.2")
+    emb = start_embedded(tmp_path / "home")
+    client = Client(emb.address)
+    gate = _held_runner(emb)
+    try:
+        ds, sub = slm21_case
+        client.import_dataset(ds, "sLM21-dataset")
+        job_id = client.evaluate(client.upload_folder(sub).digest, "sLM21", sets=["dev"], tasks=["lexical"])
+        seen = []
+        watch = client.watch(job_id, timeout=30)
+        seen.append(next(watch))   # QUEUED
+        c = emb._clients
+        job = c.get_job(job_id)
+        job.move(jobs.FAILED, "ended by another gateway")
+        job.revision += 1   # written as another gateway would: straight to the results service
+        c.call(c.results.PutJob, results_pb2.PutJobRequest(job=job_pb(job.to_dict()), conditional=True,
+                                                           expected_revision=job.revision - 1))
+        t0 = time.monotonic()
+        seen.extend(watch)
+        assert time.monotonic() - t0 < 5
+        assert seen[-1].job.state == gateway_pb2.JOB_STATE_FAILED
+        assert seen[-1].event.message == "ended by another gateway"
+    finally:
+        gate.set()
+        client.close()
+        emb.close()
+
+
+def test_a_watch_gives_its_slot_back_when_the_client_goes(stack, slm21_case):
+    ds, sub = slm21_case
+    stack.import_dataset(ds, "sLM21-dataset")
+    digest = stack.upload_folder(sub).digest
+    job_id = stack.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])
+    stack.wait(job_id, timeout=60)
+    for _ in range(3):   # 2 slots per user in this stack: a slot kept by a cancelled watch would refuse one
+        call = stack.stub.WatchJob(gateway_pb2.WatchJobRequest(job_id=job_id, after_seq=10**6), timeout=10)
+        assert next(call).job.state == gateway_pb2.JOB_STATE_SUCCEEDED
+        call.cancel()
+
+
+def test_a_pushed_watch_goes_through_the_interceptors(stack):
+    """WatchJob returns before its stream ends: errors are still mapped, and the call counted when it ends."""
+    def handled(code: str) -> float:
+        return REGISTRY.get_sample_value("grpc_server_handled_total", {
+            "grpc_service": "zrc.gateway.v1.GatewayService", "grpc_method": "WatchJob", "grpc_code": code}) or 0
+    before = handled("INVALID_ARGUMENT")
+    with pytest.raises(grpc.RpcError) as e:
+        list(stack.stub.WatchJob(gateway_pb2.WatchJobRequest(job_id="nope"), timeout=10))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "nope" in e.value.details()
+    assert handled("INVALID_ARGUMENT") == before + 1

@@ -11,10 +11,14 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from zrc.common import runtime, tls
-from zrc.common.runtime import CLIENT_OPTIONS, LIVENESS, start_server
+from zrc.common import channel as tls
+from zrc.common import runtime
+from zrc.common.channel import CLIENT_OPTIONS
+from zrc.common.runtime import LIVENESS, start_server
 from zrc.devcerts import write_ca_and_server
 from zrc.stack import free_port
+
+pytestmark = pytest.mark.integration   # starts TLS servers
 
 
 @pytest.fixture()
@@ -22,7 +26,7 @@ def server(tmp_path):
     ca, cert, key = write_ca_and_server(tmp_path / "a")
     port, health = free_port(), free_port()
     srv, _, _, stop = start_server("t", lambda s: [], f"127.0.0.1:{port}", 2, None,
-                                   credentials=tls.server_credentials(str(cert), str(key)),
+                                   credentials=runtime.server_credentials(str(cert), str(key)),
                                    health_listen=f"127.0.0.1:{health}")
     yield {"port": port, "health": health, "ca": ca, "cert": cert, "key": key, "dir": tmp_path}
     stop.set()
@@ -91,5 +95,5 @@ def test_cli_says_why_in_one_sentence(monkeypatch, capsys, tmp_path):
 
 def test_half_configured_tls_fails_fast():
     with pytest.raises(SystemExit) as exc:
-        runtime.BaseSettings.base({"ZRC_STORAGE": "local", "ZRC_STORAGE_DIR": "/tmp/x", "ZRC_TLS_CERT": "c.pem"})
+        runtime.base_settings({"ZRC_STORAGE": "local", "ZRC_STORAGE_DIR": "/tmp/x", "ZRC_TLS_CERT": "c.pem"})
     assert exc.value.code == 2

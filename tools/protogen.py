@@ -29,7 +29,9 @@ def generate() -> dict[str, str]:
     """Relative path under zrc/pb -> generated text."""
     files = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.glob("zrc/*/v1/*.proto"))
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["protoc", f"-I{PROTOS}", f"--python_out={tmp}", f"--grpc_python_out={tmp}", f"--pyi_out={tmp}"]
+        # the well-known types (google/protobuf/timestamp.proto, ...) ship with grpc_tools
+        wkt = Path(protoc.__file__).parent / "_proto"
+        args = ["protoc", f"-I{PROTOS}", f"-I{wkt}", f"--python_out={tmp}", f"--grpc_python_out={tmp}", f"--pyi_out={tmp}"]
         if protoc.main(args + files) != 0:
             sys.exit("protoc failed")
         out: dict[str, str] = {}

@@ -9,7 +9,6 @@ column is a numpy array (numbers) or a numpy object array of strings.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +117,7 @@ def evaluate(benchmark: str, submission: str | Path, *, sets: Iterable[str] | No
     submission is not an exception: ``result.ok`` is False and ``result.findings`` say why.
     """
     from zrc.cli import main as cli
+    from zrc.common import convert
 
     a = argparse.Namespace(name=benchmark, submission=str(submission), sets=list(sets) if sets else None,
                            tasks=list(tasks) if tasks else None, dataset=dataset)
@@ -141,6 +141,6 @@ def evaluate(benchmark: str, submission: str | Path, *, sets: Iterable[str] | No
     except cli.UsageError as exc:
         raise ZrcError(str(exc)) from None
     files = {f.name: f.content for f in res.files}
-    entry = json.loads(res.leaderboard_json)
+    entry = convert.entry_py(res.entry)
     return Result(bench, True, job_id, findings, entry["scores"],
                   {n: _table(n, files[n]) for n in sorted(files) if n.endswith(".csv")}, files)

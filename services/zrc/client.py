@@ -16,11 +16,12 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
-from zrc.common import tls
-from zrc.common.runtime import CHUNK, CLIENT_OPTIONS
+from zrc.common import channel
+from zrc.common.channel import CHUNK, CLIENT_OPTIONS
 from zrc.core.dataset import gold_files
 from zrc.core.findings import Findings
 from zrc.core.limits import Limits, excerpt, limits
@@ -35,6 +36,9 @@ from zrc.core.sources import (
 from zrc.core.validation import read_params
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+
+if TYPE_CHECKING:
+    from zrc.common.local import LocalFolders
 
 STORED_EXT = (".npy", ".zip")
 
@@ -58,11 +62,11 @@ _DROPPED = ("UNAVAILABLE", "INTERNAL", "UNKNOWN", "CANCELLED")
 
 def client_channel(address: str, *, token: bool = False, ca_file: str | None = None,
                    allow_plaintext: bool = False) -> grpc.Channel:
-    """A channel to the gateway (TLS for grpcs://, see zrc.common.tls) whose idempotent unary calls retry on
+    """A channel to the gateway (TLS for grpcs://, see zrc.common.channel) whose idempotent unary calls retry on
     UNAVAILABLE (see SERVICE_CONFIG)."""
     options = [(k, v) for k, v in CLIENT_OPTIONS if k != "grpc.service_config"]
     options += [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(SERVICE_CONFIG))]
-    return tls.client_channel(address, options, token=token, ca_file=ca_file, allow_plaintext=allow_plaintext)
+    return channel.client_channel(address, options, token=token, ca_file=ca_file, allow_plaintext=allow_plaintext)
 
 _FINAL = (gateway_pb2.JOB_STATE_SUCCEEDED, gateway_pb2.JOB_STATE_INVALID, gateway_pb2.JOB_STATE_FAILED)
 _DATE = (2020, 1, 1, 0, 0, 0)
@@ -123,13 +127,14 @@ def build_pooled_archive(folder: str | Path, dest: str | Path, benchmark: str) -
     if not findings.ok:
         return findings
     with zipfile.ZipFile(dest, "w") as z:
-        members = {n: None for n in tree.names() if not n.startswith("semantic/")}
+        members: dict[str, bytes | None] = {n: None for n in tree.names() if not n.startswith("semantic/")}
         members.update(pooled)
         for rel in sorted(members):
             info = zipfile.ZipInfo(rel, date_time=_DATE)
             info.compress_type = zipfile.ZIP_STORED if rel.endswith((".npz", *STORED_EXT)) else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            z.writestr(info, members[rel] if members[rel] is not None else tree.read(rel))
+            data = members[rel]
+            z.writestr(info, data if data is not None else tree.read(rel))
     return findings
 
 
@@ -192,7 +197,7 @@ class Client:
         self.stub = gateway_pb2_grpc.GatewayServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
-        self.local = None   # the embedded stack's LocalFolders, set when the stack runs in this process
+        self.local: LocalFolders | None = None   # the embedded stack's LocalFolders, set when the stack runs in this process
 
     def close(self) -> None:
         self.channel.close()
@@ -301,9 +306,9 @@ class Client:
                           timeout=self.timeout)
 
     def leaderboard(self, benchmark: str) -> list[dict]:
-        import json
+        from zrc.common.convert import entry_py
         r = self._call(self.stub.GetLeaderboard, gateway_pb2.GetLeaderboardRequest(benchmark=benchmark))
-        return [json.loads(e) for e in r.entries_json]
+        return [entry_py(e) for e in r.entries]
 
     def whoami(self):
         return self._call(self.stub.WhoAmI, gateway_pb2.WhoAmIRequest())

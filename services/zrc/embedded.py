@@ -27,18 +27,15 @@ from pathlib import Path
 
 import structlog
 
+from zrc.app.datasets import DatasetCache
 from zrc.common import internal, runtime
-from zrc.common.data import DatasetCache
 from zrc.common.local import LocalFolders
+from zrc.core.benchmarks import SCORERS
+from zrc.gateway.runner import Runner
 from zrc.gateway.server import build
 from zrc.results.server import register as results_register
-from zrc.scoring.server import register as scoring_register
 from zrc.storage.local import LocalStorage
 from zrc.storage.prune import BudgetError, budget_from_env, prune_store
-from zrc.validation.server import register as validation_register
-
-SCORERS = ("lexical", "syntactic", "semantic", "prosaudit")
-
 
 LOG_LIMIT = 5 << 20   # the log is kept to about this size: one previous generation, then dropped
 
@@ -62,15 +59,19 @@ class Embedded:
         self.settings = settings or {}   # extra gateway settings (tests: ZRC_SUBMIT_REQUIRE_RAW, ...)
         self.storage = LocalStorage(home / "store")
         self.storage.ensure_buckets()
-        self._servers = []
-        self._stops = []
-        self.runner = None
+        self._servers: list = []
+        self._stops: list = []
+        self.runner: Runner | None = None
         self.address = ""
         self.sockets = ""
         self._started = time.time()
         self.local = LocalFolders()   # folders this process evaluates in place (nothing copied to ZRC_HOME)
 
-    def start(self) -> Embedded:
+    def start(self, scoring: bool = True) -> Embedded:
+        """``scoring=False`` (commands that only read: datasets, leaderboard, jobs, admin...) starts only the
+        results service and the gateway, without the job runner: a command that scores nothing answers in
+        a fraction of the time. The validation and scorer addresses then name no socket, so a stray call
+        fails UNAVAILABLE instead of running anything."""
         _log_to_file(self.home / "logs" / "embedded.log")
         addrs = {}
         self.sockets = tempfile.mkdtemp(prefix="zrc-")   # 0700: only this user may connect
@@ -85,11 +86,18 @@ class Embedded:
             return address
 
         addrs["results"] = start("results", results_register(self.storage))
-        # One process: the services share parsed gold files instead of each parsing them again.
-        datasets = DatasetCache(self.storage)
-        addrs["validation"] = start("validation", validation_register(self.storage, datasets, self.local))
-        for t in SCORERS:
-            addrs[t] = start(f"scoring-{t}", scoring_register(self.storage, t, datasets=datasets, local=self.local))
+        if scoring:
+            from zrc.scoring.server import register as scoring_register
+            from zrc.validation.server import register as validation_register
+
+            # One process: the services share parsed gold files instead of each parsing them again.
+            datasets = DatasetCache(self.storage)
+            addrs["validation"] = start("validation", validation_register(self.storage, datasets, self.local))
+            for t in SCORERS:
+                addrs[t] = start(f"scoring-{t}",
+                                 scoring_register(self.storage, t, datasets=datasets, local=self.local))
+        else:
+            addrs.update({n: f"unix:{self.sockets}/not-started.sock" for n in ("validation", *SCORERS)})
         tmp = self.home / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         env = {"ZRC_VALIDATION_ADDR": addrs["validation"], "ZRC_RESULTS_ADDR": addrs["results"],
@@ -104,7 +112,8 @@ class Embedded:
         env["ZRC_ADOPT_ORPHANS"] = "0"
         env.update(self.settings)
         reg, self.runner, self._clients, _ = build(self.storage, env, local=self.local)
-        self.runner.start()
+        if scoring:
+            self.runner.start()
         self.address = start("gateway", reg, ())
         runtime.wait_serving(self.address, timeout=30)
         return self
@@ -131,7 +140,7 @@ class Embedded:
             return None
 
 
-def start_embedded(home: str | os.PathLike) -> Embedded:
+def start_embedded(home: str | os.PathLike, scoring: bool = True) -> Embedded:
     try:
         budget_from_env()   # a bad ZRC_HOME_BUDGET is a setup error now, not a warning after the work
     except BudgetError as exc:
@@ -140,7 +149,7 @@ def start_embedded(home: str | os.PathLike) -> Embedded:
     try:
         emb = Embedded(Path(home))
         try:
-            return emb.start()
+            return emb.start(scoring)
         except BaseException:  # Ctrl-C or a failure half-way: stop the servers already started, go on failing
             emb.close()
             raise

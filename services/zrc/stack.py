@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCORERS = ("lexical", "syntactic", "semantic", "prosaudit")
+from zrc.core.benchmarks import SCORERS
+
 SERVICES = ("results", "validation", *(f"scoring-{t}" for t in SCORERS), "gateway")
 
 

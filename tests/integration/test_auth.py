@@ -333,9 +333,8 @@ def test_internal_services_refuse_everyone_but_the_gateway(stack):
     calls = {
         "ZRC_RESULTS_ADDR": lambda ch: [
             lambda: results_pb2_grpc.ResultsServiceStub(ch).PublishEntry(results_pb2.PublishEntryRequest(
-                benchmark="sLM21", entry_id="0" * 32, entry_json="{}"), timeout=10),
-            lambda: results_pb2_grpc.ResultsServiceStub(ch).PutJob(results_pb2.PutJobRequest(job_json="{}"),
-                                                                   timeout=10),
+                benchmark="sLM21", entry_id="0" * 32), timeout=10),
+            lambda: results_pb2_grpc.ResultsServiceStub(ch).PutJob(results_pb2.PutJobRequest(), timeout=10),
             lambda: results_pb2_grpc.ResultsServiceStub(ch).ListJobs(results_pb2.ListJobsRequest(), timeout=10)],
         "ZRC_VALIDATION_ADDR": lambda ch: [
             lambda: validation_pb2_grpc.ValidationServiceStub(ch).Validate(

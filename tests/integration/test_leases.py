@@ -15,13 +15,12 @@ import grpc
 import pytest
 
 from zrc.common import runtime
+from zrc.common.convert import job_pb
 from zrc.core import jobs
 from zrc.gateway.runner import Clients, Runner, RunnerSettings
 from zrc.pb.results.v1 import results_pb2
 from zrc.results.server import register
 from zrc.storage.local import LocalStorage
-
-from .test_storage_conditional import s3  # noqa: F401 - the SeaweedFS fixture
 
 pytestmark = pytest.mark.timeout(180)
 SCORERS = {t: "127.0.0.1:9" for t in ("lexical", "syntactic", "semantic", "prosaudit")}   # never called
@@ -104,7 +103,7 @@ def test_a_replayed_write_is_not_a_conflict_and_a_new_job_id_cannot_be_created_t
         job = g.c.get_job(job_id)
         job.move(jobs.VALIDATING, "validating")
         job.revision += 1
-        req = results_pb2.PutJobRequest(job_json=__import__("json").dumps(job.to_dict()), conditional=True,
+        req = results_pb2.PutJobRequest(job=job_pb(job.to_dict()), conditional=True,
                                         expected_revision=job.revision - 1)
         g.c.results.PutJob(req, timeout=10)
         g.c.results.PutJob(req, timeout=10)           # the same write again: its first answer was lost
@@ -113,7 +112,7 @@ def test_a_replayed_write_is_not_a_conflict_and_a_new_job_id_cannot_be_created_t
         with pytest.raises(jobs.JobConflict):
             g.c.put_job(again)                        # revision 0 -> 1 over an existing record
         with pytest.raises(grpc.RpcError) as err:
-            g.c.results.PutJob(results_pb2.PutJobRequest(job_json=req.job_json, conditional=True,
+            g.c.results.PutJob(results_pb2.PutJobRequest(job=req.job, conditional=True,
                                                          expected_revision=5), timeout=10)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT   # revision must follow the expected one
     finally:

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import sys
 
-from google.protobuf.json_format import MessageToDict
+from zrc.lazy import lazy_module
 
 from . import output
 
+convert = lazy_module("zrc.common.convert")   # protobuf on first use: `zrc --help` stays cheap
 
-def _dicts(messages) -> list[dict]:
-    return [MessageToDict(m, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-            for m in messages]
+
+def _dicts(messages, fields: tuple[str, ...], stamps: dict[str, str]) -> list[dict]:
+    """Rows with ``fields`` in this order (what --json prints), timestamps as the server's records write them."""
+    return [{f: convert.stamp_text(m, f, stamps[f]) if f in stamps else getattr(m, f) for f in fields} for m in messages]
 
 
 def register(add, session, usage_error) -> None:
     """Add the admin parsers; ``add`` is main's parser factory, ``session`` its client context."""
 
     def users(a) -> int:
-        with session() as client:
-            rows = _dicts(client.list_users())
+        with session(scoring=False) as client:
+            rows = _dicts(client.list_users(), ("name", "admin", "disabled", "created_at"), {"created_at": convert.MS})
         if a.json:
             output.print_json(rows)
         else:
@@ -30,8 +32,9 @@ def register(add, session, usage_error) -> None:
         return 0
 
     def tokens(a) -> int:
-        with session() as client:
-            rows = _dicts(client.list_tokens(a.user))
+        with session(scoring=False) as client:
+            rows = _dicts(client.list_tokens(a.user), ("id", "prefix", "user", "created_at", "expires_at", "revoked"),
+                          {"created_at": convert.MS, "expires_at": convert.SECONDS_Z})
         if a.json:
             output.print_json(rows)
         else:
@@ -41,21 +44,22 @@ def register(add, session, usage_error) -> None:
         return 0
 
     def token_create(a) -> int:
-        with session() as client:
+        with session(scoring=False) as client:
             r = client.issue_token(a.user, a.expires_days)
+        expires = convert.stamp_text(r, "expires_at", convert.SECONDS_Z)
         if a.json:
-            output.print_json({"ok": True, "user": a.user, "token": r.token, "id": r.id, "expires_at": r.expires_at})
+            output.print_json({"ok": True, "user": a.user, "token": r.token, "id": r.id, "expires_at": expires})
             return 0
         sys.stdout.write(r.token + "\n")   # stdout carries the token alone, for scripts
         output.note(f"token {r.id} for {a.user}: shown once, stored hashed on the server; "
-                    f"expires {r.expires_at or 'never'}")
+                    f"expires {expires or 'never'}")
         return 0
 
     def token_revoke(a) -> int:
         given = [x for x in (a.token, a.id, a.user) if x]
         if len(given) != 1:
             raise usage_error("give exactly one of: TOKEN, --id ID (from admin:tokens), --user USER")
-        with session() as client:
+        with session(scoring=False) as client:
             n = client.revoke_tokens(token=a.token or "", token_id=a.id or "", user=a.user or "")
         if a.json:
             output.print_json({"ok": True, "revoked": n})
@@ -65,7 +69,7 @@ def register(add, session, usage_error) -> None:
 
     def set_disabled(disabled: bool):
         def cmd(a) -> int:
-            with session() as client:
+            with session(scoring=False) as client:
                 client.set_user_disabled(a.user, disabled)
             if a.json:
                 output.print_json({"ok": True, "user": a.user, "disabled": disabled})
@@ -75,8 +79,8 @@ def register(add, session, usage_error) -> None:
         return cmd
 
     def audit(a) -> int:
-        with session() as client:
-            rows = _dicts(client.audit(a.limit))
+        with session(scoring=False) as client:
+            rows = _dicts(client.audit(a.limit), ("at", "actor", "action", "target", "detail"), {"at": convert.SECONDS_Z})
         if a.json:
             output.print_json(rows)
         else:
@@ -85,7 +89,7 @@ def register(add, session, usage_error) -> None:
         return 0
 
     def grant(a) -> int:
-        with session() as client:
+        with session(scoring=False) as client:
             client.grant_submission(a.digest, a.user)
         if a.json:
             output.print_json({"digest": a.digest, "user": a.user, "granted": True})

@@ -87,7 +87,7 @@ def job_files(job_id: str) -> dict[str, bytes]:
     from .main import UsageError, session  # here: main imports this module
 
     try:
-        with session() as client:
+        with session(scoring=False) as client:
             return {f.name: f.content for f in client.get_scores(job_id).files}
     except UsageError as exc:
         raise UsageError(f"{job_id} is neither a score folder nor a finished job: {exc}") from None
@@ -100,7 +100,7 @@ def cmd_compare(a) -> int:
     if not Path(a.a).exists() and not Path(a.b).exists():
         # two jobs or leaderboard entries: compared where the per-item scores are (the server's own users'
         # entries included: only the statistics come back)
-        with session() as client:
+        with session(scoring=False) as client:
             rows = client.compare_scores(a.a, a.b)
         labels = (f"job/entry {a.a}", f"job/entry {a.b}")
     else:

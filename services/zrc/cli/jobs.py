@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zrc.lazy import lazy_module
+
 from . import output
+
+convert = lazy_module("zrc.common.convert")
 
 STATE_NAMES = {0: "unknown", 1: "queued", 2: "validating", 3: "scoring", 4: "succeeded", 5: "invalid", 6: "failed"}
 
@@ -17,15 +21,15 @@ def job_dict(j) -> dict:
     """One job as plain data (what --json prints)."""
     return {"job_id": j.job_id, "state": STATE_NAMES.get(j.state, str(j.state)), "benchmark": j.selection.benchmark,
             "dataset": j.selection.dataset, "sets": list(j.selection.sets), "tasks": list(j.selection.tasks),
-            "parts_done": j.parts_done, "parts_total": j.parts_total, "created_at": j.created_at,
-            "updated_at": j.updated_at, "published": j.publish, "model_id": j.model_id,
+            "parts_done": j.parts_done, "parts_total": j.parts_total, "created_at": convert.stamp_text(j, "created_at"),
+            "updated_at": convert.stamp_text(j, "updated_at"), "published": j.publish, "model_id": j.model_id,
             "owner": j.owner, "failure_reason": j.failure_reason}
 
 
 def cmd_jobs(a) -> int:
     from .main import session
 
-    with session() as client:
+    with session(scoring=False) as client:
         rows = sorted((job_dict(j) for j in client.list_jobs()), key=lambda r: r["created_at"], reverse=True)
     if a.json:
         output.print_json(rows)
@@ -44,7 +48,7 @@ def cmd_jobs_scores(a) -> int:
 
     out = Path(a.output) if a.output else Path(f"scores-{a.job}")
     check_output_dir(out)
-    with session() as client:
+    with session(scoring=False) as client:
         job = client.get_job(a.job)
         state = STATE_NAMES.get(job.state, str(job.state))
         if state in ("queued", "validating", "scoring"):

@@ -15,18 +15,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import json
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from zrc import __version__
-from zrc.core.benchmarks import BENCHMARKS, get_benchmark
+from zrc.core.benchmarks import BENCHMARKS, SelectionError, get_benchmark
 from zrc.core.findings import Finding
 from zrc.core.limits import LimitConfigError
 from zrc.core.meta import META_FILE, check_meta, load_meta, template_yaml
@@ -40,12 +40,16 @@ from .export import leaderboard_csv
 
 # Imported on first use: `zrc --help` and the commands that do not talk to a server must not pay ~1 s for them.
 grpc = lazy_module("grpc")
+if TYPE_CHECKING:   # the type checker sees the module the lazy proxy stands for
+    from zrc import client as _client
+else:
+    _client = lazy_module("zrc.client")
 common_pb2 = lazy_module("zrc.pb.common.v1.common_pb2")
 gateway_pb2 = lazy_module("zrc.pb.gateway.v1.gateway_pb2")
-_client = lazy_module("zrc.client")
 _data = lazy_module("zrc.common.data")
+_convert = lazy_module("zrc.common.convert")
 _pipeline = lazy_module("zrc.core.pipeline")
-tls = lazy_module("zrc.common.tls")
+_channel = lazy_module("zrc.common.channel")
 _analysis = lazy_module("zrc.cli.analysis")   # numpy: only compare, report and leaderboard intervals need it
 _report = lazy_module("zrc.cli.report")
 
@@ -62,6 +66,15 @@ def _dataset_errors() -> tuple[type[Exception], ...]:
 
 class UsageError(Exception):
     """A mistake in how the command was called or set up: exit 2 with one sentence."""
+
+
+class RpcFailure(UsageError):
+    """A call the server refused or could not answer: its status ``code`` and ``details``, said as one
+    sentence (:func:`_rpc_failure`), so commands decide on the code, never on the text."""
+
+    def __init__(self, sentence: str, code, details: str):
+        super().__init__(sentence)
+        self.code, self.details = code, details
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -87,25 +100,26 @@ def _benchmark_of(tree: DirTree, given: str | None) -> str:
 def _bench(name: str) -> str:
     try:
         return get_benchmark(name).name
-    except KeyError:
-        raise UsageError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}") from None
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @contextlib.contextmanager
-def session() -> Iterator[_client.Client]:
-    """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset."""
+def session(scoring: bool = True) -> Iterator[_client.Client]:
+    """A client of ZRC_SERVER, or of an embedded in-process stack when it is unset (``scoring=False``: a
+    command that scores nothing, for which the embedded stack starts without validation and scorers)."""
     server = os.environ.get("ZRC_SERVER", "").strip()
     token = os.environ.get("ZRC_TOKEN") or (credentials.load(server) if server else None) \
         or os.environ.get("ZRC_ADMIN_TOKEN") or None
     embedded = None
     if not server:
         from zrc.embedded import start_embedded
-        embedded = start_embedded(home.home())
+        embedded = start_embedded(home.home(), scoring)
         server = embedded.address
     try:
         client = _client.Client(server, token=token, ca_file=os.environ.get("ZRC_CA_FILE") or None,
                         allow_plaintext=os.environ.get("ZRC_ALLOW_PLAINTEXT", "") == "1")
-    except (tls.InsecureTransport, tls.TLSConfigError) as exc:
+    except (_channel.InsecureTransport, _channel.TLSConfigError) as exc:
         if embedded is not None:
             embedded.close()
         raise UsageError(str(exc)) from None
@@ -114,30 +128,34 @@ def session() -> Iterator[_client.Client]:
     try:
         yield client
     except grpc.RpcError as exc:
-        raise UsageError(_rpc_sentence(exc, server, embedded is None)) from None
+        raise _rpc_failure(exc, server, embedded is None) from None
     finally:
         client.close()
         if embedded is not None:
             embedded.close()
 
 
-def _rpc_sentence(exc: grpc.RpcError, server: str, remote: bool) -> str:
+def _rpc_failure(exc: Any, server: str, remote: bool) -> RpcFailure:   # a grpc.RpcError
+    """The one place where a status code becomes what the user reads (every code exits 2)."""
     code, details = exc.code(), exc.details() or ""
-    if code == grpc.StatusCode.UNAVAILABLE and remote and tls.parse_server(server)[1]:
-        return tls.failure_sentence(server, details)
-    if code == grpc.StatusCode.UNAVAILABLE and remote:
-        return f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to evaluate locally"
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
-    if code == grpc.StatusCode.PERMISSION_DENIED:
-        return f"permission denied: {details}"
-    if code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset"):
-        return f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return details
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return f"the server at {server} did not answer in time; try again"
-    return f"{details} ({code.name.lower()})"
+    if code == grpc.StatusCode.UNAVAILABLE and remote and _channel.parse_server(server)[1]:
+        sentence = _channel.failure_sentence(server, details)
+    elif code == grpc.StatusCode.UNAVAILABLE and remote:
+        sentence = (f"cannot reach the zrc server at {server} (ZRC_SERVER): is it running? unset ZRC_SERVER to "
+                    "evaluate locally")
+    elif code == grpc.StatusCode.UNAUTHENTICATED:
+        sentence = f"the server at {server} refused the token ({details}): run `zrc user:login` or set ZRC_TOKEN"
+    elif code == grpc.StatusCode.PERMISSION_DENIED:
+        sentence = f"permission denied: {details}"
+    elif code == grpc.StatusCode.NOT_FOUND and details.startswith("dataset"):
+        sentence = f"{details}: run `zrc datasets:import /path/to/the-dataset` (folder or zip)"
+    elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        sentence = details
+    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        sentence = f"the server at {server} did not answer in time; try again"
+    else:
+        sentence = f"{details} ({code.name.lower()})"
+    return RpcFailure(sentence, code, details)
 
 
 def _selection_args(a, spec) -> tuple[list[str], list[str]]:
@@ -170,7 +188,7 @@ def _check_quota(client: _client.Client, bench: str):
     left = me.quota_left.get(bench, -1)
     if left == 0:
         raise UsageError(f"no {bench} evaluations left today for {me.user} (the quota resets at "
-                         f"{me.quota_resets_at}, UTC); nothing was uploaded")
+                         f"{_convert.stamp_text(me, 'quota_resets_at', _convert.SECONDS_Z)}, UTC); nothing was uploaded")
     return me
 
 
@@ -270,7 +288,7 @@ def cmd_benchmarks_info(a) -> int:
 
 def _watch(client: _client.Client, job_id: str, quiet: bool, total: int | None = None):
     """Follow a job to its end; a dropped connection reconnects and resumes (the job runs on regardless)."""
-    told = []
+    told: list[str] = []
 
     def reconnecting(reason: str) -> None:
         if not told and not quiet:
@@ -326,7 +344,7 @@ def cmd_run(a) -> int:
         res = client.get_scores(job_id)
     files = {f.name: f.content for f in res.files}
     _write_scores(files, out)
-    entry = json.loads(res.leaderboard_json)
+    entry = _convert.entry_py(res.entry)
     if a.json:
         output.print_json({"ok": True, "job_id": job_id, "output": str(out), "files": sorted(files),
                            "findings": _findings_json(findings), "scores": entry["scores"]})
@@ -415,7 +433,7 @@ def cmd_params(a) -> int:
 
 
 def cmd_datasets(a) -> int:
-    with session() as client:
+    with session(scoring=False) as client:
         rows = list(client.list_datasets())
     if a.json:
         output.print_json([{"name": r.name, "benchmark": r.benchmark, "parts": list(r.parts), "digest": r.digest,
@@ -434,13 +452,13 @@ def cmd_import(a) -> int:
         raise UsageError(f"{a.path} does not exist: give the official dataset folder or its zip")
     name = a.name or src.name.removesuffix(".zip")
     try:
-        with session() as client:
+        with session(scoring=False) as client:
             r = client.import_dataset(src, name)
-    except (SourceError, *_dataset_errors()) as exc:
+    except (SourceError, *_dataset_errors()) as exc:  # type: ignore[misc]  # classes known only at raise time
         return _import_failed(a, str(exc))
-    except UsageError as exc:
-        if "invalid_argument" in str(exc):
-            return _import_failed(a, str(exc).removesuffix(" (invalid_argument)"))
+    except RpcFailure as exc:
+        if exc.code == grpc.StatusCode.INVALID_ARGUMENT:   # the dataset itself is wrong
+            return _import_failed(a, exc.details)
         raise
     info = r.dataset
     if a.json:
@@ -542,10 +560,10 @@ def cmd_submit(a) -> int:
             output.error(f"evaluation failed on the server: {job.failure_reason} (job {job_id}); "
                          "it does not count against your quota")
             return 1
-        entry = json.loads(client.get_scores(job_id).leaderboard_json)
+        entry = _convert.entry_py(client.get_scores(job_id).entry)
     model_id = job.model_id
     given = str(((meta or {}).get("model_info") or {}).get("model_id") or "")
-    if model_id and given != model_id:  # as the reference: the model id is written back after the first submit
+    if model_id and meta is not None and given != model_id:  # as the reference: the model id is written back after the first submit
         meta["model_info"]["model_id"] = model_id
         (Path(a.location) / META_FILE).write_text(yaml.safe_dump(meta, sort_keys=True))
     if a.json:
@@ -575,7 +593,7 @@ def _report_invalid(a, findings: Sequence[Finding], why: str) -> int:
 
 def cmd_leaderboard(a) -> int:
     bench = _bench(a.name)
-    with session() as client:
+    with session(scoring=False) as client:
         entries = client.leaderboard(bench)
     entries.sort(key=lambda e: (e.get("zrc") or {}).get("published_at") or e.get("submission_date") or "")
     if a.json:
@@ -601,7 +619,7 @@ def cmd_login(a) -> int:
     if not token:
         raise UsageError("no token given")
     os.environ["ZRC_TOKEN"] = token
-    with session() as client:
+    with session(scoring=False) as client:
         me = client.whoami()
     path = credentials.save(server, token)
     if a.json:
@@ -612,20 +630,21 @@ def cmd_login(a) -> int:
 
 
 def cmd_whoami(a) -> int:
-    with session() as client:
+    with session(scoring=False) as client:
         me = client.whoami()
-    info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": me.quota_resets_at}
+    resets = _convert.stamp_text(me, "quota_resets_at", _convert.SECONDS_Z)
+    info = {"user": me.user, "admin": me.admin, "quota_left": dict(me.quota_left), "quota_resets_at": resets}
     if a.json:
         output.print_json(info)
     else:
         left = ", ".join(f"{b}: {'unlimited' if n < 0 else n}" for b, n in info["quota_left"].items())
         output.say(f"{me.user}{' (admin)' if me.admin else ''}; evaluations left today: {left} "
-                   f"(resets {me.quota_resets_at})")
+                   f"(resets {resets})")
     return 0
 
 
 def cmd_user_create(a) -> int:
-    with session() as client:
+    with session(scoring=False) as client:
         client.create_user(a.user, admin=a.admin)
     if a.json:
         output.print_json({"ok": True, "user": a.user, "admin": a.admin})
@@ -755,11 +774,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         output.error("interrupted")
         return 130
-    except (SourceError, *_dataset_errors()) as exc:
+    except (SourceError, *_dataset_errors()) as exc:  # type: ignore[misc]  # classes known only at raise time
         output.error(str(exc))
         return 2
     except grpc.RpcError as exc:   # outside a session's own translation: still one sentence, never a dump
-        output.error(_rpc_sentence(exc, os.environ.get("ZRC_SERVER", "") or "the embedded stack", True))
+        output.error(str(_rpc_failure(exc, os.environ.get("ZRC_SERVER", "") or "the embedded stack", True)))
         return 2
     except LimitConfigError as exc:
         output.error(f"configuration error: {exc}")

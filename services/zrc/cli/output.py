@@ -52,7 +52,7 @@ def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False, default=str) + "\n")
 
 
-def human_bytes(n: int) -> str:
+def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -142,7 +142,7 @@ def upload_progress(quiet: bool, total: int | None = None) -> Iterator:
         def advance(n: int) -> None:
             prog.advance(task, n)
 
-        advance.set_total = lambda n: prog.update(task, total=n)
+        advance.set_total = lambda n: prog.update(task, total=n)  # type: ignore[attr-defined]  # read by the client
         yield advance
 
 

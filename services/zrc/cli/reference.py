@@ -68,7 +68,7 @@ def cmd_user_clear(a) -> int:
 def cmd_datasets_rm(a) -> int:
     from .main import session
 
-    with session() as client:
+    with session(scoring=False) as client:
         info = client.delete_dataset(a.name)
     if a.json:
         output.print_json({"ok": True, "name": info.name, "benchmark": info.benchmark})

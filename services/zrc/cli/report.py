@@ -47,7 +47,7 @@ def _table_rows(folder: ScoreFolder, name: str, key: str) -> list[Row]:
     except TableError as exc:
         output.warn(f"{folder.label}/{exc}; this panel is left out of the report")
         return []
-    out = []
+    out: list[Row] = []
     for line, (label, n, score, std) in enumerate(zip(t[key], t["n"], t["score"], t["std"], strict=True), 2):
         try:
             n, score = int(n), float(score)

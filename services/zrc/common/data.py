@@ -6,39 +6,23 @@ import gzip
 import hashlib
 import io
 import json
-import re
-import threading
 
 import numpy as np
 
 from zrc.core import SCORER_VERSION
-from zrc.core.dataset import Dataset, load_dataset
+from zrc.core.errors import InvalidArgument
 from zrc.core.findings import Finding
-from zrc.core.limits import quoted
 from zrc.core.scoring import PooledSet
 from zrc.core.sources import FileTree, ZipTree
 from zrc.pb.common.v1 import common_pb2
-from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, StorageTree
+from zrc.storage import SUBMISSIONS, NotFound, Storage, keys
 
-
-class BadRequest(ValueError):
-    """A malformed request field (mapped to INVALID_ARGUMENT)."""
+# The name service code used before the one vocabulary (zrc.core.errors): the same class.
+BadRequest = InvalidArgument
 
 
 _SEVERITY = {"error": common_pb2.SEVERITY_ERROR, "warning": common_pb2.SEVERITY_WARNING}
 _SEVERITY_BACK = {v: k for k, v in _SEVERITY.items()}
-
-
-def archive_key(digest: str) -> str:
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise BadRequest(f"not a sha256 digest: {quoted(digest)}")
-    return f"archives/{digest}.zip"
-
-
-def dataset_manifest_key(name: str) -> str:
-    if not name or "/" in name or name.startswith(".") or len(name) > 100:
-        raise BadRequest(f"invalid dataset name {quoted(name)}")
-    return f"{name}/manifest.json"
 
 
 def finding_to_pb(f: Finding | dict) -> common_pb2.Finding:
@@ -73,49 +57,12 @@ def result_key(submission: str, dataset_digest: str, benchmark: str, task: str, 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_RESULT_KEY = re.compile(r"^[0-9a-f]{64}$")
-
-
-def result_object(key: str) -> str:
-    """Where a cached task result lives in the results bucket (compressed JSON: score CSVs shrink ~4x)."""
-    if not _RESULT_KEY.match(key or ""):
-        raise BadRequest(f"invalid result key {quoted(key)}")
-    return f"results/{key}.json.gz"
-
-
 def encode_result(d: dict) -> bytes:
     return gzip.compress(json.dumps(d).encode(), 3, mtime=0)
 
 
 def decode_result(data: bytes) -> dict:
     return json.loads(gzip.decompress(data))
-
-
-class DatasetCache:
-    """Datasets loaded from storage, kept in memory per content digest (gold parsing is the slow part)."""
-
-    def __init__(self, storage: Storage):
-        self.storage = storage
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[str, Dataset]] = {}
-
-    def manifest(self, name: str) -> dict:
-        try:
-            return self.storage.get_json(DATASETS, dataset_manifest_key(name))
-        except NotFound:
-            raise NotFound(f"dataset {name} is not imported") from None
-
-    def get(self, name: str) -> tuple[Dataset, str]:
-        man = self.manifest(name)
-        digest = man["digest"]
-        with self._lock:
-            hit = self._cache.get(name)
-            if hit and hit[0] == digest:
-                return hit[1], digest
-        ds = load_dataset(StorageTree(self.storage, DATASETS, f"{name}/files"), name=name)
-        with self._lock:
-            self._cache[name] = (digest, ds)
-        return ds, digest
 
 
 def open_submission(storage: Storage, digest: str, local_ref: str = "", local=None) -> FileTree:
@@ -126,7 +73,7 @@ def open_submission(storage: Storage, digest: str, local_ref: str = "", local=No
         if local is None:
             raise LocalRefError(REFUSED)
         return local.open(local_ref)
-    key = archive_key(digest)
+    key = keys.archive(digest)
     try:
         reader = storage.open(SUBMISSIONS, key)
     except NotFound:
@@ -137,7 +84,7 @@ def open_submission(storage: Storage, digest: str, local_ref: str = "", local=No
 def pooled_key(digest: str, dataset_digest: str, set_: str, params_key: dict) -> str:
     """Where the validation service leaves the pooled embeddings of one semantic set for the scorer."""
     blob = json.dumps([digest, dataset_digest, set_, params_key, SCORER_VERSION], sort_keys=True)
-    return f"derived/{archive_key(digest)[9:-4]}/pooled-{hashlib.sha256(blob.encode()).hexdigest()}.npz"
+    return keys.pooled(digest, hashlib.sha256(blob.encode()).hexdigest())
 
 
 def save_pooled(storage: Storage, key: str, pooled: dict) -> None:

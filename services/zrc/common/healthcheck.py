@@ -3,6 +3,7 @@ ZRC_HEALTH_LISTEN when set, the plaintext health port of a TLS gateway, else of 
 over grpc.health.v1, 1 otherwise.
 
 Used by docker-compose healthchecks and the image's HEALTHCHECK (Kubernetes uses native gRPC probes).
+A gRPC client of the health service, hence its grpc import.
 """
 
 from __future__ import annotations

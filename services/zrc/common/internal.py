@@ -7,7 +7,8 @@ carries a per-deployment secret in the ``x-zrc-internal`` metadata header; the
 internal services hold only its sha256 (``ZRC_INTERNAL_TOKEN_SHA256``), the
 gateway holds the token (``ZRC_INTERNAL_TOKEN``). One interceptor checks it in
 constant time and answers UNAUTHENTICATED without it. Health and reflection stay
-open so that probes need no secret.
+open so that probes need no secret. This module is interceptors only (the server
+one and the gateway's client one), hence its grpc import.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import re
 
 import grpc
 
-from zrc.common.runtime import Abort, ConfigError, rewrap
+from zrc.common.runtime import ConfigError, rewrap
+from zrc.core.errors import Unauthenticated
 
 HEADER = "x-zrc-internal"
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -52,7 +54,9 @@ class InternalAuthInterceptor(grpc.ServerInterceptor):
 
     def _allowed(self, metadata) -> bool:
         given = dict(metadata or ()).get(HEADER)
-        return bool(given) and hmac.compare_digest(token_sha256(given), self.expected)
+        if not given:
+            return False
+        return hmac.compare_digest(token_sha256(given), self.expected)
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -63,12 +67,12 @@ class InternalAuthInterceptor(grpc.ServerInterceptor):
 
         def unary(_fn):
             def deny(request, context):
-                raise Abort(grpc.StatusCode.UNAUTHENTICATED, message)  # mapped by the ErrorInterceptor
+                raise Unauthenticated(message)  # mapped by the ErrorInterceptor
             return deny
 
         def streaming(_fn):
             def deny(request, context):
-                raise Abort(grpc.StatusCode.UNAUTHENTICATED, message)
+                raise Unauthenticated(message)
                 yield  # pragma: no cover - a generator, like the handler it replaces
             return deny
 

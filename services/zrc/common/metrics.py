@@ -1,8 +1,8 @@
 """Prometheus metrics of every zrc service, served in the text format on ``ZRC_METRICS_PORT``.
 
-One interceptor counts every RPC by service, method and status code and times it
-(the ``grpc_server_*`` names of go-grpc-prometheus, so existing dashboards and
-alerts apply). The gateway adds what an organiser watches: jobs by state, the
+One interceptor (``zrc.common.runtime.MetricsInterceptor``) counts every RPC by
+service, method and status code and times it (the ``grpc_server_*`` names of
+go-grpc-prometheus, so existing dashboards and alerts apply). The gateway adds what an organiser watches: jobs by state, the
 queue, lease takeovers, upload bytes and storage errors; each scorer counts the
 parts it actually computed (``zrc_scoring_parts_total``), the gateway the parts
 answered from the result cache (``zrc_scoring_cache_hits_total``).
@@ -14,9 +14,6 @@ services share one process and the metrics endpoint is off unless
 
 from __future__ import annotations
 
-import time
-
-import grpc
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RPC_HANDLED = Counter("grpc_server_handled_total", "RPCs completed on the server, by status code",
@@ -45,62 +42,6 @@ def split_method(full: str) -> tuple[str, str]:
     """``/zrc.gateway.v1.GatewayService/Evaluate`` -> (``zrc.gateway.v1.GatewayService``, ``Evaluate``)."""
     service, _, method = full.lstrip("/").rpartition("/")
     return service or "unknown", method or full
-
-
-def _code_name(context: grpc.ServicerContext, failed: bool) -> str:
-    code = context.code()
-    if code is None:
-        if not failed:
-            return "OK"
-        # A handler that ended by an exception without a status: the client went away, or a bug.
-        return "UNKNOWN" if context.is_active() else "CANCELLED"
-    # ``code()`` answers the StatusCode, or its integer value after some abort paths.
-    if isinstance(code, grpc.StatusCode):
-        return code.name
-    for c in grpc.StatusCode:
-        if c.value[0] == code:
-            return c.name
-    return str(code)
-
-
-class MetricsInterceptor(grpc.ServerInterceptor):
-    """Counts and times every RPC. Installed outermost, so it sees the status the error mapping chose."""
-
-    def intercept_service(self, continuation, handler_call_details):
-        from zrc.common.runtime import rewrap
-
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        service, method = split_method(handler_call_details.method)
-        seconds = RPC_SECONDS.labels(service, method)
-
-        def done(context, started: float, failed: bool) -> None:
-            seconds.observe(time.perf_counter() - started)
-            RPC_HANDLED.labels(service, method, _code_name(context, failed)).inc()
-
-        def unary(fn):
-            def call(request, context):
-                started, failed = time.perf_counter(), True
-                try:
-                    out = fn(request, context)
-                    failed = False
-                    return out
-                finally:
-                    done(context, started, failed)
-            return call
-
-        def streaming(fn):
-            def call(request, context):
-                started, failed = time.perf_counter(), True
-                try:
-                    yield from fn(request, context)
-                    failed = False
-                finally:
-                    done(context, started, failed)
-            return call
-
-        return rewrap(handler, unary, streaming)
 
 
 def serve_metrics(env: dict[str, str]) -> int | None:

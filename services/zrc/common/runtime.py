@@ -7,16 +7,18 @@ A service module provides ``register(server, settings) -> list[service names]``;
   variable at fault);
 * structlog JSON logs on stdout, with request ids and the job/submission ids that
   handlers bind;
-* one interceptor mapping exceptions to canonical status codes (NotFound ->
-  NOT_FOUND, StorageUnavailable -> UNAVAILABLE, bad input -> INVALID_ARGUMENT,
-  anything else -> INTERNAL with the trace in the log, never to the client);
+* one interceptor mapping the domain errors of ``zrc.core.errors`` to canonical
+  status codes and rich details (NotFound -> NOT_FOUND, InvalidArgument ->
+  INVALID_ARGUMENT + BadRequest, ResourceExhausted -> RESOURCE_EXHAUSTED +
+  QuotaFailure/RetryInfo, ...), anything else -> INTERNAL with the trace in the
+  log, never to the client; and one that counts and times every call (metrics);
+* TLS server credentials re-read when the certificate files change;
 * ``grpc.health.v1`` (NOT_SERVING until storage answers) and reflection;
 * SIGTERM/SIGINT -> NOT_SERVING -> ``server.stop(grace)``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -26,28 +28,17 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass
 
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from zrc.common import tracing
-from zrc.storage import NotFound, PreconditionFailed, Storage, StorageUnavailable, s3_secure
+from zrc.common import metrics, tracing
+from zrc.common.channel import GRPC_OPTIONS, TLSConfigError, channel, read_pem
+from zrc.core.errors import DomainError, InvalidArgument, ResourceExhausted
+from zrc.storage import Storage, s3_secure
 
-MAX_MESSAGE = 32 << 20           # score files of a whole set fit; uploads are chunked far below this
-CHUNK = 4 << 20                  # upload chunk size: 4 MiB messages move ~30% more bytes per second than 1 MiB
-GRPC_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE),
-    ("grpc.max_receive_message_length", MAX_MESSAGE),
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-]
-# Clients spread calls over every address a name resolves to (Kubernetes headless Services give one per pod).
-CLIENT_OPTIONS = [*GRPC_OPTIONS,
-                  ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
-                  ("grpc.dns_min_time_between_resolutions_ms", 10_000)]
 # Servers close connections after a while so that clients re-resolve and find new (scaled-up) pods.
 SERVER_OPTIONS = [*GRPC_OPTIONS, ("grpc.max_connection_age_ms", 300_000),
                   ("grpc.max_connection_age_grace_ms", 3_600_000)]
@@ -61,14 +52,6 @@ class ConfigError(SystemExit):
     def __init__(self, message: str):
         print(f"configuration error: {message}", file=sys.stderr)
         super().__init__(2)
-
-
-class Abort(Exception):
-    """Raise in a handler to end the call with ``code`` and ``message`` (and optional rich status)."""
-
-    def __init__(self, code: grpc.StatusCode, message: str, rich=None):
-        super().__init__(message)
-        self.code, self.message, self.rich = code, message, rich
 
 
 def env_str(env: dict[str, str], name: str, default: str | None = None) -> str:
@@ -110,29 +93,56 @@ def env_addr(env: dict[str, str], name: str, default: str | None = None) -> str:
     return v
 
 
-@dataclass
-class BaseSettings:
-    listen: str
-    grace: float
-    workers: int
-    storage_kind: str
+def base_settings(env: dict[str, str]) -> dict:
+    """What every service reads from its environment (listen, grace, workers, storage), checked at start."""
+    kind = env.get("ZRC_STORAGE", "s3")
+    if kind not in ("s3", "local"):
+        raise ConfigError(f"ZRC_STORAGE must be s3 or local, got {kind!r}")
+    if kind == "s3":
+        for k in ("ZRC_S3_ENDPOINT", "ZRC_S3_ACCESS_KEY", "ZRC_S3_SECRET_KEY"):
+            env_str(env, k)
+        s3_secure(env)  # fail fast on anything but true/false/1/0/yes/no
+    else:
+        env_str(env, "ZRC_STORAGE_DIR")
+    if bool(env.get("ZRC_TLS_CERT")) != bool(env.get("ZRC_TLS_KEY")):
+        raise ConfigError("ZRC_TLS_CERT and ZRC_TLS_KEY go together (PEM certificate chain and its key)")
+    return dict(listen=env_addr(env, "ZRC_LISTEN", "127.0.0.1:50051"),
+                grace=env_float(env, "ZRC_GRACE_SECONDS", 5.0),
+                workers=env_int(env, "ZRC_WORKERS", 8), storage_kind=kind)
 
-    @classmethod
-    def base(cls, env: dict[str, str]) -> dict:
-        kind = env.get("ZRC_STORAGE", "s3")
-        if kind not in ("s3", "local"):
-            raise ConfigError(f"ZRC_STORAGE must be s3 or local, got {kind!r}")
-        if kind == "s3":
-            for k in ("ZRC_S3_ENDPOINT", "ZRC_S3_ACCESS_KEY", "ZRC_S3_SECRET_KEY"):
-                env_str(env, k)
-            s3_secure(env)  # fail fast on anything but true/false/1/0/yes/no
-        else:
-            env_str(env, "ZRC_STORAGE_DIR")
-        if bool(env.get("ZRC_TLS_CERT")) != bool(env.get("ZRC_TLS_KEY")):
-            raise ConfigError("ZRC_TLS_CERT and ZRC_TLS_KEY go together (PEM certificate chain and its key)")
-        return dict(listen=env_addr(env, "ZRC_LISTEN", "127.0.0.1:50051"),
-                    grace=env_float(env, "ZRC_GRACE_SECONDS", 5.0),
-                    workers=env_int(env, "ZRC_WORKERS", 8), storage_kind=kind)
+
+def server_credentials(cert: str, key: str) -> grpc.ServerCredentials:
+    """TLS credentials that re-read ``cert``/``key`` when either file changes.
+
+    ``ZRC_TLS_CERT`` / ``ZRC_TLS_KEY`` name PEM files (a Kubernetes Secret volume, e.g. one cert-manager
+    renews). gRPC asks for the certificate at each new handshake; the files' mtimes are compared then, so a
+    renewed certificate is served without a restart and a half-written pair is kept out (the old one stays
+    until both files load)."""
+
+    def mtimes() -> tuple[float, float]:
+        return os.stat(cert).st_mtime_ns, os.stat(key).st_mtime_ns
+
+    def load():
+        return grpc.ssl_server_certificate_configuration([(read_pem(key, "TLS key"),
+                                                           read_pem(cert, "TLS certificate"))])
+
+    state = {"seen": mtimes()}
+    initial = load()
+
+    def fetch():
+        try:
+            now = mtimes()
+            if now == state["seen"]:
+                return None
+            config = load()
+        except (OSError, TLSConfigError) as exc:
+            log.warning("tls_reload_failed", error=str(exc))
+            return None  # keep serving the certificate already loaded
+        state["seen"] = now
+        log.info("tls_reloaded", cert=cert)
+        return config
+
+    return grpc.dynamic_ssl_server_credentials(initial, fetch, require_client_authentication=False)
 
 
 def configure_logging(service: str) -> None:
@@ -153,35 +163,39 @@ def configure_logging(service: str) -> None:
 
 
 def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    from zrc.common.data import BadRequest
-    from zrc.core.analysis import AnalysisError
-    from zrc.core.dataset import DatasetError
-    from zrc.core.jobs import JobConflict
-    from zrc.core.pipeline import SelectionError
-    from zrc.core.sources import SourceError
-
-    if isinstance(exc, NotFound):
-        return grpc.StatusCode.NOT_FOUND, str(exc.args[0]) if exc.args else "not found"
-    if isinstance(exc, StorageUnavailable):
-        return grpc.StatusCode.UNAVAILABLE, str(exc)
-    if isinstance(exc, JobConflict):
-        return grpc.StatusCode.ABORTED, str(exc)
-    if isinstance(exc, PreconditionFailed):  # a concurrent writer won: the caller may retry
-        return grpc.StatusCode.ABORTED, f"concurrent update, try again ({exc})"
-    if isinstance(exc, AnalysisError):  # two evaluations that cannot be compared (other gold, bad files)
-        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
-    if isinstance(exc, SelectionError | DatasetError | SourceError | BadRequest):
-        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    """The status code and message of a domain error (INTERNAL, message withheld, for anything else)."""
+    if isinstance(exc, DomainError):
+        code = grpc.StatusCode[exc.status]
+        return code, str(exc) or code.name.lower().replace("_", " ")
     return grpc.StatusCode.INTERNAL, "internal error (see the server log)"
+
+
+def _rich(exc: DomainError, code: grpc.StatusCode, message: str):
+    """A google.rpc.Status carrying the error's details (None when it has none)."""
+    from google.protobuf import duration_pb2
+    from google.rpc import error_details_pb2, status_pb2
+
+    details = []
+    if isinstance(exc, InvalidArgument) and exc.violations:
+        details.append(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in exc.violations]))
+    if isinstance(exc, ResourceExhausted) and exc.quota_subject:
+        details.append(error_details_pb2.QuotaFailure(violations=[
+            error_details_pb2.QuotaFailure.Violation(subject=exc.quota_subject, description=message)]))
+    if isinstance(exc, ResourceExhausted) and exc.retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(exc.retry_after * 1e9))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    if not details:
+        return None
+    st = status_pb2.Status(code=code.value[0], message=message)
+    for d in details:
+        st.details.add().Pack(d)
+    return st
 
 
 def _fail(exc: BaseException, context: grpc.ServicerContext) -> None:
     """End the call with the status that ``exc`` maps to (context.abort raises)."""
-    if isinstance(exc, Abort):
-        if exc.rich is not None:
-            from grpc_status import rpc_status
-            context.abort_with_status(rpc_status.to_status(exc.rich))
-        context.abort(exc.code, exc.message)
     code, msg = _status_of(exc)
     if len(msg) > 1000:   # messages may quote what a caller sent: bounded in the reply and the log
         msg = msg[:1000] + "…"
@@ -189,6 +203,10 @@ def _fail(exc: BaseException, context: grpc.ServicerContext) -> None:
         log.error("rpc_failed", exc_info=exc)
     else:
         log.warning("rpc_error", code=code.name, error=msg)
+    rich = _rich(exc, code, msg) if isinstance(exc, DomainError) else None
+    if rich is not None:
+        from grpc_status import rpc_status
+        context.abort_with_status(rpc_status.to_status(rich))
     context.abort(code, msg)
 
 
@@ -200,13 +218,119 @@ def rewrap(handler, unary, streaming):
         return grpc.unary_unary_rpc_method_handler(unary(h.unary_unary), h.request_deserializer,
                                                    h.response_serializer)
     if h.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(streaming(h.unary_stream), h.request_deserializer,
-                                                    h.response_serializer)
+        fn = h.unary_stream
+        wrapped = _non_blocking(streaming, fn) if getattr(fn, "experimental_non_blocking", False) else streaming(fn)
+        return grpc.unary_stream_rpc_method_handler(wrapped, h.request_deserializer, h.response_serializer)
     if h.stream_unary:
         return grpc.stream_unary_rpc_method_handler(unary(h.stream_unary), h.request_deserializer,
                                                     h.response_serializer)
     return grpc.stream_stream_rpc_method_handler(streaming(h.stream_stream), h.request_deserializer,
                                                  h.response_serializer)
+
+
+_SUSPEND = object()
+
+
+def _non_blocking(streaming, fn):
+    """``fn`` wrapped by an interceptor's generator wrapper ``streaming``, staying non-blocking.
+
+    A non-blocking handler (gRPC's ``experimental_non_blocking``: ``fn(request, context, send)``) returns at
+    once and sends its messages later from other threads (``send(None)`` ends the stream), so an open stream
+    holds no worker thread (the gateway's WatchJob). Interceptors are written once, for generators; here the
+    wrapper runs up to the handler's return, is suspended while the stream is open, and finishes (metrics,
+    logs) when the stream ends. Called without ``send`` (by a wrapper that knows only blocking handlers, e.g.
+    the OpenTelemetry one) ``fn`` answers an iterator and the call blocks as any stream does.
+    """
+    def call(request, context, send=None):
+        if send is None:
+            return streaming(fn)(request, context)
+        lock = threading.Lock()
+        state = {"suspended": False, "ended": False}
+
+        def inner(req, ctx):
+            fn(req, ctx, relay)
+            yield _SUSPEND
+
+        def finish() -> None:
+            try:
+                next(gen, None)   # the wrapper's teardown
+            except Exception:  # noqa: BLE001 - an abort: the status is on the context already
+                pass
+            send(None)
+
+        def relay(message) -> None:
+            if message is not None:
+                send(message)
+                return
+            with lock:
+                state["ended"] = True
+                resume = state["suspended"]
+            if resume:
+                finish()
+
+        gen = streaming(inner)(request, context)
+        next(gen)   # setup and the handler; its exceptions go to the server as any handler's would
+        with lock:
+            state["suspended"] = True
+            resume = state["ended"]
+        if resume:   # the handler ended the stream before returning
+            finish()
+    call.experimental_non_blocking = True
+    return call
+
+
+def _code_name(context: grpc.ServicerContext, failed: bool) -> str:
+    code = context.code()
+    if code is None:
+        if not failed:
+            return "OK"
+        # A handler that ended by an exception without a status: the client went away, or a bug.
+        return "UNKNOWN" if context.is_active() else "CANCELLED"
+    # ``code()`` answers the StatusCode, or its integer value after some abort paths.
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    for c in grpc.StatusCode:
+        if c.value[0] == code:
+            return c.name
+    return str(code)
+
+
+class MetricsInterceptor(grpc.ServerInterceptor):
+    """Counts and times every RPC. Installed outermost, so it sees the status the error mapping chose."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        service, method = metrics.split_method(handler_call_details.method)
+        seconds = metrics.RPC_SECONDS.labels(service, method)
+
+        def done(context, started: float, failed: bool) -> None:
+            seconds.observe(time.perf_counter() - started)
+            metrics.RPC_HANDLED.labels(service, method, _code_name(context, failed)).inc()
+
+        def unary(fn):
+            def call(request, context):
+                started, failed = time.perf_counter(), True
+                try:
+                    out = fn(request, context)
+                    failed = False
+                    return out
+                finally:
+                    done(context, started, failed)
+            return call
+
+        def streaming(fn):
+            def call(request, context):
+                started, failed = time.perf_counter(), True
+                try:
+                    yield from fn(request, context)
+                    failed = False
+                finally:
+                    done(context, started, failed)
+            return call
+
+        return rewrap(handler, unary, streaming)
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
@@ -301,8 +425,8 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     env = dict(os.environ if env is None else env)
     limit_arenas()   # before any thread: see zrc.common.malloc
     configure_logging(service)
-    base = BaseSettings.base(env)
-    interceptors = ()
+    base = base_settings(env)
+    interceptors: tuple = ()
     if internal:  # only the gateway may call it (zrc.common.internal)
         from zrc.common.internal import server_interceptor
         interceptors = (server_interceptor(env),)
@@ -319,7 +443,6 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     kw = make(storage, env)
     kw["interceptors"] = (*interceptors, *kw.get("interceptors", ()))
     if env.get("ZRC_TLS_CERT"):  # TLS only: no plaintext port next to it
-        from zrc.common.tls import TLSConfigError, server_credentials
         try:
             kw["credentials"] = server_credentials(env["ZRC_TLS_CERT"], env["ZRC_TLS_KEY"])
         except TLSConfigError as exc:
@@ -341,8 +464,6 @@ def start_server(service: str, register: Callable[[grpc.Server], list[str]], lis
     grpc.health.v1 (kubelet gRPC probes cannot speak TLS). Health service "" and the service names turn
     NOT_SERVING while storage is unreachable (readiness); ``zrc.liveness`` does not (liveness: an S3
     outage must not restart every pod)."""
-    from zrc.common.metrics import MetricsInterceptor
-
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=service),
                          interceptors=[MetricsInterceptor(), ErrorInterceptor(), *interceptors],
                          options=SERVER_OPTIONS)
@@ -388,10 +509,6 @@ def start_server(service: str, register: Callable[[grpc.Server], list[str]], lis
     health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     threading.Thread(target=watch_dependencies, daemon=True, name=f"{service}-health").start()
     return server, port, health_servicer, stop
-
-
-def channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=CLIENT_OPTIONS)
 
 
 def wait_serving(address: str, timeout: float = 30.0, service: str = "") -> None:

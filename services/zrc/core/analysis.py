@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .confidence import METHOD, Units, compare, pair_units, semantic_units, unpack_mask
+from .errors import FailedPrecondition
 from .scoring import score_file_names
 from .table import TableError, read_csv
 
@@ -34,8 +35,9 @@ COLUMNS = ("task", "set", "metric", "estimate", "ci_low", "ci_high", "n_units", 
 TASK_ORDER = ("lexical", "syntactic", "semantic", "english")
 
 
-class AnalysisError(ValueError):
-    """A score folder that cannot be analysed (missing or malformed file): one sentence for the user."""
+class AnalysisError(FailedPrecondition, ValueError):
+    """A score folder that cannot be analysed (missing or malformed file): one sentence for the user. To a
+    server it is FAILED_PRECONDITION: two evaluations that cannot be compared (other gold, bad files)."""
 
 
 def published(entry: dict, metric: str, set_: str) -> float | None:
@@ -176,7 +178,7 @@ def read_confidence(data: bytes, label: str) -> list[dict]:
             continue
         if len(rec) < len(COLUMNS):
             raise AnalysisError(f"{label}: line {lineno}: expected {len(COLUMNS)} fields, found {len(rec)}")
-        r = dict(zip(COLUMNS, rec, strict=False))
+        r: dict[str, Any] = dict(zip(COLUMNS, rec, strict=False))
         try:
             for k in ("estimate", "ci_low", "ci_high"):
                 v = float(r[k]) if r[k] != "" else None
@@ -241,7 +243,7 @@ def comparison_rows(a: ScoreFolder, b: ScoreFolder) -> list[dict]:
                                 f"but {ub.n} in B (not scored on the same gold or selection)")
         stats = {} if ua is None or ub is None else {c.metric: c for c in compare(ua, ub, set_)}
         for r in shared:
-            va, vb = r["estimate"], b.row(task, set_, r["metric"])["estimate"]
+            va, vb = r["estimate"], (b.row(task, set_, r["metric"]) or {})["estimate"]   # shared: never None
             c = stats.get(r["metric"])
             rows.append({"task": task, "set": set_, "metric": r["metric"], "a": va, "b": vb,
                          "diff": None if va is None or vb is None else vb - va,

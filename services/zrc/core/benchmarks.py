@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import InvalidArgument
+
 SETS = ("dev", "test")
+
+
+class SelectionError(InvalidArgument):
+    """Unknown benchmark, task or set asked for (a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,25 @@ _ALIASES = {"slm21": "sLM21", "prosaudit": "prosAudit"}
 
 
 def get_benchmark(name: str) -> BenchmarkSpec:
-    """Look a benchmark up by name (case-insensitive); KeyError with the known names otherwise."""
+    """Look a benchmark up by name (case-insensitive); SelectionError with the known names otherwise."""
     key = _ALIASES.get(name.lower(), name)
     if key.startswith("test-"):
         key = key[5:]
     if key not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise SelectionError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[key]
+
+
+# The scoring deployments, one per distinct TaskSpec.scorer: the one routing table. Services, the embedded
+# stack and `make stack-up` derive their scorer lists and addresses (ZRC_SCORER_<NAME>_ADDR) from it, so a new
+# task with a new scorer is added here only.
+SCORERS: tuple[str, ...] = tuple(dict.fromkeys(t.scorer for b in BENCHMARKS.values() for t in b.tasks))
+
+
+def scorer_task(scorer: str) -> TaskSpec:
+    """The task a scoring deployment scores; KeyError naming the known scorers otherwise."""
+    for b in BENCHMARKS.values():
+        for t in b.tasks:
+            if t.scorer == scorer:
+                return t
+    raise KeyError(f"unknown scorer {scorer!r}; known: {', '.join(SCORERS)}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from functools import partial
 
 import numpy as np
 
@@ -62,8 +63,12 @@ def decode_table(prefix: str, z) -> Table:
         elif f"{key}_text" in z:
             decoders[name] = lambda a=z[f"{key}_text"]: widen(a)
         else:
-            decoders[name] = lambda s=z[f"{key}_strings"], c=z[f"{key}_codes"]: widen(s)[c]
+            decoders[name] = partial(_expand, z[f"{key}_strings"], z[f"{key}_codes"])
     return LazyTable(decoders)
+
+
+def _expand(strings: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    return widen(strings)[codes]
 
 
 class LazyTable(Table):
@@ -82,7 +87,7 @@ class LazyTable(Table):
         self._nrows = len(self[next(iter(decoders))]) if decoders else 0
 
     @property
-    def columns(self) -> dict[str, np.ndarray]:   # type: ignore[override] - every column, decoded
+    def columns(self) -> dict[str, np.ndarray]:  # type: ignore[override]  # every column, decoded
         return {n: self[n] for n in self._decoders}
 
     @property
@@ -129,7 +134,7 @@ def pack(sources: dict[str, bytes], arrays: dict[str, np.ndarray]) -> bytes:
     meta = {"__format__": np.array(FORMAT), "__sources__": np.array(sorted(sources), dtype=str),
             "__sha256__": np.array([_digest(sources[n]) for n in sorted(sources)], dtype=str)}
     buf = io.BytesIO()
-    np.savez(buf, **meta, **arrays)
+    np.savez(buf, **meta, **arrays)  # type: ignore[arg-type]  # numpy's stub: a key might be allow_pickle
     return buf.getvalue()
 
 

@@ -24,6 +24,7 @@ import base64
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -166,7 +167,7 @@ def metrics_of(units: Units) -> dict[str, Metric]:
     if t == "syntactic":
         return {"syntactic": _wmean}
     if t == "english":
-        return {name: (lambda d, m=units.aux["type"] == code: _wmean(d, m))
+        return {name: partial(_wmean, mask=units.aux["type"] == code)
                 for code, name in enumerate(units.labels.get("type", []))}
     return _semantic_metrics(units)
 
@@ -192,7 +193,7 @@ def _semantic_metrics(units: Units) -> dict[str, Metric]:
 
     out: dict[str, Metric] = {}
     for s in range(len(units.strata)):
-        out[f"semantic.{datasets[st_ds[s]]}.{types[st_type[s]]}"] = lambda d, s=s: corr(d, s)
+        out[f"semantic.{datasets[st_ds[s]]}.{types[st_type[s]]}"] = partial(corr, s=s)
     for code, typ in enumerate(types):
         members = [s for s in range(len(units.strata)) if st_type[s] == code]
         if not members:

@@ -18,11 +18,12 @@ import numpy as np
 
 from .benchmarks import BENCHMARKS, SETS, BenchmarkSpec, TaskSpec
 from .compiled import compiled_name, decode_table, encode_table, narrow, pack, unpack, widen
+from .errors import InvalidArgument
 from .sources import FileTree, SourceError, open_tree, rooted
 from .table import Table, TableError, read_csv
 
 
-class DatasetError(ValueError):
+class DatasetError(InvalidArgument):
     """A dataset that cannot be used, with the file (and line) at fault."""
 
     def __init__(self, message: str, file: str | None = None, line: int | None = None):
@@ -274,7 +275,7 @@ def load_semantic_gold(tree: FileTree, set_: str) -> SemanticGold:
         raise DatasetError(f"type must be synthetic or librispeech, found '{ptypes[bad[0]]}'", pname, int(bad[0]) + 2)
     stems = {}
     words = as_key(gold["word"])
-    notes = []
+    notes: list[str] = []
     for t in SEMANTIC_TYPES:
         sel = types == t
         stems[t] = as_key(gold["filename"])[sel]

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .errors import Conflict
+
 QUEUED, VALIDATING, SCORING, SUCCEEDED, INVALID, FAILED = (
     "QUEUED", "VALIDATING", "SCORING", "SUCCEEDED", "INVALID", "FAILED")
 ORDER = {QUEUED: 0, VALIDATING: 1, SCORING: 2, SUCCEEDED: 3, INVALID: 3, FAILED: 3}
@@ -25,15 +27,11 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
-def _epoch(ts: str) -> float:
-    return _dt.datetime.fromisoformat(ts).timestamp()
-
-
 class TransitionError(ValueError):
     pass
 
 
-class JobConflict(Exception):
+class JobConflict(Conflict):
     """A conditional write of a job record lost: another writer changed it first (a gateway that took the
     job over after this one's lease expired). The loser must stop working on the job."""
 
@@ -57,6 +55,7 @@ class Job:
     params_json: str = ""
     meta_json: str = "null"
     dataset_digest: str = ""
+    pooled_refs: dict[str, str] = field(default_factory=dict)  # "task set" -> ValidateResponse.pooled ref
     lease_owner: str = ""
     lease_expires: float = 0.0
     attempts: int = 0

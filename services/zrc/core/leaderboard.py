@@ -19,12 +19,12 @@ import datetime as _dt
 import json
 import math
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from .confidence import bootstrap, pack_mask
-from .dataset import Dataset, as_key, key_codes
+from .dataset import Dataset, SemanticGold, as_key, key_codes
 from .params import Params
 from .scoring import FREQ_LABELS, TaskResult, score_file_names
 from .table import Table
@@ -79,7 +79,7 @@ def summarize(result: TaskResult, dataset: Dataset) -> dict:
         if kind in names and names[kind] in t:
             out[kind] = _table_json(t[names[kind]])
     if result.task == "semantic":
-        pairs = dataset.gold("semantic", result.set).pairs
+        pairs = cast(SemanticGold, dataset.gold("semantic", result.set)).pairs
         codes = key_codes(pairs, ("type", "dataset"))
         _, first, counts = np.unique(codes, return_index=True, return_counts=True)
         out["sizes"] = {f"{pairs['type'][i]}|{pairs['dataset'][i]}": int(c)
@@ -153,9 +153,16 @@ def _merge_sets(dev: Table | None, test: Table | None, key: str, out_key: str) -
     return out
 
 
+def _section(meta: dict | None, name: str) -> dict:
+    """A mapping section of meta.yaml, or {} when it is absent or not a mapping (``model_info: some text``
+    is a warning finding of check_meta for an unpublished run, never a crash here)."""
+    value = meta.get(name) if isinstance(meta, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def _publication(meta: dict | None) -> dict:
-    meta = meta or {}
-    pub = meta.get("publication") or {}
+    pub = _section(meta, "publication")
+    meta = meta if isinstance(meta, dict) else {}
     authors, title, year = pub.get("authors"), pub.get("paper_title"), pub.get("publication_year")
     return {
         "author_short": pub.get("author_label"),
@@ -174,8 +181,8 @@ def _publication(meta: dict | None) -> dict:
 
 
 def _header(meta: dict | None, submission_id: str | None, when: _dt.datetime | None) -> dict:
-    meta = meta or {}
-    mi = meta.get("model_info") or {}
+    mi = _section(meta, "model_info")
+    meta = meta if isinstance(meta, dict) else {}
     return {
         "model_id": mi.get("model_id"),
         "submission_id": submission_id or str(uuid.uuid4()),
@@ -218,7 +225,7 @@ def slm21_entry(res: Summaries, params: Params, meta: dict | None, *,
         for d in sorted(by_ds):
             sem_extras.append({"set": s, "dataset": d, "librispeech": by_ds[d].get("librispeech"),
                                "synthetic": by_ds[d].get("synthetic")})
-    mi = (meta or {}).get("model_info") or {}
+    mi = _section(meta, "model_info")
     entry = _header(meta, submission_id, when)
     entry["details"] = {"train_set": mi.get("train_set"), "benchmarks": ["sLM-21"],
                         "gpu_budget": None if mi.get("gpu_budget") is None else str(mi.get("gpu_budget")),
@@ -235,15 +242,18 @@ def slm21_entry(res: Summaries, params: Params, meta: dict | None, *,
                          for t in ("synthetic", "librispeech")},
         },
     }
-    by_freq = _merge_sets(*(_table(res, "lexical", s, "by_frequency") for s in sets), "frequency", "frequency")
+    def both(task: str, kind: str) -> tuple[Table | None, Table | None]:
+        return _table(res, task, "dev", kind), _table(res, task, "test", kind)
+
+    by_freq = _merge_sets(*both("lexical", "by_frequency"), "frequency", "frequency")
     label_order = {str(v): i for i, v in enumerate(FREQ_LABELS)}
     by_freq.sort(key=lambda r: label_order.get(str(r["frequency"]), 99))
     entry["extras"] = {
         "lexical": {
-            "by_length": _merge_sets(*(_table(res, "lexical", s, "by_length") for s in sets), "length", "length"),
+            "by_length": _merge_sets(*both("lexical", "by_length"), "length", "length"),
             "by_frequency": by_freq,
         },
-        "syntactic": _merge_sets(*(_table(res, "syntactic", s, "by_type") for s in sets), "type", "typeset"),
+        "syntactic": _merge_sets(*both("syntactic", "by_type"), "type", "typeset"),
         "semantic": sem_extras,
     }
     return entry
@@ -251,7 +261,7 @@ def slm21_entry(res: Summaries, params: Params, meta: dict | None, *,
 
 def prosaudit_entry(res: Summaries, meta: dict | None, *, submission_id: str | None = None,
                     when: _dt.datetime | None = None) -> dict:
-    mi = (meta or {}).get("model_info") or {}
+    mi = _section(meta, "model_info")
     entry = _header(meta, submission_id, when)
     entry["index"] = None
     entry["details"] = {"train_set": mi.get("train_set"), "benchmarks": [],
@@ -262,7 +272,7 @@ def prosaudit_entry(res: Summaries, meta: dict | None, *, submission_id: str | N
         scores[type_] = {}
         for s in ("dev", "test"):
             t = _table(res, "english", s, "by_type")
-            rec = {"score": None, "n": None, "std": None}
+            rec: dict[str, float | int | None] = {"score": None, "n": None, "std": None}
             if t is not None:
                 hit = np.flatnonzero(as_key(t["type"]) == type_)
                 if hit.size:

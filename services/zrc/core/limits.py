@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 
 ENV_PREFIX = "ZRC_LIMIT_"
@@ -46,7 +46,7 @@ class Limits:
     excerpt_chars: int = 80           # longest value echoed back in a finding
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Limits:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
         """Defaults, overridden by ``ZRC_LIMIT_<FIELD>``; a bad value is a clear error, not a crash."""
         env = os.environ if env is None else env
         values = {}

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from . import yamlsafe
-from .findings import Findings
+from .findings import Findings, Severity
 from .limits import excerpt, quoted
 
 META_FILE = "meta.yaml"
@@ -103,7 +103,7 @@ def _s(v: Any) -> str | None:
 def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, strict: bool = False) -> Findings:
     """Every rule of ``MetaFile.is_valid`` (+ benchmark name and code_url checks)."""
     f = Findings(cap=50)
-    sev = "error" if strict else "warning"
+    sev: Severity = "error" if strict else "warning"
     if meta is None:
         f.add(sev, "meta_missing", "meta.yaml not found; it is needed to publish", META_FILE)
         return f
@@ -116,12 +116,12 @@ def check_meta(meta: dict[str, Any] | None, *, benchmark: str | None = None, str
               META_FILE)
     mi = meta.get("model_info") if isinstance(meta.get("model_info"), dict) else None
     pub = meta.get("publication") if isinstance(meta.get("publication"), dict) else None
-    if mi is None:
-        f.add(sev, "meta_required", "model_info: section missing", META_FILE)
-        mi = {}
-    if pub is None:
-        f.add(sev, "meta_required", "publication: section missing", META_FILE)
-        pub = {}
+    for section, found in (("model_info", mi), ("publication", pub)):
+        if found is None:
+            value = meta.get(section)
+            f.add(sev, "meta_required", f"{section}: section missing" if value is None else
+                  f"{section} must be a mapping of keys, found {quoted(value)}", META_FILE)
+    mi, pub = mi or {}, pub or {}
 
     for root, obj in (("", meta), ("model_info.", mi), ("publication.", pub)):
         for key, value in obj.items():

@@ -10,16 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .benchmarks import SETS, BenchmarkSpec, get_benchmark
+from .benchmarks import SETS, BenchmarkSpec, SelectionError, get_benchmark
 from .dataset import Dataset, PairGold
 from .findings import Finding, Findings
 from .scoring import TaskResult, score_pairs, score_semantic
 from .sources import FileTree
 from .validation import Report, validate
-
-
-class SelectionError(ValueError):
-    """Unknown benchmark, task or set asked for (a usage error)."""
 
 
 @dataclass

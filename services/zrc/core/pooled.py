@@ -67,7 +67,7 @@ def pool_submission(tree: FileTree, params: Params, sets: list[str], findings: F
                 if vec is None or not same_dim.check(vec, name, findings):
                     continue
                 if vectors is None:
-                    vectors = np.empty((len(files), same_dim.dim))
+                    vectors = np.empty((len(files), vec.shape[0]))   # the dimension just checked
                 vectors[len(names)] = vec
                 names.append(posixpath.basename(name)[: -len(ext)])
             if not files:

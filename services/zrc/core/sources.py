@@ -29,12 +29,13 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
+from .errors import InvalidArgument
 from .limits import UNLIMITED, Limits, excerpt, limits
 
 
-class SourceError(ValueError):
+class SourceError(InvalidArgument):
     """The tree cannot be opened at all (missing folder, corrupt archive)."""
 
     code = "archive"
@@ -110,7 +111,7 @@ class DirTree(FileTree):
 
     def names(self) -> list[str]:
         if self._names is None:
-            out = []
+            out: list[str] = []
             root = str(self.root)
             for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
                 dirnames.sort()
@@ -155,18 +156,18 @@ def check_regular(path: str | os.PathLike, name: str) -> None:
         raise SourceError(f"{name}: is {kind}, not a regular file; only regular files can be submitted")
 
 
-def _entry_count(fp: BinaryIO) -> int | None:
+def _entry_count(fp: BinaryIO | io.RawIOBase) -> int | None:
     """Members announced by the end-of-central-directory record, read before the directory itself.
 
     ``zipfile`` builds a ZipInfo per entry on open (a million entries cost ~0.7 GB), so the count is checked
     first. ``_EndRecData`` is the record reader zipfile itself uses (stable since Python 2); None if absent.
     """
     try:
-        rec = zipfile._EndRecData(fp)  # noqa: SLF001 - see the docstring
+        rec = zipfile._EndRecData(fp)  # type: ignore[attr-defined]  # noqa: SLF001 - see the docstring
         fp.seek(0)
     except (OSError, ValueError, AttributeError):
         return None
-    return None if rec is None else int(rec[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
+    return None if rec is None else int(rec[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 def excluded_from_submission(rel: str) -> bool:
@@ -203,7 +204,7 @@ class SubmissionDirTree(DirTree):
         return self._names
 
     @property
-    def problems(self) -> list[Problem]:
+    def problems(self) -> list[Problem]:  # type: ignore[override]  # computed with names()
         self.names()
         return self._problems
 
@@ -211,7 +212,7 @@ class SubmissionDirTree(DirTree):
 class ZipTree(FileTree):
     """A zip archive, optionally rooted at a folder inside it, opened within the limits."""
 
-    def __init__(self, path: str | os.PathLike | BinaryIO, prefix: str = "", label: str | None = None,
+    def __init__(self, path: str | os.PathLike | BinaryIO | io.RawIOBase, prefix: str = "", label: str | None = None,
                  trusted: bool = False):
         """``trusted``: an organiser's dataset (the official zip has ~10^5 wav members), not user input."""
         lim = UNLIMITED if trusted else limits()
@@ -287,7 +288,7 @@ class ZipTree(FileTree):
             raise FileNotFoundError(name) from None
         except _READ_ERRORS as exc:
             raise SourceError(f"{name} cannot be extracted ({excerpt(str(exc))})") from None
-        return _Guarded(fh, name)
+        return cast(BinaryIO, _Guarded(fh, name))   # a raw stream: what readers of open() use of BinaryIO
 
     def close(self) -> None:
         zf = getattr(self, "_zip", None)
@@ -301,7 +302,7 @@ class ZipTree(FileTree):
 class _Guarded(io.RawIOBase):
     """A member stream whose decompression errors (corrupt deflate, bad CRC) become SourceError."""
 
-    def __init__(self, fh: BinaryIO, name: str):
+    def __init__(self, fh: IO[bytes], name: str):
         self._fh, self._name = fh, name
 
     def readable(self) -> bool:

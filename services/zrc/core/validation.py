@@ -49,7 +49,7 @@ class Report:
     params: Params
     meta: dict | None = None
     score_files: dict[tuple[str, str], ScoreFile] = field(default_factory=dict)
-    pooled: dict[tuple[str, str], PooledSet] = field(default_factory=dict)
+    pooled: dict[tuple[str, str], dict[str, PooledSet]] = field(default_factory=dict)   # per semantic type
 
     @property
     def ok(self) -> bool:
@@ -200,8 +200,7 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
             elif expected.size:
                 findings.error("missing_file", f"no {ext} files: expected {expected.size} "
                                f"(one per {t} wav of the {gold.set} set)", folder)
-            vectors = np.full((expected.size, 1), np.nan)
-            out[t] = PooledSet(vectors, np.zeros(expected.size, bool))
+            out[t] = PooledSet(np.full((expected.size, 1), np.nan), np.zeros(expected.size, bool))
             continue
         stems = np.asarray([posixpath.basename(n)[: -len(ext)] for n in files], dtype=str)
         rows = gold.index[t].lookup(stems)
@@ -222,7 +221,7 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
             if vec is None or not same_dim.check(vec, name, findings):
                 continue
             if vectors is None:
-                vectors = np.full((expected.size, same_dim.dim), np.nan)
+                vectors = np.full((expected.size, vec.shape[0]), np.nan)   # the dimension just checked
             vectors[row] = vec
             present[row] = True
         missing = np.flatnonzero(~taken)

@@ -38,14 +38,17 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import grpc
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-
-from zrc.common.data import BadRequest
-from zrc.common.runtime import Abort, rewrap
 from zrc.core import jobs
+from zrc.core.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from zrc.core.limits import quoted
-from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage
+from zrc.storage import RESULTS, PreconditionFailed, Storage, keys
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -100,45 +103,45 @@ class Auth:
             return LOCAL
         header = dict(metadata or ()).get("authorization", "")
         if not header:
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, "missing bearer token (zrc user:login, or ZRC_TOKEN)")
+            raise Unauthenticated("missing bearer token (zrc user:login, or ZRC_TOKEN)")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, "authorization must be 'Bearer <token>'")
+            raise Unauthenticated("authorization must be 'Bearer <token>'")
         h = _hash(token.strip())
         if self._admin_hash and hmac.compare_digest(h, self._admin_hash):
             return Identity("admin", True)
         try:
-            rec = self.storage.get_json(RESULTS, f"auth/tokens/{h}.json")
+            rec = self.storage.get_json(RESULTS, keys.token(h))
         except NotFound:
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, "invalid token") from None
+            raise Unauthenticated("invalid token") from None
         if rec.get("revoked"):
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, "this token was revoked") from None
+            raise Unauthenticated("this token was revoked") from None
         if rec.get("expires_at") and rec["expires_at"] <= _stamp(self.clock()):
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, f"this token expired at {rec['expires_at']}") from None
+            raise Unauthenticated(f"this token expired at {rec['expires_at']}") from None
         if rec["user"].lower() in RESERVED_NAMES:
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, f"user name {rec['user']!r} is reserved") from None
+            raise Unauthenticated(f"user name {rec['user']!r} is reserved") from None
         user = self._user(rec["user"])
         if user.get("disabled"):
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, f"user {user['name']} is disabled (ask an admin)")
+            raise Unauthenticated(f"user {user['name']} is disabled (ask an admin)")
         return Identity(user["name"], bool(user.get("admin")))
 
     def _user(self, name: str) -> dict:
         try:
-            return self.storage.get_json(RESULTS, f"auth/users/{name}.json")
+            return self.storage.get_json(RESULTS, keys.user(name))
         except NotFound:
-            raise Abort(grpc.StatusCode.UNAUTHENTICATED, "the token's user no longer exists") from None
+            raise Unauthenticated("the token's user no longer exists") from None
 
     @staticmethod
     def require_admin(who: Identity, what: str) -> None:
         if not who.admin:
-            raise Abort(grpc.StatusCode.PERMISSION_DENIED, f"{what} needs an admin token")
+            raise PermissionDenied(f"{what} needs an admin token")
 
     def create_user(self, name: str, admin: bool) -> None:
         if not _NAME.match(name or ""):
-            raise BadRequest(f"invalid user name {quoted(name)}: letters, digits, '_', '.', '-' (max 64)")
+            raise InvalidArgument(f"invalid user name {quoted(name)}: letters, digits, '_', '.', '-' (max 64)")
         if name.lower() in RESERVED_NAMES:
-            raise BadRequest(f"user name {name!r} is reserved (reserved: {', '.join(sorted(RESERVED_NAMES))})")
-        key = f"auth/users/{name}.json"
+            raise InvalidArgument(f"user name {name!r} is reserved (reserved: {', '.join(sorted(RESERVED_NAMES))})")
+        key = keys.user(name)
         if self.storage.exists(RESULTS, key):
             rec = self.storage.get_json(RESULTS, key)
             if admin and not rec.get("admin"):
@@ -153,7 +156,7 @@ class Auth:
     def issue_token(self, user: str, expires_days: int = 0) -> tuple[str, str, str]:
         """(token, id, expires_at): the token is returned once and stored hashed."""
         if expires_days < 0 or expires_days > 3650:
-            raise BadRequest(f"expires_days must be between 0 (never) and 3650, got {expires_days}")
+            raise InvalidArgument(f"expires_days must be between 0 (never) and 3650, got {expires_days}")
         self.create_user(user, False)
         token = "zrc_" + secrets.token_urlsafe(32)
         expires = ""
@@ -161,7 +164,7 @@ class Auth:
             at = self.clock() + _dt.timedelta(days=expires_days)
             expires = _stamp(at)
         h = _hash(token)
-        self.storage.put_json(RESULTS, f"auth/tokens/{h}.json",
+        self.storage.put_json(RESULTS, keys.token(h),
                               {"user": user, "created_at": jobs.now(), "revoked": False, "expires_at": expires,
                                "prefix": token[:8]})
         return token, h[:12], expires
@@ -182,36 +185,36 @@ class Auth:
                 return True
             except PreconditionFailed:
                 continue
-        raise Abort(grpc.StatusCode.ABORTED, "the token record kept changing; try again")
+        raise Conflict("the token record kept changing; try again")
 
     def revoke(self, token: str) -> None:
-        key = f"auth/tokens/{_hash(token.strip())}.json"
+        key = keys.token(_hash(token.strip()))
         if not self.storage.exists(RESULTS, key):
             raise NotFound("no such token")
         self._revoke_key(key)
 
     def _token_keys(self) -> list[str]:
-        return [k for k in self.storage.list(RESULTS, "auth/tokens/") if k.endswith(".json")]
+        return [k for k in self.storage.list(RESULTS, keys.TOKENS) if k.endswith(".json")]
 
     def revoke_tokens(self, *, token: str = "", token_id: str = "", user: str = "") -> int:
         """Revoke by the token itself, by its id (hash prefix), or every token of a user; how many were revoked."""
         if sum(map(bool, (token, token_id, user))) != 1:
-            raise BadRequest("give exactly one of: the token, --id ID, --user USER")
+            raise InvalidArgument("give exactly one of: the token, --id ID, --user USER")
         if token:
-            key = f"auth/tokens/{_hash(token.strip())}.json"
+            key = keys.token(_hash(token.strip()))
             if not self.storage.exists(RESULTS, key):
                 raise NotFound("no such token")
             return int(self._revoke_key(key))
         if token_id:
             if not re.fullmatch(r"[0-9a-f]{8,64}", token_id):
-                raise BadRequest(f"a token id is 8 to 64 hex digits (see admin:tokens), got {token_id!r}")
-            keys = [k for k in self._token_keys() if k.removeprefix("auth/tokens/").startswith(token_id)]
-            if not keys:
+                raise InvalidArgument(f"a token id is 8 to 64 hex digits (see admin:tokens), got {token_id!r}")
+            found = [k for k in self._token_keys() if keys.token_id(k).startswith(token_id)]
+            if not found:
                 raise NotFound(f"no token with id {token_id}")
-            if len(keys) > 1:
-                raise BadRequest(f"id {token_id} matches {len(keys)} tokens: give more digits")
-            return int(self._revoke_key(keys[0]))
-        if not self.storage.exists(RESULTS, f"auth/users/{user}.json"):
+            if len(found) > 1:
+                raise InvalidArgument(f"id {token_id} matches {len(found)} tokens: give more digits")
+            return int(self._revoke_key(found[0]))
+        if not self.storage.exists(RESULTS, keys.user(user)):
             raise NotFound(f"no user {user}")
         return sum(self._revoke_key(k) for k, rec in self._token_records() if rec.get("user") == user)
 
@@ -226,9 +229,9 @@ class Auth:
 
     def list_tokens(self, user: str) -> list[dict]:
         """A user's tokens as id + prefix + dates (never the token or its full hash)."""
-        if not self.storage.exists(RESULTS, f"auth/users/{user}.json"):
+        if not self.storage.exists(RESULTS, keys.user(user)):
             raise NotFound(f"no user {user}")
-        out = [{"id": k.removeprefix("auth/tokens/")[:12], "prefix": rec.get("prefix", ""), "user": rec["user"],
+        out = [{"id": keys.token_id(k)[:12], "prefix": rec.get("prefix", ""), "user": rec["user"],
                 "created_at": rec.get("created_at", ""), "expires_at": rec.get("expires_at", ""),
                 "revoked": bool(rec.get("revoked"))}
                for k, rec in self._token_records() if rec.get("user") == user]
@@ -236,7 +239,7 @@ class Auth:
 
     def list_users(self) -> list[dict]:
         out = []
-        for key in self.storage.list(RESULTS, "auth/users/"):
+        for key in self.storage.list(RESULTS, keys.USERS):
             try:
                 u = self.storage.get_json(RESULTS, key)
             except NotFound:
@@ -246,7 +249,7 @@ class Auth:
         return sorted(out, key=lambda u: u["name"])
 
     def set_disabled(self, name: str, disabled: bool) -> None:
-        key = f"auth/users/{name}.json"
+        key = keys.user(name)
         try:
             rec = self.storage.get_json(RESULTS, key)
         except NotFound:
@@ -258,15 +261,15 @@ class Auth:
     def audit(self, who: Identity, action: str, target: str = "", detail: str = "") -> None:
         """Record an admin action (never a secret) under auth/audit/<day>/, one object each (no lost appends)."""
         now = self.clock().astimezone(_dt.UTC)
-        key = f"auth/audit/{now:%Y-%m-%d}/{now:%H%M%S%f}-{secrets.token_hex(4)}.json"
+        key = keys.audit(f"{now:%Y-%m-%d}", f"{now:%H%M%S%f}-{secrets.token_hex(4)}")
         self.storage.put_json(RESULTS, key, {"at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
                                              "actor": who.user, "action": action, "target": target,
                                              "detail": detail})
 
     def list_audit(self, limit: int = 100) -> list[dict]:
-        keys = self.storage.list(RESULTS, "auth/audit/")[-max(1, min(limit or 100, 10_000)):]
+        recent = self.storage.list(RESULTS, keys.AUDIT)[-max(1, min(limit or 100, 10_000)):]
         out = []
-        for key in keys:
+        for key in recent:
             try:
                 out.append(self.storage.get_json(RESULTS, key))
             except NotFound:
@@ -278,7 +281,7 @@ class Auth:
         """Claim ``model_id`` for ``user``: None if it is (now) theirs, else why not."""
         if not _MODEL_ID.match(model_id):
             return f"model_id {model_id!r} must be letters, digits, '_', '.', '-' (max 128)"
-        key = f"auth/models/{model_id}"
+        key = keys.model(model_id)
         if self.storage.put_if_absent(RESULTS, key, user.encode()):
             return None
         holder = self.storage.get_bytes(RESULTS, key).decode()
@@ -286,28 +289,28 @@ class Auth:
 
     # -- ownership -----------------------------------------------------------------------------------
     def add_owner(self, digest: str, who: Identity) -> None:
-        self.storage.put_bytes(RESULTS, f"auth/owners/{digest}/{who.user}", b"")
+        self.storage.put_bytes(RESULTS, keys.owner(digest, who.user), b"")
 
     def grant(self, digest: str, user: str) -> None:
         """An admin's grant: ``user`` (who must exist) becomes an owner without sending the bytes."""
-        if not self.storage.exists(RESULTS, f"auth/users/{user}.json"):
+        if not self.storage.exists(RESULTS, keys.user(user)):
             raise NotFound(f"no user {user}")
-        self.storage.put_bytes(RESULTS, f"auth/owners/{digest}/{user}", b"")
+        self.storage.put_bytes(RESULTS, keys.owner(digest, user), b"")
 
     def owns(self, digest: str, who: Identity) -> bool:
-        return who.admin or self.storage.exists(RESULTS, f"auth/owners/{digest}/{who.user}")
+        return who.admin or self.storage.exists(RESULTS, keys.owner(digest, who.user))
 
     def check_owner(self, digest: str, who: Identity) -> None:
         if self.owns(digest, who):
             return
-        if self.storage.list(RESULTS, f"auth/owners/{digest}/"):
-            raise Abort(grpc.StatusCode.PERMISSION_DENIED, "this submission belongs to another user")
+        if self.storage.list(RESULTS, keys.owners(digest)):
+            raise PermissionDenied("this submission belongs to another user")
         raise NotFound(f"submission {digest[:12]} was not uploaded")
 
     @staticmethod
     def check_job(job: jobs.Job, who: Identity) -> None:
         if not who.admin and job.owner != who.user:
-            raise Abort(grpc.StatusCode.PERMISSION_DENIED, "this job belongs to another user")
+            raise PermissionDenied("this job belongs to another user")
 
     # -- quotas --------------------------------------------------------------------------------------
     # A user's evaluations of one benchmark on one UTC day are slots ``slot-0000``, ``slot-0001``, ...
@@ -315,11 +318,11 @@ class Auth:
     # job ended FAILED/INVALID if its ETag is unchanged), so N concurrent Evaluate calls against a quota
     # of Q accept exactly min(N, Q): no read-count-then-write window.
     def _slots(self, who: Identity, benchmark: str) -> str:
-        return f"auth/quota/{who.user}/{benchmark}/{utc_day(self.clock())}/"
+        return keys.quota_slots(who.user, benchmark, utc_day(self.clock()))
 
     def _invalid_today(self, who: Identity, benchmark: str, job_state: Callable[[str], str | None]) -> int:
         """Evaluations of ``who`` today that ended INVALID (each one recorded at Evaluate under attempts/)."""
-        prefix = f"auth/attempts/{who.user}/{benchmark}/{utc_day(self.clock())}/"
+        prefix = keys.attempts(who.user, benchmark, utc_day(self.clock()))
         return sum(1 for key in self.storage.list(RESULTS, prefix) if job_state(key[len(prefix):]) == jobs.INVALID)
 
     def quota_left(self, who: Identity, benchmark: str, job_state: Callable[[str], str | None]) -> int:
@@ -337,15 +340,10 @@ class Auth:
                 used += 1
         return max(0, self.quota_per_day - used)
 
-    def _exhausted(self, who: Identity, benchmark: str) -> Abort:
-        resets = next_reset(self.clock())
-        msg = (f"daily quota of {self.quota_per_day} evaluation(s) for {benchmark} reached; it resets at "
-               f"{resets} (UTC midnight). Failed or invalid evaluations do not count.")
-        st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=msg)
-        st.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
-            error_details_pb2.QuotaFailure.Violation(subject=f"user:{who.user}/benchmark:{benchmark}",
-                                                     description=msg)]))
-        return Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
+    def _exhausted(self, who: Identity, benchmark: str) -> ResourceExhausted:
+        return _quota_failure(who, benchmark, (
+            f"daily quota of {self.quota_per_day} evaluation(s) for {benchmark} reached; it resets at "
+            f"{next_reset(self.clock())} (UTC midnight). Failed or invalid evaluations do not count."))
 
     def charge(self, who: Identity, benchmark: str, job_id: str, job_state: Callable[[str], str | None]) -> None:
         """Take a quota slot for ``job_id`` atomically, or refuse with RESOURCE_EXHAUSTED (+ QuotaFailure).
@@ -358,22 +356,21 @@ class Auth:
         if self.invalid_per_day > 0:
             invalid = self._invalid_today(who, benchmark, job_state)
             if invalid >= self.invalid_per_day:
-                self._refuse(who, benchmark, f"{invalid} of your {benchmark} evaluations today were invalid (limit "
+                raise _quota_failure(who, benchmark, f"{invalid} of your {benchmark} evaluations today were invalid (limit "
                              f"ZRC_INVALID_PER_DAY={self.invalid_per_day}); check submissions with `zrc "
                              f"submission:verify` first. The count resets at {next_reset(self.clock())} (UTC "
                              "midnight).")
         if self.quota_per_day > 0:
             self._take_slot(who, benchmark, job_id, job_state)
         if self.invalid_per_day > 0:
-            self.storage.put_bytes(RESULTS, f"auth/attempts/{who.user}/{benchmark}/{utc_day(self.clock())}/{job_id}",
-                                   b"")
+            self.storage.put_bytes(RESULTS, keys.attempts(who.user, benchmark, utc_day(self.clock())) + job_id, b"")
 
     def _take_slot(self, who: Identity, benchmark: str, job_id: str, job_state: Callable[[str], str | None]) -> None:
-        prefix = self._slots(who, benchmark)
+        day = utc_day(self.clock())
         active = 0
         n = 0
         while active < self.quota_per_day:   # each turn takes a slot (and returns) or counts one more active
-            key = f"{prefix}slot-{n:04d}"
+            key = keys.quota_slot(who.user, benchmark, day, n)
             n += 1
             if self.storage.put_if_absent(RESULTS, key, job_id.encode()):
                 return
@@ -390,37 +387,7 @@ class Auth:
             active += 1
         raise self._exhausted(who, benchmark)
 
-    @staticmethod
-    def _refuse(who: Identity, benchmark: str, msg: str) -> None:
-        st = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=msg)
-        st.details.add().Pack(error_details_pb2.QuotaFailure(violations=[
-            error_details_pb2.QuotaFailure.Violation(subject=f"user:{who.user}/benchmark:{benchmark}",
-                                                     description=msg)]))
-        raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, msg, rich=st)
 
-
-class AuthInterceptor(grpc.ServerInterceptor):
-    """Authenticates every call but the public ones; the identity is available to handlers as ``current``."""
-
-    def __init__(self, auth: Auth):
-        self.auth = auth
-
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(PUBLIC_METHODS):
-            return handler
-        auth = self.auth
-
-        def unary(fn):
-            def call(request, context):
-                current.set(auth.authenticate(context.invocation_metadata()))
-                return fn(request, context)
-            return call
-
-        def streaming(fn):
-            def call(request, context):
-                current.set(auth.authenticate(context.invocation_metadata()))
-                yield from fn(request, context)
-            return call
-
-        return rewrap(handler, unary, streaming)
+def _quota_failure(who: Identity, benchmark: str, msg: str) -> ResourceExhausted:
+    """RESOURCE_EXHAUSTED with a QuotaFailure naming whose quota (the client shows when it resets)."""
+    return ResourceExhausted(msg, quota_subject=f"user:{who.user}/benchmark:{benchmark}")

@@ -28,6 +28,7 @@ dying on it again inside an unrelated command.
 from __future__ import annotations
 
 import contextvars
+import datetime as _dt
 import json
 import queue
 import threading
@@ -38,12 +39,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import grpc
+import grpc  # the runner is a client of validation, the scorers and results: it reads their status codes
 import structlog
-from google.protobuf import json_format
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from zrc.app.selection import resolve
 from zrc.common import internal, metrics, runtime, tracing
+from zrc.common.convert import entry_pb, entry_py, job_pb, job_py, meta_py, params_pb, params_py, summary_py
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.analysis import confidence_rows
@@ -54,7 +56,7 @@ from zrc.core.limits import excerpt
 from zrc.core.limits import summary as limits_summary
 from zrc.core.meta import check_meta
 from zrc.core.params import Params
-from zrc.core.pipeline import select
+from zrc.gateway.events import JobEvents
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.pb.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from zrc.pb.validation.v1 import validation_pb2, validation_pb2_grpc
@@ -103,6 +105,8 @@ class Quarantined(Exception):
 class Clients:
     """Stubs of the internal services; every call has a deadline and retries on UNAVAILABLE."""
 
+    events: JobEvents | None = None   # told of every job record written (the watchers'): zrc.gateway.events
+
     def __init__(self, validation: str, results: str, scorers: dict[str, str], settings: RunnerSettings,
                  internal_token: str | None = None):
         self.s = settings
@@ -130,34 +134,40 @@ class Clients:
         changed the record (this gateway lost the job and must stop working on it)."""
         expected = job.revision
         job.revision = expected + 1
+        record = job_pb(job.to_dict())
         try:
             self.call(self.results.PutJob, results_pb2.PutJobRequest(
-                job_json=json.dumps(job.to_dict()), conditional=True, expected_revision=expected))
+                job=record, conditional=True, expected_revision=expected))
         except grpc.RpcError as exc:
             job.revision = expected
             if exc.code() == grpc.StatusCode.ABORTED:
                 raise jobs.JobConflict(exc.details() or "the job record changed") from None
             raise
+        if self.events is not None:   # a copy, as written (the runner goes on changing the job), read if watched
+            self.events.publish(job.job_id, lambda: jobs.Job.from_dict(job_py(record)))
 
-    def get_job(self, job_id: str) -> jobs.Job:
-        r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id))
-        return jobs.Job.from_dict(json.loads(r.job_json))
+    def get_job(self, job_id: str, budget: float | None = None) -> jobs.Job:
+        r = self.call(self.results.GetJob, results_pb2.GetJobRequest(job_id=job_id), budget=budget)
+        return jobs.Job.from_dict(job_py(r.job))
 
     def unfinished(self) -> list[jobs.Job]:
         """Summaries (no findings, no events) of the jobs not yet final, fetched page by page."""
         return [jobs.Job.from_dict(d) for d in self.job_summaries(unfinished_only=True, budget=5.0)]
 
     def job_summaries(self, unfinished_only: bool = False, budget: float | None = None) -> list[dict]:
-        out, token = [], ""
+        out: list[dict] = []
+        token = ""
         while True:
             r = self.call(self.results.ListJobs, results_pb2.ListJobsRequest(
                 unfinished_only=unfinished_only, page_size=500, page_token=token, summaries=True), budget=budget)
-            out.extend(json.loads(j) for j in r.job_json)
+            out.extend(job_py(j) for j in r.jobs)
             token = r.next_page_token
             if not token:
                 return out
 
     def close(self) -> None:
+        if self.events is not None:
+            self.events.stop()
         for ch in self._channels:
             ch.close()
 
@@ -190,6 +200,9 @@ class Runner:
 
     def shutdown(self) -> None:
         self.stop.set()
+        events = getattr(self.c, "events", None)
+        if events is not None:   # watchers end now, while the server can still tell them
+            events.stop()
 
     def submit(self, job_id: str) -> None:
         self.queue.put(job_id)
@@ -219,7 +232,7 @@ class Runner:
         """Left by another runner that is gone (its lease expired), or never leased for ``orphan_grace``."""
         if job.lease_owner and job.lease_owner != self.owner:
             return True
-        return not job.lease_owner and time.time() - jobs._epoch(job.updated_at) > self.s.orphan_grace  # noqa: SLF001
+        return not job.lease_owner and time.time() - _dt.datetime.fromisoformat(job.updated_at).timestamp() > self.s.orphan_grace
 
     def _end_orphan(self, job: jobs.Job) -> None:
         """An embedded job whose zrc process died: ended with the reason, not resumed by a later command."""
@@ -396,12 +409,13 @@ class Runner:
 
     def _validate(self, job: jobs.Job, sel, lock: threading.Lock | None = None) -> validation_pb2.ValidateResponse:
         """Validation is deterministic too: cached like task results (a re-run does not re-read the archive)."""
-        key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, "validation",
+        # "validation typed": answers cached before typed protos held JSON text; they are not asked again
+        key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, "validation typed",
                          " ".join(sel.sets) + "|" + " ".join(sel.tasks), {}, SCORER_VERSION)
         if job.dataset_digest:
             try:
                 hit = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
-                return json_format.Parse(hit.summary_json, validation_pb2.ValidateResponse())
+                return hit.validation
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
@@ -409,7 +423,7 @@ class Runner:
                           self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel))
         if v.dataset_digest == job.dataset_digest:
             self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=results_pb2.TaskResult(
-                key=key, task="validation", set="", summary_json=json_format.MessageToJson(v),
+                key=key, task="validation", set="", validation=v,
                 scorer_version=SCORER_VERSION)))
         return v
 
@@ -442,8 +456,8 @@ class Runner:
         of an otherwise unchanged folder. Without this, submitting twice listed the system twice.
         """
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=sel.benchmark))
-        for raw in r.entries_json:
-            old = json.loads(raw)
+        for pb in r.entries:
+            old = entry_py(pb)
             z = old.get("zrc") or {}
             if z.get("owner") != job.owner or z.get("dataset") != sel.dataset or z.get("baseline") != job.baseline:
                 continue
@@ -468,10 +482,10 @@ class Runner:
             findings = [finding_from_pb(f) for f in v.findings]
             ok = v.ok
             if job.publish:  # publishing needs a complete meta.yaml (MetaFile.is_valid of the reference)
-                meta_findings = check_meta(json.loads(v.meta_json or "null"), benchmark=sel.benchmark, strict=True)
+                meta_findings = check_meta(meta_py(v), benchmark=sel.benchmark, strict=True)
                 findings = [f for f in findings if not f["code"].startswith("meta_")]
                 findings += [f.to_dict() for f in meta_findings.items]
-                identity = self._identity_findings(job, json.loads(v.meta_json or "null"))
+                identity = self._identity_findings(job, meta_py(v))
                 findings += identity
                 ok = ok and meta_findings.ok and not identity
             if not ok and not job.skip_validation:
@@ -484,25 +498,27 @@ class Runner:
                 self._save(job, lock, invalid)
                 metrics.JOBS_FINISHED.labels(jobs.INVALID).inc()
                 return
-            bench = get_benchmark(sel.benchmark)
-            sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
 
             def scoring() -> None:
                 job.findings = findings
-                job.params_json, job.meta_json, job.dataset_digest = v.params_json, v.meta_json, v.dataset_digest
-                job.parts = [[t, s] for t in tasks for s in sets]
+                job.params_json, job.meta_json = params_py(v.params).to_json(), json.dumps(meta_py(v))
+                job.dataset_digest = v.dataset_digest
+                job.parts = [list(p) for p in resolve(sel).parts]
+                job.pooled_refs = {f"{p.task} {p.set}": p.ref for p in v.pooled}
                 job.move(jobs.SCORING, f"scoring {len(job.parts)} part(s)")
             self._save(job, lock, scoring)
         params = Params.from_json(job.params_json)
+        bench = get_benchmark(sel.benchmark)
+
         def score_part(part: list[str]) -> dict:
             task, set_ = part
-            stub = self.c.scorers["prosaudit" if task == "english" else task]
+            stub = self.c.scorers[bench.task(task).scorer]
             version = self.c.call(stub.Describe, scoring_pb2.DescribeRequest()).scorer_version
             key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, task, set_,
                              params.cache_key(), version)
             try:
                 cached = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
-                summary = cached.summary_json
+                summary = cached.summary
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise
@@ -510,20 +526,24 @@ class Runner:
                 part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
                 # the scorer stores the result under the key itself (create-only): asked again after a
                 # takeover, it answers from it, so each part is scored once however many gateways ask
-                r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score,
-                                  scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
-                                                           result_key=key))
+                # what validation prepared: its params (unless skipped: the scorer then reads params.yaml
+                # and refuses a broken one, as validation would have) and the vectors it pooled
+                request = scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
+                                                   result_key=key, pooled_ref=job.pooled_refs.get(f"{task} {set_}", ""))
+                if not job.skip_validation:
+                    request.params.CopyFrom(params_pb(params))
+                r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score, request)
                 if not r.stored:   # a scorer that does not store results itself (an older version)
                     result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
-                                                    summary_json=r.summary_json, scorer_version=r.scorer_version)
+                                                    summary=r.summary, scorer_version=r.scorer_version)
                     self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
-                summary = r.summary_json
+                summary = r.summary
             else:
                 metrics.CACHE_HITS.labels(task, set_).inc()
             if f"{task} {set_}" not in job.done:
                 self._save(job, lock, lambda: job.part_done(task, set_, key, cached is not None))
             versions[task] = version
-            return json.loads(summary)
+            return summary_py(summary)
 
         versions: dict[str, str] = {}
         # Parts go to different scorer deployments: run them concurrently, at most one per scorer.
@@ -544,9 +564,8 @@ class Runner:
         if self.enforce_identity and isinstance(meta, dict) and not job.baseline:
             meta = {**meta, "username": job.owner}  # submitted_by is who authenticated, whatever meta.yaml says
         entry = entry_from_summaries(sel.benchmark, summaries, params, meta, submission_id=job.job_id)
-        self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry_json=dumps(entry)))
+        self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry=entry_pb(entry)))
         if job.publish:
-            bench = get_benchmark(sel.benchmark)
             entry_id = job.replaces_entry or self._same_submission_entry(sel, job, entry) or job.job_id
             entry["zrc"] = {"entry_id": entry_id, "job_id": job.job_id, "owner": job.owner, "baseline": job.baseline,
                             "scorer_version": version_label(bench.task_names, versions),
@@ -555,7 +574,7 @@ class Runner:
                             # 95% bootstrap intervals of the published scores (docs/analysis.md)
                             "intervals": confidence_rows(summaries, entry)}
             self.c.call(self.c.results.PublishEntry, results_pb2.PublishEntryRequest(
-                benchmark=sel.benchmark, entry_id=entry_id, entry_json=dumps(entry)))
+                benchmark=sel.benchmark, entry_id=entry_id, entry=entry_pb(entry)))
 
         def succeeded() -> None:
             job.move(jobs.SUCCEEDED, "published to the leaderboard" if job.publish else "all parts scored")

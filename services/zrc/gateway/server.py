@@ -14,19 +14,20 @@ import base64
 import hashlib
 import json
 import os
+import queue
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import grpc
 import structlog
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from zrc.app.datasets import DatasetCache
+from zrc.app.selection import Selected, resolve
 from zrc.common import internal, runtime
+from zrc.common.convert import entry_py, stamp_pb, stamps, summary_py
 from zrc.common.data import (
     BadRequest,
-    archive_key,
-    dataset_manifest_key,
     finding_to_pb,
     open_submission,
     selection_from_dict,
@@ -35,14 +36,15 @@ from zrc.common.data import (
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.core import jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
-from zrc.core.benchmarks import BENCHMARKS, get_benchmark
+from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
 from zrc.core.dataset import gold_file_names, load_dataset
+from zrc.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from zrc.core.limits import quoted
-from zrc.core.params import Params
-from zrc.core.pipeline import SelectionError, select
 from zrc.core.pooled import is_pooled_upload
 from zrc.core.sources import ZipTree
-from zrc.gateway.auth import Auth, AuthInterceptor, current, next_reset
+from zrc.gateway.auth import Auth, current, next_reset
+from zrc.gateway.events import GOING, JobEvents
+from zrc.gateway.interceptor import AuthInterceptor
 from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
 from zrc.gateway.streams import StreamGuard
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
@@ -52,7 +54,7 @@ from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.pb.results.v1 import results_pb2
 from zrc.pb.scoring.v1 import scoring_pb2
 from zrc.pb.validation.v1 import validation_pb2
-from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage
+from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, keys
 
 log = structlog.get_logger("zrc.gateway")
 MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)
@@ -65,7 +67,7 @@ def job_to_pb(job: jobs.Job) -> gateway_pb2.Job:
     return gateway_pb2.Job(job_id=job.job_id, state=_STATE[job.state], selection=selection_from_dict(job.selection),
                            skip_validation=job.skip_validation, findings=[finding_to_pb(f) for f in job.findings],
                            failure_reason=job.failure_reason, parts_done=len(job.done), parts_total=len(job.parts),
-                           created_at=job.created_at, updated_at=job.updated_at, owner=job.owner,
+                           created_at=stamp_pb(job.created_at), updated_at=stamp_pb(job.updated_at), owner=job.owner,
                            publish=job.publish, model_id=job.model_id, findings_count=len(job.findings))
 
 
@@ -83,7 +85,7 @@ def _page_after(token: str) -> tuple[str, str]:
 
 def event_to_pb(e: dict) -> gateway_pb2.JobEvent:
     return gateway_pb2.JobEvent(seq=e["seq"], state=_STATE[e["state"]], message=e["message"], task=e["task"],
-                                set=e["set"], at=e["at"])
+                                set=e["set"], at=stamp_pb(e["at"]))
 
 
 def _first(request_iterator, kind: str):
@@ -132,19 +134,18 @@ def _spool_to_file(request_iterator, first_kind: str, tmpdir: str | None):
 class _Admin:
     """Leaderboards, identity and admin RPCs (mixed into GatewayServicer)."""
 
+    auth: Auth
+
     def GetLeaderboard(self, request, context):
-        try:
-            bench = get_benchmark(request.benchmark).name
-        except KeyError as exc:
-            raise SelectionError(str(exc.args[0])) from None
+        bench = get_benchmark(request.benchmark).name
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
-        return gateway_pb2.GetLeaderboardResponse(entries_json=list(r.entries_json))
+        return gateway_pb2.GetLeaderboardResponse(entries=r.entries)
 
     def WhoAmI(self, request, context):
         who = current.get()
         left = {b: self.auth.quota_left(who, b, self._job_state) for b in BENCHMARKS}
         return gateway_pb2.WhoAmIResponse(user=who.user, admin=who.admin, quota_left=left,
-                                          quota_resets_at=next_reset(self.auth.clock()))
+                                          quota_resets_at=stamp_pb(next_reset(self.auth.clock())))
 
     def _admin(self, what: str):
         who = current.get()
@@ -161,7 +162,7 @@ class _Admin:
         who = self._admin("issuing tokens")
         token, token_id, expires = self.auth.issue_token(request.user, request.expires_days)
         self.auth.audit(who, "token-create", request.user, f"id {token_id}" + (f", expires {expires}" if expires else ""))
-        return gateway_pb2.CreateTokenResponse(token=token, id=token_id, expires_at=expires)
+        return gateway_pb2.CreateTokenResponse(token=token, id=token_id, expires_at=stamp_pb(expires))
 
     def RevokeToken(self, request, context):
         who = self._admin("revoking tokens")
@@ -171,11 +172,11 @@ class _Admin:
 
     def ListUsers(self, request, context):
         self._admin("listing users")
-        return gateway_pb2.ListUsersResponse(users=[gateway_pb2.UserInfo(**u) for u in self.auth.list_users()])
+        return gateway_pb2.ListUsersResponse(users=[gateway_pb2.UserInfo(**stamps(u, "created_at")) for u in self.auth.list_users()])
 
     def ListTokens(self, request, context):
         self._admin("listing tokens")
-        return gateway_pb2.ListTokensResponse(tokens=[gateway_pb2.TokenInfo(**t)
+        return gateway_pb2.ListTokensResponse(tokens=[gateway_pb2.TokenInfo(**stamps(t, "created_at", "expires_at"))
                                                       for t in self.auth.list_tokens(request.user)])
 
     def RevokeTokens(self, request, context):
@@ -202,7 +203,7 @@ class _Admin:
 
     def ListAudit(self, request, context):
         self._admin("reading the audit log")
-        return gateway_pb2.ListAuditResponse(records=[gateway_pb2.AuditRecord(**r)
+        return gateway_pb2.ListAuditResponse(records=[gateway_pb2.AuditRecord(**stamps(r, "at"))
                                                       for r in self.auth.list_audit(request.limit)])
 
     def Rescore(self, request, context):
@@ -210,13 +211,13 @@ class _Admin:
         who = current.get()
         self.auth.require_admin(who, "re-scoring")
         bench = get_benchmark(request.benchmark)
-        versions = {t: self.c.call(self.c.scorers["prosaudit" if t == "english" else t].Describe,
-                                   scoring_pb2.DescribeRequest()).scorer_version for t in bench.task_names}
+        versions = {t.name: self.c.call(self.c.scorers[t.scorer].Describe,
+                                        scoring_pb2.DescribeRequest()).scorer_version for t in bench.tasks}
         current_version = version_label(bench.task_names, versions)
         r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench.name))
         job_ids = []
-        for text in r.entries_json:
-            e = json.loads(text)
+        for pb in r.entries:
+            e = entry_py(pb)
             z = e.get("zrc") or {}
             if z.get("scorer_version") == current_version or not z.get("submission_digest"):
                 continue
@@ -241,6 +242,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self.require_raw = False   # ZRC_SUBMIT_REQUIRE_RAW: published entries must come from raw archives
         self.uploads = Uploads(storage)
         self.streams = streams or StreamGuard()
+        self.events = getattr(clients, "events", None) or JobEvents(lambda job_id: clients.get_job(job_id))
 
     # uploads ------------------------------------------------------------------------------------------
     def GetUpload(self, request, context):
@@ -268,9 +270,8 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=False)
         held, streamed_sha = self.uploads.receive(meta, rest, who.user)
         if held < meta.size:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"upload incomplete: the server holds {held} of {meta.size} bytes; "
-                                f"resume from {held} (nothing is visible until complete)")
+            raise FailedPrecondition(f"upload incomplete: the server holds {held} of {meta.size} bytes; "
+                                     f"resume from {held} (nothing is visible until complete)")
         self.uploads.finish(digest, meta.size, streamed_sha, who.user)
         self.auth.add_owner(digest, who)
         log.info("upload_stored", size=meta.size, resumed_from=meta.offset)
@@ -282,7 +283,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             meta, path, size, digest = _spool_to_file(self.streams.idle_limited(request_iterator, context),
                                                       "dataset", self.tmpdir)
         name = meta.name
-        manifest_key = dataset_manifest_key(name)
+        manifest_key = keys.dataset_manifest(name)
         # One part, then one file, in memory at a time. Compiled forms are stored as each part passes its
         # checks; they are used only with the very CSV bytes they were made from, so one left behind by an
         # import that fails later can never be read with other CSVs. The CSVs go once every part is good.
@@ -294,14 +295,14 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             try:
                 dataset = load_dataset(tree, name=name)
                 for rel, data, part_notes in dataset.compile_parts():
-                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
+                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
                     notes.extend(part_notes)
                 bench, root, names = gold_file_names(tree)
                 for rel in sorted(names):
                     data = root.read(rel)
                     content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
                     total += len(data)
-                    self.storage.put_bytes(DATASETS, f"{name}/files/{rel}", data)
+                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
             finally:
                 tree.close()
         finally:
@@ -316,19 +317,19 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def ListDatasets(self, request, context):
         out = []
         for key in self.storage.list(DATASETS):
-            if key.endswith("/manifest.json") and key.count("/") == 1:
+            if keys.is_dataset_manifest(key):
                 out.append(gateway_pb2.DatasetInfo(**self.storage.get_json(DATASETS, key)))
         return gateway_pb2.ListDatasetsResponse(datasets=out)
 
     def DeleteDataset(self, request, context):
         self.auth.require_admin(current.get(), "removing a dataset")
-        manifest_key = dataset_manifest_key(request.name)
+        manifest_key = keys.dataset_manifest(request.name)
         try:
             info = self.storage.get_json(DATASETS, manifest_key)
         except NotFound:
-            raise runtime.Abort(grpc.StatusCode.NOT_FOUND, f"dataset {request.name} is not imported") from None
+            raise NotFound(f"dataset {request.name} is not imported") from None
         self.storage.delete(DATASETS, manifest_key)  # the commit point: from here on it is not listed
-        for key in self.storage.list(DATASETS, f"{request.name}/"):
+        for key in self.storage.list(DATASETS, keys.dataset_prefix(request.name)):
             self.storage.delete(DATASETS, key)
         log.info("dataset_removed", dataset=request.name)
         return gateway_pb2.DeleteDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info))
@@ -338,32 +339,20 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self._check_owner(request.selection, current.get())
         v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
                         timeout=self.c.s.call_timeout)
-        params = Params.from_json(v.params_json)
-        return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params_yaml=params.to_yaml())
+        return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params=v.params)
 
     # jobs ---------------------------------------------------------------------------------------------
-    def _check_selection(self, sel) -> tuple[str, list[str], list[str], str, dict]:
+    def _check_selection(self, sel) -> Selected:
         """Reject a bad request now, synchronously, rather than as a failed job later."""
-        try:
-            bench = get_benchmark(sel.benchmark)
-        except KeyError as exc:
-            raise SelectionError(str(exc.args[0])) from None
-        sets, tasks = select(bench, list(sel.sets) or None, list(sel.tasks) or None)
-        ds_name = sel.dataset or bench.dataset
-        try:
-            man = self.storage.get_json(DATASETS, dataset_manifest_key(ds_name))
-        except NotFound:
-            raise NotFound(f"dataset {ds_name} is not imported") from None
-        if man["benchmark"] != bench.name:
-            raise SelectionError(f"dataset {ds_name} is a {man['benchmark']} dataset, not {bench.name}")
+        s = resolve(sel, DatasetCache(self.storage))   # manifest only: no gold file is read here
         if sel.local_ref:
             if self.local is None:
                 raise LocalRefError(REFUSED)
             self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
-            archive_key(sel.submission_digest)  # the folder's fingerprint keys its cached results
-        elif not self.storage.exists(SUBMISSIONS, archive_key(sel.submission_digest)):
+            keys.digest(sel.submission_digest)  # the folder's fingerprint keys its cached results
+        elif not self.storage.exists(SUBMISSIONS, keys.archive(sel.submission_digest)):
             raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
-        return bench.name, sets, tasks, ds_name, man
+        return s
 
     def _check_owner(self, sel, who) -> None:
         """Archives have owners; a local folder belongs to the process that registered it (checked above)."""
@@ -373,22 +362,22 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def Evaluate(self, request, context):
         sel = request.selection
         who = current.get()
-        bench, sets, tasks, ds_name, man = self._check_selection(sel)
+        s = self._check_selection(sel)
+        bench, sets, tasks = s.bench.name, s.sets, s.tasks
         self._check_owner(sel, who)
         if request.baseline:
             self.auth.require_admin(who, "publishing a baseline")
             self.auth.audit(who, "baseline-publish", bench, sel.submission_digest[:12])
-        if request.publish and (sets != ["dev", "test"] or tasks != list(get_benchmark(bench).task_names)
+        if request.publish and (sets != ["dev", "test"] or tasks != list(s.bench.task_names)
                                 or request.skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")
         if request.publish and self.require_raw and self._pooled(sel):
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                "this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
+            raise FailedPrecondition("this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
-        selection.update(benchmark=bench, dataset=ds_name, sets=sets, tasks=tasks)
+        selection.update(benchmark=bench, dataset=s.dataset, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
                            baseline=request.baseline)
-        job.dataset_digest = man["digest"]
+        job.dataset_digest = s.dataset_digest
         structlog.contextvars.bind_contextvars(job_id=job.job_id, submission=sel.submission_digest[:12])
         self.auth.charge(who, bench, job.job_id, self._job_state)
         self.c.put_job(job)
@@ -449,63 +438,94 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             out.append(pb)
         return gateway_pb2.ListJobsResponse(jobs=out, next_page_token=token)
 
-    def WatchJob(self, request, context):
+    def WatchJob(self, request, context, send=None):
         """Events until the job ends, or until ``ZRC_WATCH_SECONDS`` pass: the stream then ends without a
-        final job and the client reconnects after the last event it saw (a stalled job pins no thread)."""
-        structlog.contextvars.bind_contextvars(job_id=request.job_id)
-        self._own_job(request.job_id)
-        with self.streams.open(current.get().user, "watch"):
-            yield from self._watch(request, context)
+        final job and the client reconnects after the last event it saw.
 
-    def _watch(self, request, context):
-        seen = request.after_seq
-        until = time.monotonic() + self.streams.watch_seconds
-        pause = 0.2
-        while context.is_active() and time.monotonic() < until:
-            job = self._job(request.job_id)
-            new = [e for e in job.events if e["seq"] > seen]
-            for i, e in enumerate(new):
-                last = job.final and i == len(new) - 1
-                yield gateway_pb2.WatchJobResponse(event=event_to_pb(e), job=job_to_pb(job) if last else None)
-                seen = e["seq"]
+        Non-blocking (``send`` given): this returns at once and zrc.gateway.events pushes each new record
+        through ``send``, so a watcher holds no worker thread however long it waits. Called without
+        ``send`` (a wrapper that knows only blocking handlers: tracing) it answers an iterator instead."""
+        structlog.contextvars.bind_contextvars(job_id=request.job_id)
+        job = self._own_job(request.job_id)
+        release = self.streams.acquire(current.get().user, "watch")
+        if send is None:
+            q: queue.SimpleQueue = queue.SimpleQueue()
+            self._watch(request, context, job, q.put, release)
+            return iter(q.get, None)
+        self._watch(request, context, job, send, release)
+        return None
+
+    WatchJob.experimental_non_blocking = True  # type: ignore[attr-defined]   # read by grpc._server
+
+    def _watch(self, request, context, job: jobs.Job, send, release) -> None:
+        lock = threading.Lock()
+        state = {"seen": request.after_seq, "over": False}
+
+        def end() -> None:
+            with lock:
+                if state["over"]:
+                    return
+                state["over"] = True
+            release()
+            send(None)
+
+        def deliver(job: jobs.Job | str | None) -> bool:
+            """Send what is new in ``job`` (None: time is up; GOING: the gateway stops); True once over."""
+            if job is GOING:
+                context.set_code(grpc.StatusCode.UNAVAILABLE)
+                context.set_details("the gateway is shutting down: reconnect")
+            if not isinstance(job, jobs.Job):
+                end()
+                return True
+            with lock:
+                if state["over"]:
+                    return True
+                new = [e for e in job.events if e["seq"] > state["seen"]]
+                for i, e in enumerate(new):
+                    last = job.final and i == len(new) - 1
+                    send(gateway_pb2.WatchJobResponse(event=event_to_pb(e), job=job_to_pb(job) if last else None))
+                    state["seen"] = e["seq"]
+                if job.final and not new:
+                    send(gateway_pb2.WatchJobResponse(job=job_to_pb(job)))
             if job.final:
-                if not new:
-                    yield gateway_pb2.WatchJobResponse(job=job_to_pb(job))
-                return
-            pause = 0.2 if new else min(pause * 1.5, 2.0)   # a quiet job is polled less and less often
-            time.sleep(pause)
+                end()
+            return job.final
+
+        cancel = self.events.watch(job.job_id, deliver, self.streams.watch_seconds, job)
+
+        def gone() -> None:   # the client went away (or the stream ended): free the slot at once
+            cancel()
+            end()
+        if not context.add_callback(gone):   # already over
+            gone()
 
     def GetScores(self, request, context):
         job = self._own_job(request.job_id)
         if job.state == jobs.INVALID:
-            detail = error_details_pb2.BadRequest(field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=f"{f.get('file') or 'submission'}{':' + str(f['line']) if f.get('line') else ''}",
-                    description=f"{f['message']} [{f['code']}]")
+            raise InvalidArgument(f"job {job.job_id} found the submission invalid", violations=[
+                (f"{f.get('file') or 'submission'}{':' + str(f['line']) if f.get('line') else ''}",
+                 f"{f['message']} [{f['code']}]")
                 for f in job.findings if f["severity"] == "error"][:100])
-            st = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT,
-                                   message=f"job {job.job_id} found the submission invalid")
-            st.details.add().Pack(detail)
-            raise runtime.Abort(grpc.StatusCode.INVALID_ARGUMENT, st.message, rich=st)
         if job.state == jobs.FAILED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job failed: {job.failure_reason}")
+            raise FailedPrecondition(f"job failed: {job.failure_reason}")
         if job.state != jobs.SUCCEEDED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"job is {job.state}, not finished yet")
+            raise FailedPrecondition(f"job is {job.state}, not finished yet")
         files, entry = self._job_files(job)
-        return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), leaderboard_json=entry,
+        return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), entry=entry,
                                              job=job_to_pb(job))
 
-    def _job_files(self, job: jobs.Job) -> tuple[list, str]:
+    def _job_files(self, job: jobs.Job) -> tuple[list, common_pb2.LeaderboardEntry]:
         """A finished job's score files (the reference's + score_confidence.csv, provenance.json) and entry."""
-        files, summaries, versions = [], [], {}
+        files: list = []
+        summaries, versions = [], {}
         for key in job.done.values():
             r = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
             files.extend(common_pb2.File(name=f.name, content=f.content) for f in r.files)
-            summaries.append(json.loads(r.summary_json))
+            summaries.append(summary_py(r.summary))
             versions[r.task] = r.scorer_version
-        entry = self.c.call(self.c.results.GetEntry, results_pb2.GetEntryRequest(job_id=job.job_id)).entry_json
+        entry = self.c.call(self.c.results.GetEntry, results_pb2.GetEntryRequest(job_id=job.job_id)).entry
         sel = job.selection
-        extra = analysis_files(sel["benchmark"], summaries, json.loads(entry),
+        extra = analysis_files(sel["benchmark"], summaries, entry_py(entry),
                                dataset=sel.get("dataset") or get_benchmark(sel["benchmark"]).dataset,
                                dataset_digest=job.dataset_digest, submission_digest=sel["submission_digest"],
                                scorer_version=version_label(sorted(versions), versions), job_id=job.job_id)
@@ -534,12 +554,11 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             if entry is None:
                 if job is None:
                     raise NotFound(f"no job or leaderboard entry {ident}")
-                raise runtime.Abort(grpc.StatusCode.PERMISSION_DENIED,
-                                    f"job {ident} belongs to another user and is not a published entry")
+                raise PermissionDenied(f"job {ident} belongs to another user and is not a published entry")
             z = entry["zrc"]
             job, label = self._job(z["job_id"]), f"entry {z['entry_id']} ({entry.get('model_id') or 'no model id'})"
         if job.state != jobs.SUCCEEDED:
-            raise runtime.Abort(grpc.StatusCode.FAILED_PRECONDITION, f"{label} is {job.state}, not finished")
+            raise FailedPrecondition(f"{label} is {job.state}, not finished")
         files, _ = self._job_files(job)
         return load_folder(label, {f.name: f.content for f in files})
 
@@ -547,10 +566,9 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         """The published entry whose entry id or job id is ``ident``."""
         for bench in BENCHMARKS:
             r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
-            for text in r.entries_json:
-                z = json.loads(text).get("zrc") or {}
-                if ident in (z.get("entry_id"), z.get("job_id")):
-                    return json.loads(text)
+            for pb in r.entries:
+                if pb.HasField("zrc") and ident in (pb.zrc.entry_id, pb.zrc.job_id):
+                    return entry_py(pb)
         return None
 
 
@@ -560,8 +578,7 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     ``local`` is given only by the embedded stack (zrc.embedded): never by an environment setting, so no
     deployed server can be configured to read folders named in requests.
     """
-    scorers = {t: runtime.env_addr(env, f"ZRC_SCORER_{t.upper()}_ADDR")
-               for t in ("lexical", "syntactic", "semantic", "prosaudit")}
+    scorers = {t: runtime.env_addr(env, f"ZRC_SCORER_{t.upper()}_ADDR") for t in SCORERS}
     settings = RunnerSettings(
         lease_seconds=runtime.env_float(env, "ZRC_JOB_LEASE_SECONDS", 30.0),
         retry_budget=runtime.env_float(env, "ZRC_RETRY_BUDGET_SECONDS", 180.0),
@@ -573,6 +590,11 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
     )
     clients = Clients(runtime.env_addr(env, "ZRC_VALIDATION_ADDR"), runtime.env_addr(env, "ZRC_RESULTS_ADDR"),
                       scorers, settings, internal_token=internal.gateway_token(env))
+    # every record this gateway writes reaches its watchers at once; other gateways' writes within a poll
+    poll = runtime.env_float(env, "ZRC_WATCH_POLL_SECONDS", 1.0)
+    if not poll > 0:
+        raise runtime.ConfigError(f"ZRC_WATCH_POLL_SECONDS must be a positive number of seconds, got {poll}")
+    clients.events = JobEvents(lambda job_id: clients.get_job(job_id, budget=2.0), poll_seconds=poll)
     runner = Runner(clients, settings, owner=env.get("ZRC_GATEWAY_ID") or None)
     mode = env.get("ZRC_AUTH", "required")
     if mode not in ("required", "off"):
@@ -591,7 +613,8 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
                           total=runtime.env_int(env, "ZRC_MAX_STREAMS", max(1, workers - 2)),
                           idle_seconds=runtime.env_float(env, "ZRC_STREAM_IDLE_SECONDS", 30.0),
                           watch_seconds=runtime.env_float(env, "ZRC_WATCH_SECONDS", 60.0),
-                          min_rate=runtime.env_float(env, "ZRC_STREAM_MIN_BYTES_PER_SECOND", 4 << 10))
+                          min_rate=runtime.env_float(env, "ZRC_STREAM_MIN_BYTES_PER_SECOND", 4 << 10),
+                          max_watches=runtime.env_int(env, "ZRC_WATCH_MAX_STREAMS", 1000))
 
     require_raw = env.get("ZRC_SUBMIT_REQUIRE_RAW", "false").lower()
     if require_raw not in ("true", "false", "1", "0"):

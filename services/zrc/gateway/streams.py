@@ -14,8 +14,10 @@ even ask who they were. So:
   is never quite idle), is cancelled by a watchdog (what arrived is kept: the
   client resumes);
 * a watch is a long poll of bounded length (``ZRC_WATCH_SECONDS``): it ends
-  without a final job and the client reconnects after the last event it saw,
-  so a stalled job never pins a thread for hours.
+  without a final job and the client reconnects after the last event it saw.
+  A watch holds no thread (events are pushed: zrc.gateway.events), so watches
+  have their own total (``ZRC_WATCH_MAX_STREAMS``, 1000) instead of taking
+  the slots uploads need.
 """
 
 from __future__ import annotations
@@ -24,24 +26,25 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-import grpc
 import structlog
 
-from zrc.common.runtime import Abort
+from zrc.core.errors import ResourceExhausted
 
 log = structlog.get_logger("zrc.gateway.streams")
+RETRY_AFTER = 2.0   # seconds a client is told to wait (RetryInfo) when every stream of the server is taken
 
 
 class StreamGuard:
     def __init__(self, per_user: int = 4, total: int = 6, idle_seconds: float = 30.0, watch_seconds: float = 60.0,
-                 min_rate: float = 4 << 10):
-        self.per_user, self.total, self.min_rate = per_user, total, min_rate
+                 min_rate: float = 4 << 10, max_watches: int = 1000):
+        self.per_user, self.total, self.min_rate, self.max_watches = per_user, total, min_rate, max_watches
         self.idle_seconds, self.watch_seconds = idle_seconds, watch_seconds
         self._lock = threading.Lock()
         self._by_user: Counter[str] = Counter()
         self._open = 0
+        self._watches = 0
         self._watched: dict[int, list] = {}   # id -> [context, last activity]
         self._next = 0
         self._watchdog: threading.Thread | None = None
@@ -49,25 +52,47 @@ class StreamGuard:
     @contextlib.contextmanager
     def open(self, user: str, kind: str) -> Iterator[None]:
         """Hold one stream slot of ``user`` for the duration of the block."""
-        with self._lock:
-            if self._by_user[user] >= self.per_user:
-                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            f"{self._by_user[user]} streams of yours are already open (limit ZRC_STREAMS_PER_USER="
-                            f"{self.per_user}); wait for one to finish")
-            if self._open >= self.total:
-                raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS={self.total}); "
-                            "try again shortly")
-            self._by_user[user] += 1
-            self._open += 1
+        release = self.acquire(user, kind)
         try:
             yield
         finally:
+            release()
+
+    def acquire(self, user: str, kind: str) -> Callable[[], None]:
+        """Take one stream slot of ``user``; returns the function that gives it back (once, however often
+        called). Watches hold no thread (pushed by zrc.gateway.events): they count per user, and against
+        their own total (``ZRC_WATCH_MAX_STREAMS``) instead of the threads' (``ZRC_MAX_STREAMS``)."""
+        watch = kind == "watch"
+        with self._lock:
+            if self._by_user[user] >= self.per_user:
+                raise ResourceExhausted(f"{self._by_user[user]} streams of yours are already open (limit "
+                                        f"ZRC_STREAMS_PER_USER={self.per_user}); wait for one to finish")
+            if watch and self._watches >= self.max_watches:
+                raise ResourceExhausted(f"the server has {self._watches} watches open (limit ZRC_WATCH_MAX_STREAMS="
+                                        f"{self.max_watches}); try again shortly", retry_after=RETRY_AFTER)
+            if not watch and self._open >= self.total:
+                raise ResourceExhausted(f"the server has {self._open} streams open (limit ZRC_MAX_STREAMS="
+                                        f"{self.total}); try again shortly", retry_after=RETRY_AFTER)
+            self._by_user[user] += 1
+            if watch:
+                self._watches += 1
+            else:
+                self._open += 1
+        released: list[bool] = []
+
+        def release() -> None:
             with self._lock:
+                if released:
+                    return
+                released.append(True)
                 self._by_user[user] -= 1
                 if self._by_user[user] <= 0:
                     del self._by_user[user]
-                self._open -= 1
+                if watch:
+                    self._watches -= 1
+                else:
+                    self._open -= 1
+        return release
 
     def idle_limited(self, messages, context) -> Iterator:
         """The request messages of ``context``; the call is cancelled if none arrives for ``idle_seconds``."""

@@ -5,7 +5,7 @@ invalid archive stayed (hundreds of MiB from a few bad days). A gateway thread
 sweeps the submissions bucket every ``ZRC_SWEEP_SECONDS`` (default 3600; 0
 disables it):
 
-* upload segments (``uploads/<sha256>/``) and staging objects untouched for
+* upload segments (``uploads/<user>/<sha256>/``) and staging objects untouched for
   ``ZRC_RETAIN_UPLOAD_HOURS`` (default 24): the client could still resume
   within that time, not after;
 * archives older than ``ZRC_RETAIN_INVALID_HOURS`` (default 168) whose every
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import structlog
 
 from zrc.core import jobs
-from zrc.storage import RESULTS, SUBMISSIONS, NotFound, Storage
+from zrc.storage import RESULTS, SUBMISSIONS, NotFound, Storage, keys
 
 log = structlog.get_logger("zrc.gateway.sweeper")
 
@@ -70,15 +70,16 @@ class Sweeper:
         """One pass; returns how many objects of each kind were deleted."""
         deleted = {"upload_segments": 0, "archives": 0, "derived": 0, "jobs": 0}
         upload_age = self.s.upload_hours * 3600
-        for prefix in ("uploads/", "staging/"):
-            # an upload is abandoned when its newest segment is old (a resuming client adds new ones)
+        for prefix in (keys.UPLOADS, keys.STAGING):
+            # an upload (its folder, uploads/<user>/<sha256>/) is abandoned when its newest segment is old (a
+            # resuming client adds new ones); the user's other, live uploads do not keep it alive
             newest: dict[str, float] = {}
             ages = self.storage.list_ages(SUBMISSIONS, prefix)
             for key, age in ages:
-                group = key.split("/", 2)[1] if prefix == "uploads/" else key
+                group = key.rpartition("/")[0] if prefix == keys.UPLOADS else key
                 newest[group] = min(age, newest.get(group, age))
             for key, _ in ages:
-                group = key.split("/", 2)[1] if prefix == "uploads/" else key
+                group = key.rpartition("/")[0] if prefix == keys.UPLOADS else key
                 if newest[group] > upload_age:
                     self._delete(key)
                     deleted["upload_segments"] += 1
@@ -89,13 +90,13 @@ class Sweeper:
             if d.get("state") != jobs.INVALID:
                 keep.add(digest)
         invalid_age = self.s.invalid_hours * 3600
-        for key, age in self.storage.list_ages(SUBMISSIONS, "archives/"):
-            digest = key[len("archives/"):].removesuffix(".zip")
+        for key, age in self.storage.list_ages(SUBMISSIONS, keys.ARCHIVES):
+            digest = keys.archive_digest(key)
             if digest in keep or age <= invalid_age:
                 continue
             self._delete(key)
             deleted["archives"] += 1
-            for derived in self.storage.list(SUBMISSIONS, f"derived/{digest}/"):
+            for derived in self.storage.list(SUBMISSIONS, keys.derived(digest)):
                 self._delete(derived)
                 deleted["derived"] += 1
         if self.s.job_days > 0:
@@ -115,8 +116,8 @@ class Sweeper:
             except ValueError:
                 continue
             if updated < cutoff:
-                try:   # the results service's layout: jobs/<id>.json (final jobs have no open/ marker)
-                    self.storage.delete(RESULTS, f"jobs/{d['job_id']}.json")
+                try:   # final jobs have no open/ marker: the record is all there is
+                    self.storage.delete(RESULTS, keys.job(d["job_id"]))
                     n += 1
                 except NotFound:
                     pass

@@ -23,64 +23,27 @@ import re
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import grpc
 import structlog
 
-from zrc.common.data import BadRequest, archive_key
 from zrc.common.metrics import UPLOAD_BYTES
-from zrc.common.runtime import Abort
-from zrc.storage import SUBMISSIONS, NotFound, Storage
+from zrc.core.errors import FailedPrecondition, InvalidArgument
+from zrc.storage import SUBMISSIONS, ChainReader, NotFound, Storage, keys
 
 log = structlog.get_logger("zrc.gateway.uploads")
 SEGMENT = 8 << 20
 WRITERS = 4          # segments stored in parallel: one PUT at a time held the stream to 50-80 MB/s
 WRITES_AHEAD = 4     # segments queued for storage while the next ones arrive (memory: this many + 1 segments)
-MIN_PART = 5 << 20   # S3's smallest multipart part (but the last), hence the smallest composable segment
 MAX_UPLOAD = 64 << 30
 _SEG = re.compile(r"^(\d{16})-(\d{16})$")
-
-
-def _prefix(digest: str, user: str) -> str:
-    archive_key(digest)  # validates the digest
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", user):
-        raise BadRequest(f"invalid user name {user!r}")
-    return f"uploads/{user}/{digest}/"
 
 
 def _check_meta(meta) -> str:
     digest = (meta.sha256 or "").lower()
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
-        raise BadRequest("metadata.sha256 must be the archive's sha256 (64 hex digits)")
+        raise InvalidArgument("metadata.sha256 must be the archive's sha256 (64 hex digits)")
     if meta.size <= 0 or meta.size > MAX_UPLOAD:
-        raise BadRequest(f"announced size {meta.size} is out of range")
+        raise InvalidArgument(f"announced size {meta.size} is out of range")
     return digest
-
-
-class _SegmentReader(io.RawIOBase):
-    """Reads a chain of segments in order, hashing what it hands out."""
-
-    def __init__(self, storage: Storage, keys: list[str]):
-        self.storage, self.keys = storage, list(keys)
-        self.sha = hashlib.sha256()
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        while (n < 0 or len(self._buf) < n) and self.keys:
-            self._buf += self.storage.get_bytes(SUBMISSIONS, self.keys.pop(0))
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        self.sha.update(out)
-        return out
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
 
 
 class Uploads:
@@ -88,11 +51,11 @@ class Uploads:
         self.storage = storage
 
     def stored(self, digest: str) -> bool:
-        return self.storage.exists(SUBMISSIONS, archive_key(digest))
+        return self.storage.exists(SUBMISSIONS, keys.archive(digest))
 
     def chain(self, digest: str, user: str) -> list[tuple[int, int, str]]:
         """Contiguous segments from offset 0 (the longest one at each offset) that ``user`` sent."""
-        prefix = _prefix(digest, user)
+        prefix = keys.upload_prefix(user, digest)
         by_offset: dict[int, tuple[int, str]] = {}
         for key in self.storage.list(SUBMISSIONS, prefix):
             m = _SEG.match(key[len(prefix):])
@@ -120,8 +83,8 @@ class Uploads:
         digest = _check_meta(meta)
         held = self.committed(digest, user)
         if meta.offset != held:
-            raise Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                        f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
+            raise FailedPrecondition(
+                f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
         pos, buf = held, bytearray()
         sha = hashlib.sha256() if held == 0 else None
         # Segments are written by WRITERS background threads while the next ones arrive: receiving and storing
@@ -138,7 +101,7 @@ class Uploads:
         def flush() -> None:
             nonlocal pos, buf, written
             if buf:
-                pending.append(writer.submit(store, f"{_prefix(digest, user)}{pos:016d}-{len(buf):016d}", bytes(buf)))
+                pending.append(writer.submit(store, keys.upload_segment(user, digest, pos, len(buf)), bytes(buf)))
                 pos += len(buf)
                 buf = bytearray()
             while len(pending) > WRITES_AHEAD or (pending and pending[0].done()):
@@ -147,10 +110,10 @@ class Uploads:
         try:
             for msg in chunks:
                 if msg.WhichOneof("payload") != "chunk":
-                    raise BadRequest("metadata may only be sent once, first")
+                    raise InvalidArgument("metadata may only be sent once, first")
                 chunk = msg.chunk   # each read of a bytes field copies it out of the message: read it once
                 if pos + len(buf) + len(chunk) > meta.size:
-                    raise BadRequest(f"more bytes than the announced {meta.size}")
+                    raise InvalidArgument(f"more bytes than the announced {meta.size}")
                 buf += chunk
                 UPLOAD_BYTES.inc(len(chunk))
                 if sha is not None:
@@ -172,20 +135,32 @@ class Uploads:
         Raises BadRequest unless the stream is exactly the stored archive."""
         digest = _check_meta(meta)
         if meta.offset != 0:
-            raise BadRequest("this archive is already stored: send it whole (from offset 0) to prove you hold it")
-        stored = self.storage.size(SUBMISSIONS, archive_key(digest))
+            raise InvalidArgument("this archive is already stored: send it whole (from offset 0) to prove you hold it")
+        stored = self.storage.size(SUBMISSIONS, keys.archive(digest))
         sha, size = hashlib.sha256(), 0
         for msg in chunks:
             if msg.WhichOneof("payload") != "chunk":
-                raise BadRequest("metadata may only be sent once, first")
+                raise InvalidArgument("metadata may only be sent once, first")
             size += len(msg.chunk)
             if size > stored:
-                raise BadRequest(f"more bytes than the announced {meta.size}")
+                raise InvalidArgument(f"more bytes than the announced {meta.size}")
             sha.update(msg.chunk)
         if size != stored or sha.hexdigest() != digest:
-            raise BadRequest("the bytes sent are not the archive with this sha256; nothing was granted")
+            raise InvalidArgument("the bytes sent are not the archive with this sha256; nothing was granted")
 
     def finish(self, digest: str, size: int, streamed_sha: str | None, user: str) -> None:
+        """Verify and publish (:meth:`_finish`). Two streams of one user racing to finish the same archive (a
+        client retrying while its first stream still runs) share segments: the one that finishes second finds
+        them gone. That is no error when this stream hashed every byte itself (possession is proven) and the
+        archive is stored by then; anything else still fails."""
+        try:
+            self._finish(digest, size, streamed_sha, user)
+        except (InvalidArgument, NotFound, FailedPrecondition):
+            if streamed_sha != digest or not self.stored(digest):
+                raise
+            self.discard(digest, user)   # what this stream wrote after the other one finished is left over
+
+    def _finish(self, digest: str, size: int, streamed_sha: str | None, user: str) -> None:
         """Verify (sha256, zip) and publish under archives/; then drop the segments.
 
         An archive that arrived in one stream was hashed on the way in: it is checked to be a zip from its
@@ -193,45 +168,48 @@ class Uploads:
         while hashed, and copied only if it matches.
         """
         chain = self.chain(digest, user)
-        keys = [k for _, _, k in chain]
+        segments = [k for _, _, k in chain]
         if streamed_sha is not None:
             if streamed_sha != digest:
                 self.discard(digest, user)
-                raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
-            self._check_zip_tail(digest, keys, user)
-            if all(length >= MIN_PART for _, length, _ in chain[:-1]):
-                # server-side concatenation: the bytes do not travel through the gateway again
-                self.storage.compose(SUBMISSIONS, archive_key(digest), keys)
-            else:
-                self.storage.put_file(SUBMISSIONS, archive_key(digest), _SegmentReader(self.storage, keys), size)
+                raise InvalidArgument("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
+            held = chain[-1][0] + chain[-1][1] if chain else 0
+            if held != size:   # another stream of this user finished (and dropped the segments) meanwhile
+                raise FailedPrecondition(f"the server holds {held} of the {size} bytes; resume from {held}")
+            if self.stored(digest):   # content-addressed and immutable: the same bytes are already there
+                self.discard(digest, user)
+                return
+            self._check_zip_tail(digest, segments, user)
+            # server-side where the store can: the bytes do not travel through the gateway again
+            self.storage.compose(SUBMISSIONS, keys.archive(digest), segments)
             self.discard(digest, user)
             return
-        staging = f"staging/{user}/{digest}.zip"
-        reader = _SegmentReader(self.storage, keys)
+        staging = keys.staging(user, digest)
+        reader = ChainReader(self.storage, SUBMISSIONS, segments, hashed=True)
         try:
             self.storage.put_file(SUBMISSIONS, staging, reader, size)
-            if reader.sha.hexdigest() != digest:
+            if reader.sha is None or reader.sha.hexdigest() != digest:   # hashed=True: never None
                 self.discard(digest, user)
-                raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
-            self._check_zip_tail(digest, keys, user)
-            self.storage.copy(SUBMISSIONS, staging, archive_key(digest))
+                raise InvalidArgument("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
+            self._check_zip_tail(digest, segments, user)
+            self.storage.copy(SUBMISSIONS, staging, keys.archive(digest))
         finally:
             self.storage.delete(SUBMISSIONS, staging)
         self.discard(digest, user)
 
-    def _check_zip_tail(self, digest: str, keys: list[str], user: str) -> None:
+    def _check_zip_tail(self, digest: str, segments: list[str], user: str) -> None:
         """A zip ends with its end-of-central-directory record (within the last 64 KiB + 22 bytes)."""
         tail = b""
-        for key in reversed(keys):
+        for key in reversed(segments):
             tail = self.storage.get_bytes(SUBMISSIONS, key) + tail
             if len(tail) >= (1 << 16) + 22:
                 break
         if not zipfile.is_zipfile(io.BytesIO(tail)):
             self.discard(digest, user)
-            raise BadRequest("the submission archive is not a zip file")
+            raise InvalidArgument("the submission archive is not a zip file")
 
     def discard(self, digest: str, user: str) -> None:
-        for key in self.storage.list(SUBMISSIONS, _prefix(digest, user)):
+        for key in self.storage.list(SUBMISSIONS, keys.upload_prefix(user, digest)):
             try:
                 self.storage.delete(SUBMISSIONS, key)
             except NotFound:

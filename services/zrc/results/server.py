@@ -1,42 +1,29 @@
 """Results service: cached task results, leaderboard entries and job records in the results bucket.
 
-Keys: ``results/<key>.json``, ``entries/<job_id>.json``, ``jobs/<job_id>.json`` and
-``open/<job_id>`` markers for unfinished jobs (so listing them does not scan history).
+Keys (``zrc.storage.keys``): ``results/<key>.json.gz``, ``entries/<job_id>.json``, ``jobs/<job_id>.json``
+and ``open/<job_id>`` markers for unfinished jobs (so listing them does not scan history).
 """
 
 from __future__ import annotations
 
 import json
-import re
 
 import structlog
+from google.protobuf import json_format
 
 from zrc.common import runtime
-from zrc.common.data import BadRequest, decode_result, encode_result, result_object
+from zrc.common.convert import entry_pb, entry_py, job_pb, job_py, summary_pb, summary_py
+from zrc.common.data import BadRequest, decode_result, encode_result
+from zrc.core.benchmarks import get_benchmark
 from zrc.core.jobs import Job, JobConflict
-from zrc.core.limits import quoted
+from zrc.core.leaderboard import dumps
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
-from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage
+from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage, keys
 
 log = structlog.get_logger("zrc.results")
-_ID = re.compile(r"^[0-9a-f]{16,64}$")
-
-
-def _id(value: str, what: str) -> str:
-    from zrc.common.data import BadRequest
-    if not _ID.match(value):
-        raise BadRequest(f"invalid {what} {quoted(value)}")
-    return value
-
-
 def _benchmark(name: str) -> str:
-    from zrc.common.data import BadRequest
-    from zrc.core.benchmarks import get_benchmark
-    try:
-        return get_benchmark(name).name
-    except KeyError as exc:
-        raise BadRequest(str(exc.args[0])) from None
+    return get_benchmark(name).name
 
 
 class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
@@ -44,37 +31,49 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         self.storage = storage
 
     def GetResult(self, request, context):
-        key = _id(request.key, "key")
+        key = request.key
         try:
-            d = decode_result(self.storage.get_bytes(RESULTS, result_object(key)))
+            d = decode_result(self.storage.get_bytes(RESULTS, keys.result(key)))
         except NotFound:   # stored before results were compressed
-            d = self.storage.get_json(RESULTS, f"results/{key}.json")
-        return results_pb2.GetResultResponse(result=results_pb2.TaskResult(
-            key=d["key"], task=d["task"], set=d["set"], summary_json=d["summary_json"],
-            scorer_version=d["scorer_version"],
-            files=[common_pb2.File(name=n, content=c.encode()) for n, c in d["files"].items()]))
+            d = self.storage.get_json(RESULTS, keys.result(key, legacy=True))
+        out = results_pb2.TaskResult(key=d["key"], task=d["task"], set=d["set"], scorer_version=d["scorer_version"],
+                                     files=[common_pb2.File(name=n, content=c.encode()) for n, c in d["files"].items()])
+        if "validation" in d:
+            json_format.ParseDict(d["validation"], out.validation)
+        else:
+            out.summary.CopyFrom(summary_pb(json.loads(d["summary_json"])))
+        return results_pb2.GetResultResponse(result=out)
 
     def PutResult(self, request, context):
+        """Stored as before typed protos (the summary as JSON text), so older stores stay readable."""
         r = request.result
-        d = {"key": _id(r.key, "key"), "task": r.task, "set": r.set, "summary_json": r.summary_json,
-             "scorer_version": r.scorer_version, "files": {f.name: f.content.decode() for f in r.files}}
+        d = {"key": r.key, "task": r.task, "set": r.set, "scorer_version": r.scorer_version,
+             "files": {f.name: f.content.decode() for f in r.files}}
+        if r.HasField("validation"):
+            d["validation"] = json_format.MessageToDict(r.validation)
+        else:
+            d["summary_json"] = json.dumps(summary_py(r.summary), allow_nan=False)
         # score CSVs compress ~4x: a full-size evaluation leaves ~2 MB instead of ~7 MB (ZRC_HOME stays small)
-        self.storage.put_bytes(RESULTS, result_object(r.key), encode_result(d))
+        self.storage.put_bytes(RESULTS, keys.result(r.key), encode_result(d))
         return results_pb2.PutResultResponse()
 
     def PutJob(self, request, context):
-        job = Job.from_dict(json.loads(request.job_json))
-        jid = _id(job.job_id, "job id")
+        jid = request.job.job_id
+        key = keys.job(jid)   # checks the id first
+        if not request.job.state:
+            raise BadRequest(f"job {jid}: the record has no state")
+        record = job_py(request.job)
+        job = Job.from_dict(record)
         structlog.contextvars.bind_contextvars(job_id=jid)
-        key, data = f"jobs/{jid}.json", request.job_json.encode()
+        data = json.dumps(record).encode()
         if request.conditional:
             self._compare_and_set(key, data, job, request.expected_revision)
         else:
             self.storage.put_bytes(RESULTS, key, data)
         if job.final:
-            self.storage.delete(RESULTS, f"open/{jid}")
+            self.storage.delete(RESULTS, keys.open_marker(job.job_id))
         else:
-            self.storage.put_bytes(RESULTS, f"open/{jid}", b"")
+            self.storage.put_bytes(RESULTS, keys.open_marker(job.job_id), b"")
         return results_pb2.PutJobResponse()
 
     def _compare_and_set(self, key: str, data: bytes, job: Job, expected: int) -> None:
@@ -102,15 +101,15 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
 
     def GetJob(self, request, context):
         try:
-            data = self.storage.get_bytes(RESULTS, f"jobs/{_id(request.job_id, 'job id')}.json")
+            data = self.storage.get_bytes(RESULTS, keys.job(request.job_id))
         except NotFound:
             raise NotFound(f"job {request.job_id}") from None
-        return results_pb2.GetJobResponse(job_json=data.decode())
+        return results_pb2.GetJobResponse(job=job_pb(json.loads(data)))
 
     def ListJobs(self, request, context):
         """Job records in job id order; paged (``page_size``) and as summaries on request, so that a listing
         stays small whatever the jobs carry."""
-        prefix = "open/" if request.unfinished_only else "jobs/"
+        prefix = keys.OPEN if request.unfinished_only else keys.JOBS
         ids = sorted(key[len(prefix):].removesuffix(".json") for key in self.storage.list(RESULTS, prefix))
         if request.page_token:
             ids = [j for j in ids if j > request.page_token]
@@ -119,41 +118,40 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         out = []
         for jid in page:
             try:
-                data = self.storage.get_bytes(RESULTS, f"jobs/{jid}.json").decode()
+                data = self.storage.get_bytes(RESULTS, keys.job(jid)).decode()
             except NotFound:
                 continue
-            out.append(_summary(data) if request.summaries else data)
-        return results_pb2.ListJobsResponse(job_json=out, next_page_token=page[-1] if more and page else "")
+            out.append(job_pb(_summary(data) if request.summaries else json.loads(data)))
+        return results_pb2.ListJobsResponse(jobs=out, next_page_token=page[-1] if more and page else "")
 
     def PutEntry(self, request, context):
-        json.loads(request.entry_json)  # refuse garbage early
-        self.storage.put_bytes(RESULTS, f"entries/{_id(request.job_id, 'job id')}.json", request.entry_json.encode())
+        self.storage.put_bytes(RESULTS, keys.entry(request.job_id),
+                               dumps(entry_py(request.entry)).encode())
         return results_pb2.PutEntryResponse()
 
     def PublishEntry(self, request, context):
         bench = _benchmark(request.benchmark)
-        json.loads(request.entry_json)
-        self.storage.put_bytes(RESULTS, f"leaderboards/{bench}/{_id(request.entry_id, 'entry id')}.json",
-                               request.entry_json.encode())
+        self.storage.put_bytes(RESULTS, keys.leaderboard_entry(bench, request.entry_id),
+                               dumps(entry_py(request.entry)).encode())
         return results_pb2.PublishEntryResponse()
 
     def ListLeaderboard(self, request, context):
         bench = _benchmark(request.benchmark)
-        keys = self.storage.list(RESULTS, f"leaderboards/{bench}/")
         return results_pb2.ListLeaderboardResponse(
-            entries_json=[self.storage.get_bytes(RESULTS, k).decode() for k in keys])
+            entries=[entry_pb(json.loads(self.storage.get_bytes(RESULTS, k)))
+                     for k in self.storage.list(RESULTS, keys.leaderboard(bench))])
 
     def GetEntry(self, request, context):
-        data = self.storage.get_bytes(RESULTS, f"entries/{_id(request.job_id, 'job id')}.json")
-        return results_pb2.GetEntryResponse(entry_json=data.decode())
+        data = self.storage.get_bytes(RESULTS, keys.entry(request.job_id))
+        return results_pb2.GetEntryResponse(entry=entry_pb(json.loads(data)))
 
 
-def _summary(record: str) -> str:
+def _summary(record: str) -> dict:
     """A job record without its findings and events (their counts instead)."""
     d = json.loads(record)
     d["findings_count"] = len(d.pop("findings", None) or [])
     d["events_count"] = len(d.pop("events", None) or [])
-    return json.dumps(d)
+    return d
 
 
 def register(storage: Storage):

@@ -4,9 +4,11 @@
 * :class:`~zrc.storage.local.LocalStorage`: a directory, for the embedded mode.
 
 Both have the same semantics: whole-object writes are atomic (a reader sees the
-old object or the new one, never a partial one), keys are built by callers from
-ids and digests (never from user-supplied names), and transient faults raise
-:class:`StorageUnavailable` so that callers can retry.
+old object or the new one, never a partial one), keys come from
+:mod:`zrc.storage.keys` (ids and digests, checked; never unchecked user input),
+transient faults raise :class:`StorageUnavailable` so that callers can retry, and
+a missing object raises :class:`NotFound` (both from the one error vocabulary,
+``zrc.core.errors``).
 
 Buckets (names configurable): ``datasets`` (gold files per dataset),
 ``submissions`` (one archive per digest), ``results`` (cached task results,
@@ -15,28 +17,39 @@ leaderboard entries, job records).
 
 from __future__ import annotations
 
+import builtins
+import hashlib
 import io
 import json
 from abc import ABC, abstractmethod
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
+from zrc.core.errors import Conflict, NotFound, Unavailable
 from zrc.core.sources import FileTree
+
+__all__ = ["DATASETS", "SUBMISSIONS", "RESULTS", "NotFound", "PreconditionFailed", "StorageUnavailable", "Storage",
+           "RangeReader", "ChainReader", "StorageTree", "Readable", "from_env", "s3_secure"]
 
 DATASETS = "datasets"
 SUBMISSIONS = "submissions"
 RESULTS = "results"
 
 
-class NotFound(KeyError):
-    """The object does not exist."""
-
-
-class PreconditionFailed(RuntimeError):
+class PreconditionFailed(Conflict):
     """A conditional write lost: the object exists (put_if_absent) or changed (put_if_match)."""
 
+    def __str__(self) -> str:   # what the caller of the RPC that lost reads
+        return f"concurrent update, try again ({self.message})"
 
-class StorageUnavailable(RuntimeError):
+
+class StorageUnavailable(Unavailable):
     """A transient storage fault (connection refused, timeout, 5xx): retry later."""
+
+
+class Readable(Protocol):
+    """What put_file streams from: a file, or a reader over other objects (RangeReader, ChainReader)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class Storage(ABC):
@@ -67,7 +80,7 @@ class Storage(ABC):
         A read-modify-write (a token record being revoked) then never loses a concurrent update."""
 
     @abstractmethod
-    def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
+    def put_file(self, bucket: str, key: str, fileobj: Readable, size: int) -> None:
         """Stream a file of known size (multipart for large objects)."""
 
     @abstractmethod
@@ -84,6 +97,10 @@ class Storage(ABC):
     def list(self, bucket: str, prefix: str = "") -> list[str]: ...
 
     @abstractmethod
+    def list_ages(self, bucket: str, prefix: str = "") -> builtins.list[tuple[str, float]]:
+        """(key, seconds since last modified) of every object under ``prefix`` (the retention sweeper)."""
+
+    @abstractmethod
     def delete(self, bucket: str, key: str) -> None: ...
 
     @abstractmethod
@@ -91,8 +108,8 @@ class Storage(ABC):
         """Server-side copy within a bucket (atomic for readers of ``dst``)."""
 
     @abstractmethod
-    def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
-        """Server-side concatenation of ``srcs`` into ``dst`` (S3: every source but the last >= 5 MiB)."""
+    def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
+        """Concatenation of ``srcs`` into ``dst``, server-side where the backend can (any source sizes)."""
 
     @abstractmethod
     def ping(self) -> None:
@@ -105,9 +122,6 @@ class Storage(ABC):
             return False
         return True
 
-    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
-        """(key, seconds since last modified) of every object under ``prefix`` (the retention sweeper)."""
-        raise NotImplementedError
 
     def put_json(self, bucket: str, key: str, obj: Any) -> None:
         self.put_bytes(bucket, key, json.dumps(obj, allow_nan=False).encode())
@@ -164,6 +178,34 @@ class RangeReader(io.RawIOBase):
             start = 0
         out = self._buf[start:start + n]
         self._pos += len(out)
+        return out
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+class ChainReader(io.RawIOBase):
+    """Objects read one after the other as one stream (segments of an upload), hashed when ``hashed``."""
+
+    def __init__(self, storage: Storage, bucket: str, keys: list[str], hashed: bool = False):
+        self.storage, self.bucket, self.keys = storage, bucket, list(keys)
+        self.sha = hashlib.sha256() if hashed else None
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self._buf) < n) and self.keys:
+            self._buf += self.storage.get_bytes(self.bucket, self.keys.pop(0))
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        if self.sha is not None:
+            self.sha.update(out)
         return out
 
     def readinto(self, b) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import hashlib
 import os
@@ -9,9 +10,8 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO
 
-from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Storage
+from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Readable, Storage
 
 
 def _touch(path: Path) -> None:
@@ -83,7 +83,7 @@ class LocalStorage(Storage):
                 raise PreconditionFailed(f"{bucket}/{key} changed since it was read")
             self.put_bytes(bucket, key, data)
 
-    def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
+    def put_file(self, bucket: str, key: str, fileobj: Readable, size: int) -> None:
         self._atomic(self._path(bucket, key), lambda fh: shutil.copyfileobj(fileobj, fh, 1 << 20))
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
@@ -115,7 +115,7 @@ class LocalStorage(Storage):
 
     def list(self, bucket: str, prefix: str = "") -> list[str]:
         base = self.root / self.buckets[bucket]
-        out = []
+        out: list[str] = []
         for dirpath, _, files in os.walk(base):
             rel = os.path.relpath(dirpath, base)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
@@ -125,7 +125,7 @@ class LocalStorage(Storage):
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)
 
-    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
+    def list_ages(self, bucket: str, prefix: str = "") -> builtins.list[tuple[str, float]]:
         now = time.time()
         out = []
         for key in self.list(bucket, prefix):
@@ -136,13 +136,21 @@ class LocalStorage(Storage):
         return out
 
     def copy(self, bucket: str, src: str, dst: str) -> None:
-        with open(self._path(bucket, src), "rb") as fh:
+        try:
+            fh = open(self._path(bucket, src), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise NotFound(f"{bucket}/{src}") from None   # as S3 says it: callers handle one error
+        with fh:
             self._atomic(self._path(bucket, dst), lambda out: shutil.copyfileobj(fh, out, 1 << 20))
 
-    def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
+    def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
         def write(out) -> None:
             for src in srcs:
-                with open(self._path(bucket, src), "rb") as fh:
+                try:
+                    fh = open(self._path(bucket, src), "rb")  # noqa: SIM115 - closed below
+                except FileNotFoundError:   # a source went away (another stream finished): as S3 says it
+                    raise NotFound(f"{bucket}/{src}") from None
+                with fh:
                     shutil.copyfileobj(fh, out, 1 << 20)
         self._atomic(self._path(bucket, dst), write)
 

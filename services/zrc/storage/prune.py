@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import RESULTS, SUBMISSIONS
+from . import RESULTS, SUBMISSIONS, keys
 
 DEFAULT_BUDGET = 2 * 1000**3
 # (bucket, key prefix) whose objects are caches: safe to delete, recomputed on demand
-PRUNABLE = ((SUBMISSIONS, ""), (RESULTS, "results/"))
+PRUNABLE = ((SUBMISSIONS, ""), (RESULTS, keys.RESULT_CACHE))
 _UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "M": 1000**2, "MB": 1000**2, "G": 1000**3, "GB": 1000**3,
           "T": 1000**4, "TB": 1000**4, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
 

@@ -8,9 +8,10 @@ server cannot hang a caller forever.
 
 from __future__ import annotations
 
+import builtins
 import io
 import time
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import urllib3
 from minio import Minio
@@ -19,9 +20,20 @@ from minio.error import S3Error, ServerError
 
 from zrc.common.metrics import STORAGE_ERRORS
 
-from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Storage, StorageUnavailable
+from . import (
+    DATASETS,
+    RESULTS,
+    SUBMISSIONS,
+    ChainReader,
+    NotFound,
+    PreconditionFailed,
+    Readable,
+    Storage,
+    StorageUnavailable,
+)
 
 PART_SIZE = 16 << 20
+MIN_PART = 5 << 20   # S3's smallest multipart part (but the last): the smallest source compose_object takes
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket")
 # 412 (and 409 when two conditional writes race inside the store): the condition did not hold.
 _LOST = ("PreconditionFailed", "ConditionalRequestConflict")
@@ -98,8 +110,9 @@ class S3Storage(Storage):
         self._put_conditional(bucket, key, data, {"If-Match": f'"{etag}"'})
 
     @_wrap
-    def put_file(self, bucket: str, key: str, fileobj: BinaryIO, size: int) -> None:
-        self.client.put_object(self.buckets[bucket], key, fileobj, size, part_size=PART_SIZE)
+    def put_file(self, bucket: str, key: str, fileobj: Readable, size: int) -> None:
+        # minio only calls read(): any Readable will do
+        self.client.put_object(self.buckets[bucket], key, cast(BinaryIO, fileobj), size, part_size=PART_SIZE)
 
     def _read(self, bucket: str, key: str, offset: int = 0, length: int = 0) -> bytes:
         resp = self.client.get_object(self.buckets[bucket], key, offset=offset, length=length)
@@ -119,7 +132,7 @@ class S3Storage(Storage):
 
     @_wrap
     def size(self, bucket: str, key: str) -> int:
-        return int(self.client.stat_object(self.buckets[bucket], key).size)
+        return int(self.client.stat_object(self.buckets[bucket], key).size or 0)
 
     @_wrap
     def list(self, bucket: str, prefix: str = "") -> list[str]:
@@ -127,7 +140,7 @@ class S3Storage(Storage):
                                                                       recursive=True))
 
     @_wrap
-    def list_ages(self, bucket: str, prefix: str = "") -> list[tuple[str, float]]:
+    def list_ages(self, bucket: str, prefix: str = "") -> builtins.list[tuple[str, float]]:
         now = time.time()
         return sorted((o.object_name, now - o.last_modified.timestamp() if o.last_modified else 0.0)
                       for o in self.client.list_objects(self.buckets[bucket], prefix=prefix, recursive=True))
@@ -139,14 +152,23 @@ class S3Storage(Storage):
     @_wrap
     def copy(self, bucket: str, src: str, dst: str) -> None:
         b = self.buckets[bucket]
-        size = self.client.stat_object(b, src).size
+        size = self.client.stat_object(b, src).size or 0
         if size < (5 << 30):
             self.client.copy_object(b, dst, CopySource(b, src))
         else:  # single-request copies stop at 5 GiB; compose does a multipart copy
             self.client.compose_object(b, dst, [ComposeSource(b, src)])
 
+    def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
+        """Server-side (the bytes do not travel again) when every source but the last has S3's minimum part
+        size; otherwise streamed through this process."""
+        sizes = [self.size(bucket, k) for k in srcs]
+        if all(n >= MIN_PART for n in sizes[:-1]):
+            self._compose(bucket, dst, srcs)
+        else:
+            self.put_file(bucket, dst, ChainReader(self, bucket, srcs), sum(sizes))
+
     @_wrap
-    def compose(self, bucket: str, dst: str, srcs: list[str]) -> None:
+    def _compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
         b = self.buckets[bucket]
         self.client.compose_object(b, dst, [ComposeSource(b, k) for k in srcs])
 

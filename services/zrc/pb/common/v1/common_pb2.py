@@ -22,21 +22,93 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azrc/common/v1/common.proto\x12\rzrc.common.v1\"o\n\x07\x46inding\x12)\n\x08severity\x18\x01 \x01(\x0e\x32\x17.zrc.common.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\x05\"%\n\x04\x46ile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"z\n\tSelection\x12\x19\n\x11submission_digest\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x0c\n\x04sets\x18\x04 \x03(\t\x12\r\n\x05tasks\x18\x05 \x03(\t\x12\x11\n\tlocal_ref\x18\x06 \x01(\t*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azrc/common/v1/common.proto\x12\rzrc.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n\x07\x46inding\x12)\n\x08severity\x18\x01 \x01(\x0e\x32\x17.zrc.common.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\x05\"%\n\x04\x46ile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"z\n\tSelection\x12\x19\n\x11submission_digest\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x0c\n\x04sets\x18\x04 \x03(\t\x12\r\n\x05tasks\x18\x05 \x03(\t\x12\x11\n\tlocal_ref\x18\x06 \x01(\t\"\xfa\x01\n\x05Value\x12\x30\n\nnull_value\x18\x01 \x01(\x0e\x32\x1a.google.protobuf.NullValueH\x00\x12\x14\n\nbool_value\x18\x02 \x01(\x08H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x16\n\x0c\x64ouble_value\x18\x04 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x05 \x01(\tH\x00\x12.\n\nlist_value\x18\x06 \x01(\x0b\x32\x18.zrc.common.v1.ValueListH\x00\x12,\n\tmap_value\x18\x07 \x01(\x0b\x32\x17.zrc.common.v1.ValueMapH\x00\x42\x06\n\x04kind\"1\n\tValueList\x12$\n\x06values\x18\x01 \x03(\x0b\x32\x14.zrc.common.v1.Value\"9\n\x08ValueMap\x12-\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1c.zrc.common.v1.ValueMapEntry\"A\n\rValueMapEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.zrc.common.v1.Value\";\n\x0eSubmissionMeta\x12)\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x17.zrc.common.v1.ValueMap\"\xae\x01\n\x10SubmissionParams\x12\x11\n\tbenchmark\x18\x01 \x01(\t\x12\r\n\x05quiet\x18\x02 \x01(\x08\x12/\n\x08semantic\x18\x03 \x01(\x0b\x32\x1d.zrc.common.v1.SemanticParams\x12-\n\x07lexical\x18\x04 \x01(\x0b\x32\x1c.zrc.common.v1.LexicalParams\x12\x18\n\x10score_files_type\x18\x05 \x01(\t\"\x7f\n\x0eSemanticParams\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07pooling\x18\x02 \x01(\t\x12\x11\n\tsynthetic\x18\x03 \x01(\x08\x12\x13\n\x0blibrispeech\x18\x04 \x01(\x08\x12\x14\n\x0c\x63orrelations\x18\x05 \x01(\x08\x12\x0e\n\x06n_jobs\x18\x06 \x01(\x03\"I\n\rLexicalParams\x12\x0f\n\x07\x62y_pair\x18\x01 \x01(\x08\x12\x11\n\tby_length\x18\x02 \x01(\x08\x12\x14\n\x0c\x62y_frequency\x18\x03 \x01(\x08\"\xfa\x03\n\x0cScoreSummary\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0b\n\x03set\x18\x02 \x01(\t\x12\x10\n\x03\x61ll\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12/\n\x0c\x62y_frequency\x18\x04 \x01(\x0b\x32\x19.zrc.common.v1.ScoreTable\x12,\n\tby_length\x18\x05 \x01(\x0b\x32\x19.zrc.common.v1.ScoreTable\x12*\n\x07\x62y_type\x18\x06 \x01(\x0b\x32\x19.zrc.common.v1.ScoreTable\x12.\n\x0b\x63orrelation\x18\x07 \x01(\x0b\x32\x19.zrc.common.v1.ScoreTable\x12\x35\n\x05sizes\x18\x08 \x03(\x0b\x32&.zrc.common.v1.ScoreSummary.SizesEntry\x12\x35\n\nconfidence\x18\t \x03(\x0b\x32!.zrc.common.v1.ConfidenceInterval\x12\x15\n\x08in_vocab\x18\n \x01(\x0cH\x01\x88\x01\x01\x12\x0f\n\x07has_all\x18\x0b \x01(\x08\x12\x11\n\thas_sizes\x18\x0c \x01(\x08\x12\x16\n\x0ehas_confidence\x18\r \x01(\x08\x1a,\n\nSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x42\x06\n\x04_allB\x0b\n\t_in_vocab\"9\n\nScoreTable\x12+\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1a.zrc.common.v1.ScoreColumn\"\xaf\x01\n\x0bScoreColumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x07\x64oubles\x18\x02 \x01(\x0b\x32\x1b.zrc.common.v1.DoubleColumnH\x00\x12(\n\x04ints\x18\x03 \x01(\x0b\x32\x18.zrc.common.v1.IntColumnH\x00\x12.\n\x07strings\x18\x04 \x01(\x0b\x32\x1b.zrc.common.v1.StringColumnH\x00\x42\x08\n\x06values\"\x1e\n\x0c\x44oubleColumn\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1b\n\tIntColumn\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1e\n\x0cStringColumn\x12\x0e\n\x06values\x18\x01 \x03(\t\"\xae\x01\n\x12\x43onfidenceInterval\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x15\n\x08\x65stimate\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06\x63i_low\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x14\n\x07\x63i_high\x18\x04 \x01(\x01H\x02\x88\x01\x01\x12\x0f\n\x07n_units\x18\x05 \x01(\x03\x12\x11\n\tresamples\x18\x06 \x01(\x03\x42\x0b\n\t_estimateB\t\n\x07_ci_lowB\n\n\x08_ci_high\"\xb7\x04\n\x10LeaderboardEntry\x12&\n\x08model_id\x18\x01 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\x15\n\rsubmission_id\x18\x02 \x01(\t\x12\x12\n\x05index\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x33\n\x0fsubmission_date\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x0csubmitted_by\x18\x05 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12)\n\x0b\x64\x65scription\x18\x06 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\x34\n\x0bpublication\x18\x07 \x01(\x0b\x32\x1f.zrc.common.v1.EntryPublication\x12,\n\x07\x64\x65tails\x18\x08 \x01(\x0b\x32\x1b.zrc.common.v1.EntryDetails\x12\x32\n\x0cslm21_scores\x18\t \x01(\x0b\x32\x1a.zrc.common.v1.Slm21ScoresH\x00\x12:\n\x10prosaudit_scores\x18\n \x01(\x0b\x32\x1e.zrc.common.v1.ProsAuditScoresH\x00\x12\x30\n\x0cslm21_extras\x18\x0b \x01(\x0b\x32\x1a.zrc.common.v1.Slm21Extras\x12*\n\x03zrc\x18\x0c \x01(\x0b\x32\x1d.zrc.common.v1.PublishedEntryB\x08\n\x06scoresB\x08\n\x06_index\"\xe2\x03\n\x10\x45ntryPublication\x12*\n\x0c\x61uthor_short\x18\x01 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12%\n\x07\x61uthors\x18\x02 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12)\n\x0bpaper_title\x18\x03 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\'\n\tpaper_ref\x18\x04 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12%\n\x07\x62ib_ref\x18\x05 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\'\n\tpaper_url\x18\x06 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12&\n\x08pub_year\x18\x07 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\'\n\tteam_name\x18\x08 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12)\n\x0binstitution\x18\t \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\"\n\x04\x63ode\x18\n \x01(\x0b\x32\x14.zrc.common.v1.Value\x12!\n\x03\x64oi\x18\x0b \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\x14\n\x0copen_science\x18\x0c \x01(\x08\"\xa7\x01\n\x0c\x45ntryDetails\x12\'\n\ttrain_set\x18\x01 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\x12\n\nbenchmarks\x18\x02 \x03(\t\x12\x17\n\ngpu_budget\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x32\n\nparameters\x18\x04 \x01(\x0b\x32\x1e.zrc.common.v1.EntryParametersB\r\n\x0b_gpu_budget\"`\n\x0f\x45ntryParameters\x12\x12\n\x05quiet\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12/\n\x08semantic\x18\x02 \x01(\x0b\x32\x1d.zrc.common.v1.SemanticParamsB\x08\n\x06_quiet\"?\n\x07\x44\x65vTest\x12\x10\n\x03\x64\x65v\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\x04test\x18\x02 \x01(\x01H\x01\x88\x01\x01\x42\x06\n\x04_devB\x07\n\x05_test\"\xa2\x01\n\x0bSlm21Scores\x12\x32\n\x07lexical\x18\x01 \x01(\x0b\x32!.zrc.common.v1.Slm21LexicalScores\x12)\n\tsyntactic\x18\x02 \x01(\x0b\x32\x16.zrc.common.v1.DevTest\x12\x34\n\x08semantic\x18\x03 \x01(\x0b\x32\".zrc.common.v1.Slm21SemanticScores\"c\n\x12Slm21LexicalScores\x12(\n\x08in_vocab\x18\x01 \x01(\x0b\x32\x16.zrc.common.v1.DevTest\x12#\n\x03\x61ll\x18\x02 \x01(\x0b\x32\x16.zrc.common.v1.DevTest\"}\n\x13Slm21SemanticScores\x12\x31\n\x06normal\x18\x01 \x01(\x0b\x32!.zrc.common.v1.SemanticTypeScores\x12\x33\n\x08weighted\x18\x02 \x01(\x0b\x32!.zrc.common.v1.SemanticTypeScores\"l\n\x12SemanticTypeScores\x12)\n\tsynthetic\x18\x01 \x01(\x0b\x32\x16.zrc.common.v1.DevTest\x12+\n\x0blibrispeech\x18\x02 \x01(\x0b\x32\x16.zrc.common.v1.DevTest\"\x7f\n\x0fProsAuditScores\x12\x37\n\x0bprotosyntax\x18\x01 \x01(\x0b\x32\".zrc.common.v1.ProsAuditTypeScores\x12\x33\n\x07lexical\x18\x02 \x01(\x0b\x32\".zrc.common.v1.ProsAuditTypeScores\"n\n\x13ProsAuditTypeScores\x12*\n\x03\x64\x65v\x18\x01 \x01(\x0b\x32\x1d.zrc.common.v1.ProsAuditScore\x12+\n\x04test\x18\x02 \x01(\x0b\x32\x1d.zrc.common.v1.ProsAuditScore\"^\n\x0eProsAuditScore\x12\x12\n\x05score\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x01n\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x10\n\x03std\x18\x03 \x01(\x01H\x02\x88\x01\x01\x42\x08\n\x06_scoreB\x04\n\x02_nB\x06\n\x04_std\"\x9e\x01\n\x0bSlm21Extras\x12\x32\n\x07lexical\x18\x01 \x01(\x0b\x32!.zrc.common.v1.Slm21LexicalExtras\x12+\n\tsyntactic\x18\x02 \x03(\x0b\x32\x18.zrc.common.v1.ExtrasRow\x12.\n\x08semantic\x18\x03 \x03(\x0b\x32\x1c.zrc.common.v1.SemanticExtra\"q\n\x12Slm21LexicalExtras\x12+\n\tby_length\x18\x01 \x03(\x0b\x32\x18.zrc.common.v1.ExtrasRow\x12.\n\x0c\x62y_frequency\x18\x02 \x03(\x0b\x32\x18.zrc.common.v1.ExtrasRow\"\x80\x02\n\tExtrasRow\x12!\n\x03key\x18\x01 \x01(\x0b\x32\x14.zrc.common.v1.Value\x12\x16\n\tdev_score\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x07\x64\x65v_std\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05\x64\x65v_n\x18\x04 \x01(\x01H\x02\x88\x01\x01\x12\x17\n\ntest_score\x18\x05 \x01(\x01H\x03\x88\x01\x01\x12\x15\n\x08test_std\x18\x06 \x01(\x01H\x04\x88\x01\x01\x12\x13\n\x06test_n\x18\x07 \x01(\x01H\x05\x88\x01\x01\x42\x0c\n\n_dev_scoreB\n\n\x08_dev_stdB\x08\n\x06_dev_nB\r\n\x0b_test_scoreB\x0b\n\t_test_stdB\t\n\x07_test_n\"}\n\rSemanticExtra\x12\x0b\n\x03set\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x18\n\x0blibrispeech\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tsynthetic\x18\x04 \x01(\x01H\x01\x88\x01\x01\x42\x0e\n\x0c_librispeechB\x0c\n\n_synthetic\"\xfe\x01\n\x0ePublishedEntry\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x10\n\x08\x62\x61seline\x18\x04 \x01(\x08\x12\x16\n\x0escorer_version\x18\x05 \x01(\t\x12\x19\n\x11submission_digest\x18\x06 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x07 \x01(\t\x12\x30\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\tintervals\x18\t \x03(\x0b\x32 .zrc.common.v1.PublishedInterval\"\xc8\x01\n\x11PublishedInterval\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0b\n\x03set\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\x15\n\x08\x65stimate\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06\x63i_low\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x14\n\x07\x63i_high\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x0f\n\x07n_units\x18\x07 \x01(\x03\x12\x11\n\tresamples\x18\x08 \x01(\x03\x42\x0b\n\t_estimateB\t\n\x07_ci_lowB\n\n\x08_ci_high*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zrc.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=321
-  _globals['_SEVERITY']._serialized_end=399
-  _globals['_FINDING']._serialized_start=45
-  _globals['_FINDING']._serialized_end=156
-  _globals['_FILE']._serialized_start=158
-  _globals['_FILE']._serialized_end=195
-  _globals['_SELECTION']._serialized_start=197
-  _globals['_SELECTION']._serialized_end=319
+  _globals['_SCORESUMMARY_SIZESENTRY']._loaded_options = None
+  _globals['_SCORESUMMARY_SIZESENTRY']._serialized_options = b'8\001'
+  _globals['_SEVERITY']._serialized_start=5622
+  _globals['_SEVERITY']._serialized_end=5700
+  _globals['_FINDING']._serialized_start=108
+  _globals['_FINDING']._serialized_end=219
+  _globals['_FILE']._serialized_start=221
+  _globals['_FILE']._serialized_end=258
+  _globals['_SELECTION']._serialized_start=260
+  _globals['_SELECTION']._serialized_end=382
+  _globals['_VALUE']._serialized_start=385
+  _globals['_VALUE']._serialized_end=635
+  _globals['_VALUELIST']._serialized_start=637
+  _globals['_VALUELIST']._serialized_end=686
+  _globals['_VALUEMAP']._serialized_start=688
+  _globals['_VALUEMAP']._serialized_end=745
+  _globals['_VALUEMAPENTRY']._serialized_start=747
+  _globals['_VALUEMAPENTRY']._serialized_end=812
+  _globals['_SUBMISSIONMETA']._serialized_start=814
+  _globals['_SUBMISSIONMETA']._serialized_end=873
+  _globals['_SUBMISSIONPARAMS']._serialized_start=876
+  _globals['_SUBMISSIONPARAMS']._serialized_end=1050
+  _globals['_SEMANTICPARAMS']._serialized_start=1052
+  _globals['_SEMANTICPARAMS']._serialized_end=1179
+  _globals['_LEXICALPARAMS']._serialized_start=1181
+  _globals['_LEXICALPARAMS']._serialized_end=1254
+  _globals['_SCORESUMMARY']._serialized_start=1257
+  _globals['_SCORESUMMARY']._serialized_end=1763
+  _globals['_SCORESUMMARY_SIZESENTRY']._serialized_start=1698
+  _globals['_SCORESUMMARY_SIZESENTRY']._serialized_end=1742
+  _globals['_SCORETABLE']._serialized_start=1765
+  _globals['_SCORETABLE']._serialized_end=1822
+  _globals['_SCORECOLUMN']._serialized_start=1825
+  _globals['_SCORECOLUMN']._serialized_end=2000
+  _globals['_DOUBLECOLUMN']._serialized_start=2002
+  _globals['_DOUBLECOLUMN']._serialized_end=2032
+  _globals['_INTCOLUMN']._serialized_start=2034
+  _globals['_INTCOLUMN']._serialized_end=2061
+  _globals['_STRINGCOLUMN']._serialized_start=2063
+  _globals['_STRINGCOLUMN']._serialized_end=2093
+  _globals['_CONFIDENCEINTERVAL']._serialized_start=2096
+  _globals['_CONFIDENCEINTERVAL']._serialized_end=2270
+  _globals['_LEADERBOARDENTRY']._serialized_start=2273
+  _globals['_LEADERBOARDENTRY']._serialized_end=2840
+  _globals['_ENTRYPUBLICATION']._serialized_start=2843
+  _globals['_ENTRYPUBLICATION']._serialized_end=3325
+  _globals['_ENTRYDETAILS']._serialized_start=3328
+  _globals['_ENTRYDETAILS']._serialized_end=3495
+  _globals['_ENTRYPARAMETERS']._serialized_start=3497
+  _globals['_ENTRYPARAMETERS']._serialized_end=3593
+  _globals['_DEVTEST']._serialized_start=3595
+  _globals['_DEVTEST']._serialized_end=3658
+  _globals['_SLM21SCORES']._serialized_start=3661
+  _globals['_SLM21SCORES']._serialized_end=3823
+  _globals['_SLM21LEXICALSCORES']._serialized_start=3825
+  _globals['_SLM21LEXICALSCORES']._serialized_end=3924
+  _globals['_SLM21SEMANTICSCORES']._serialized_start=3926
+  _globals['_SLM21SEMANTICSCORES']._serialized_end=4051
+  _globals['_SEMANTICTYPESCORES']._serialized_start=4053
+  _globals['_SEMANTICTYPESCORES']._serialized_end=4161
+  _globals['_PROSAUDITSCORES']._serialized_start=4163
+  _globals['_PROSAUDITSCORES']._serialized_end=4290
+  _globals['_PROSAUDITTYPESCORES']._serialized_start=4292
+  _globals['_PROSAUDITTYPESCORES']._serialized_end=4402
+  _globals['_PROSAUDITSCORE']._serialized_start=4404
+  _globals['_PROSAUDITSCORE']._serialized_end=4498
+  _globals['_SLM21EXTRAS']._serialized_start=4501
+  _globals['_SLM21EXTRAS']._serialized_end=4659
+  _globals['_SLM21LEXICALEXTRAS']._serialized_start=4661
+  _globals['_SLM21LEXICALEXTRAS']._serialized_end=4774
+  _globals['_EXTRASROW']._serialized_start=4777
+  _globals['_EXTRASROW']._serialized_end=5033
+  _globals['_SEMANTICEXTRA']._serialized_start=5035
+  _globals['_SEMANTICEXTRA']._serialized_end=5160
+  _globals['_PUBLISHEDENTRY']._serialized_start=5163
+  _globals['_PUBLISHEDENTRY']._serialized_end=5417
+  _globals['_PUBLISHEDINTERVAL']._serialized_start=5420
+  _globals['_PUBLISHEDINTERVAL']._serialized_end=5620
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from zrc.pb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -126,14 +129,14 @@ class ValidateSubmissionRequest(_message.Message):
     def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class ValidateSubmissionResponse(_message.Message):
-    __slots__ = ("ok", "findings", "params_yaml")
+    __slots__ = ("ok", "findings", "params")
     OK_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
-    PARAMS_YAML_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
-    params_yaml: str
-    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., params_yaml: _Optional[str] = ...) -> None: ...
+    params: _common_pb2.SubmissionParams
+    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., params: _Optional[_Union[_common_pb2.SubmissionParams, _Mapping]] = ...) -> None: ...
 
 class EvaluateRequest(_message.Message):
     __slots__ = ("selection", "skip_validation", "publish", "baseline")
@@ -154,7 +157,7 @@ class EvaluateResponse(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "state", "selection", "skip_validation", "findings", "failure_reason", "parts_done", "parts_total", "created_at", "updated_at", "owner", "publish", "model_id", "findings_count")
+    __slots__ = ("job_id", "state", "selection", "skip_validation", "findings", "failure_reason", "parts_done", "parts_total", "owner", "publish", "model_id", "findings_count", "created_at", "updated_at")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SELECTION_FIELD_NUMBER: _ClassVar[int]
@@ -163,12 +166,12 @@ class Job(_message.Message):
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     PARTS_DONE_FIELD_NUMBER: _ClassVar[int]
     PARTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
-    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
-    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     PUBLISH_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     state: JobState
     selection: _common_pb2.Selection
@@ -177,13 +180,13 @@ class Job(_message.Message):
     failure_reason: str
     parts_done: int
     parts_total: int
-    created_at: str
-    updated_at: str
     owner: str
     publish: bool
     model_id: str
     findings_count: int
-    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., parts_done: _Optional[int] = ..., parts_total: _Optional[int] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., owner: _Optional[str] = ..., publish: _Optional[bool] = ..., model_id: _Optional[str] = ..., findings_count: _Optional[int] = ...) -> None: ...
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, job_id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., failure_reason: _Optional[str] = ..., parts_done: _Optional[int] = ..., parts_total: _Optional[int] = ..., owner: _Optional[str] = ..., publish: _Optional[bool] = ..., model_id: _Optional[str] = ..., findings_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("seq", "state", "message", "task", "set", "at")
@@ -198,8 +201,8 @@ class JobEvent(_message.Message):
     message: str
     task: str
     set: str
-    at: str
-    def __init__(self, seq: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., task: _Optional[str] = ..., set: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, seq: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., message: _Optional[str] = ..., task: _Optional[str] = ..., set: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WatchJobRequest(_message.Message):
     __slots__ = ("job_id", "after_seq")
@@ -258,10 +261,10 @@ class GetLeaderboardRequest(_message.Message):
     def __init__(self, benchmark: _Optional[str] = ...) -> None: ...
 
 class GetLeaderboardResponse(_message.Message):
-    __slots__ = ("entries_json",)
-    ENTRIES_JSON_FIELD_NUMBER: _ClassVar[int]
-    entries_json: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, entries_json: _Optional[_Iterable[str]] = ...) -> None: ...
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_common_pb2.LeaderboardEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_common_pb2.LeaderboardEntry, _Mapping]]] = ...) -> None: ...
 
 class WhoAmIRequest(_message.Message):
     __slots__ = ()
@@ -283,8 +286,8 @@ class WhoAmIResponse(_message.Message):
     user: str
     admin: bool
     quota_left: _containers.ScalarMap[str, int]
-    quota_resets_at: str
-    def __init__(self, user: _Optional[str] = ..., admin: _Optional[bool] = ..., quota_left: _Optional[_Mapping[str, int]] = ..., quota_resets_at: _Optional[str] = ...) -> None: ...
+    quota_resets_at: _timestamp_pb2.Timestamp
+    def __init__(self, user: _Optional[str] = ..., admin: _Optional[bool] = ..., quota_left: _Optional[_Mapping[str, int]] = ..., quota_resets_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateUserRequest(_message.Message):
     __slots__ = ("name", "admin")
@@ -313,8 +316,8 @@ class CreateTokenResponse(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     token: str
     id: str
-    expires_at: str
-    def __init__(self, token: _Optional[str] = ..., id: _Optional[str] = ..., expires_at: _Optional[str] = ...) -> None: ...
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RevokeTokenRequest(_message.Message):
     __slots__ = ("token",)
@@ -339,14 +342,14 @@ class RescoreResponse(_message.Message):
     def __init__(self, job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetScoresResponse(_message.Message):
-    __slots__ = ("files", "leaderboard_json", "job")
+    __slots__ = ("files", "job", "entry")
     FILES_FIELD_NUMBER: _ClassVar[int]
-    LEADERBOARD_JSON_FIELD_NUMBER: _ClassVar[int]
     JOB_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
     files: _containers.RepeatedCompositeFieldContainer[_common_pb2.File]
-    leaderboard_json: str
     job: Job
-    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.File, _Mapping]]] = ..., leaderboard_json: _Optional[str] = ..., job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+    entry: _common_pb2.LeaderboardEntry
+    def __init__(self, files: _Optional[_Iterable[_Union[_common_pb2.File, _Mapping]]] = ..., job: _Optional[_Union[Job, _Mapping]] = ..., entry: _Optional[_Union[_common_pb2.LeaderboardEntry, _Mapping]] = ...) -> None: ...
 
 class UserInfo(_message.Message):
     __slots__ = ("name", "admin", "disabled", "created_at")
@@ -357,8 +360,8 @@ class UserInfo(_message.Message):
     name: str
     admin: bool
     disabled: bool
-    created_at: str
-    def __init__(self, name: _Optional[str] = ..., admin: _Optional[bool] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[str] = ...) -> None: ...
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., admin: _Optional[bool] = ..., disabled: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListUsersRequest(_message.Message):
     __slots__ = ()
@@ -371,20 +374,20 @@ class ListUsersResponse(_message.Message):
     def __init__(self, users: _Optional[_Iterable[_Union[UserInfo, _Mapping]]] = ...) -> None: ...
 
 class TokenInfo(_message.Message):
-    __slots__ = ("id", "prefix", "user", "created_at", "expires_at", "revoked")
+    __slots__ = ("id", "prefix", "user", "revoked", "created_at", "expires_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
-    REVOKED_FIELD_NUMBER: _ClassVar[int]
     id: str
     prefix: str
     user: str
-    created_at: str
-    expires_at: str
     revoked: bool
-    def __init__(self, id: _Optional[str] = ..., prefix: _Optional[str] = ..., user: _Optional[str] = ..., created_at: _Optional[str] = ..., expires_at: _Optional[str] = ..., revoked: _Optional[bool] = ...) -> None: ...
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., prefix: _Optional[str] = ..., user: _Optional[str] = ..., revoked: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListTokensRequest(_message.Message):
     __slots__ = ("user",)
@@ -427,18 +430,18 @@ class SetUserDisabledResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class AuditRecord(_message.Message):
-    __slots__ = ("at", "actor", "action", "target", "detail")
-    AT_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("actor", "action", "target", "detail", "at")
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
-    at: str
+    AT_FIELD_NUMBER: _ClassVar[int]
     actor: str
     action: str
     target: str
     detail: str
-    def __init__(self, at: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, actor: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListAuditRequest(_message.Message):
     __slots__ = ("limit",)

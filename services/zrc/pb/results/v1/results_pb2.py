@@ -22,54 +22,72 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from zrc.pb.common.v1 import common_pb2 as zrc_dot_common_dot_v1_dot_common__pb2
+from zrc.pb.validation.v1 import validation_pb2 as zrc_dot_validation_dot_v1_dot_validation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/results/v1/results.proto\x12\x0ezrc.results.v1\x1a\x1azrc/common/v1/common.proto\"\x86\x01\n\nTaskResult\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0b\n\x03set\x18\x03 \x01(\t\x12\"\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x14\n\x0csummary_json\x18\x05 \x01(\t\x12\x16\n\x0escorer_version\x18\x06 \x01(\t\"\x1f\n\x10GetResultRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"?\n\x11GetResultResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\">\n\x10PutResultRequest\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\"\x13\n\x11PutResultResponse\"Q\n\rPutJobRequest\x12\x10\n\x08job_json\x18\x01 \x01(\t\x12\x13\n\x0b\x63onditional\x18\x02 \x01(\x08\x12\x19\n\x11\x65xpected_revision\x18\x03 \x01(\x03\"\x10\n\x0ePutJobResponse\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x0eGetJobResponse\x12\x10\n\x08job_json\x18\x01 \x01(\t\"d\n\x0fListJobsRequest\x12\x17\n\x0funfinished_only\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tsummaries\x18\x04 \x01(\x08\"=\n\x10ListJobsResponse\x12\x10\n\x08job_json\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x0fPutEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nentry_json\x18\x02 \x01(\t\"\x12\n\x10PutEntryResponse\"!\n\x0fGetEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"&\n\x10GetEntryResponse\x12\x12\n\nentry_json\x18\x01 \x01(\t\"N\n\x13PublishEntryRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12\x12\n\nentry_json\x18\x03 \x01(\t\"\x16\n\x14PublishEntryResponse\"+\n\x16ListLeaderboardRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\"/\n\x17ListLeaderboardResponse\x12\x14\n\x0c\x65ntries_json\x18\x01 \x03(\t2\xf2\x05\n\x0eResultsService\x12P\n\tGetResult\x12 .zrc.results.v1.GetResultRequest\x1a!.zrc.results.v1.GetResultResponse\x12P\n\tPutResult\x12 .zrc.results.v1.PutResultRequest\x1a!.zrc.results.v1.PutResultResponse\x12G\n\x06PutJob\x12\x1d.zrc.results.v1.PutJobRequest\x1a\x1e.zrc.results.v1.PutJobResponse\x12G\n\x06GetJob\x12\x1d.zrc.results.v1.GetJobRequest\x1a\x1e.zrc.results.v1.GetJobResponse\x12M\n\x08ListJobs\x12\x1f.zrc.results.v1.ListJobsRequest\x1a .zrc.results.v1.ListJobsResponse\x12M\n\x08PutEntry\x12\x1f.zrc.results.v1.PutEntryRequest\x1a .zrc.results.v1.PutEntryResponse\x12M\n\x08GetEntry\x12\x1f.zrc.results.v1.GetEntryRequest\x1a .zrc.results.v1.GetEntryResponse\x12Y\n\x0cPublishEntry\x12#.zrc.results.v1.PublishEntryRequest\x1a$.zrc.results.v1.PublishEntryResponse\x12\x62\n\x0fListLeaderboard\x12&.zrc.results.v1.ListLeaderboardRequest\x1a\'.zrc.results.v1.ListLeaderboardResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/results/v1/results.proto\x12\x0ezrc.results.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1azrc/common/v1/common.proto\x1a\"zrc/validation/v1/validation.proto\"\xfa\x01\n\nTaskResult\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0b\n\x03set\x18\x03 \x01(\t\x12\"\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x16\n\x0escorer_version\x18\x06 \x01(\t\x12.\n\x07summary\x18\x07 \x01(\x0b\x32\x1b.zrc.common.v1.ScoreSummaryH\x00\x12\x39\n\nvalidation\x18\x08 \x01(\x0b\x32#.zrc.validation.v1.ValidateResponseH\x00\x42\t\n\x07outcomeJ\x04\x08\x05\x10\x06R\x0csummary_json\"\x1f\n\x10GetResultRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"?\n\x11GetResultResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\">\n\x10PutResultRequest\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.zrc.results.v1.TaskResult\"\x13\n\x11PutResultResponse\"\xa4\x08\n\tJobRecord\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12+\n\tselection\x18\x02 \x01(\x0b\x32\x18.zrc.common.v1.Selection\x12\x17\n\x0fskip_validation\x18\x03 \x01(\x08\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x0f\n\x07publish\x18\x05 \x01(\x08\x12\x10\n\x08\x62\x61seline\x18\x06 \x01(\x08\x12\x10\n\x08model_id\x18\x07 \x01(\t\x12\x16\n\x0ereplaces_entry\x18\x08 \x01(\t\x12-\n\x05state\x18\t \x01(\x0e\x32\x1e.zrc.results.v1.JobRecordState\x12(\n\x08\x66indings\x18\n \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0b \x01(\t\x12&\n\x05parts\x18\x0c \x03(\x0b\x32\x17.zrc.results.v1.JobPart\x12%\n\x04\x64one\x18\r \x03(\x0b\x32\x17.zrc.results.v1.JobPart\x12.\n\x06\x65vents\x18\x0e \x03(\x0b\x32\x1e.zrc.results.v1.JobRecordEvent\x12/\n\x06params\x18\x0f \x01(\x0b\x32\x1f.zrc.common.v1.SubmissionParams\x12+\n\x04meta\x18\x10 \x01(\x0b\x32\x1d.zrc.common.v1.SubmissionMeta\x12\x16\n\x0e\x64\x61taset_digest\x18\x11 \x01(\t\x12\x13\n\x0blease_owner\x18\x12 \x01(\t\x12\x31\n\rlease_expires\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x14 \x01(\x05\x12\x10\n\x08revision\x18\x15 \x01(\x03\x12\x35\n\x06starts\x18\x16 \x03(\x0b\x32%.zrc.results.v1.JobRecord.StartsEntry\x12.\n\ncreated_at\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x0e\x66indings_count\x18\x19 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x0c\x65vents_count\x18\x1a \x01(\x05H\x01\x88\x01\x01\x12>\n\x0bpooled_refs\x18\x1b \x03(\x0b\x32).zrc.results.v1.JobRecord.PooledRefsEntry\x1a-\n\x0bStartsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x31\n\x0fPooledRefsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x11\n\x0f_findings_countB\x0f\n\r_events_count\"8\n\x07JobPart\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0b\n\x03set\x18\x02 \x01(\t\x12\x12\n\nresult_key\x18\x03 \x01(\t\"\xa0\x01\n\x0eJobRecordEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x05\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.zrc.results.v1.JobRecordState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x0b\n\x03set\x18\x05 \x01(\t\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\rPutJobRequest\x12&\n\x03job\x18\x04 \x01(\x0b\x32\x19.zrc.results.v1.JobRecord\x12\x13\n\x0b\x63onditional\x18\x02 \x01(\x08\x12\x19\n\x11\x65xpected_revision\x18\x03 \x01(\x03J\x04\x08\x01\x10\x02R\x08job_json\"\x10\n\x0ePutJobResponse\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"H\n\x0eGetJobResponse\x12&\n\x03job\x18\x02 \x01(\x0b\x32\x19.zrc.results.v1.JobRecordJ\x04\x08\x01\x10\x02R\x08job_json\"d\n\x0fListJobsRequest\x12\x17\n\x0funfinished_only\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tsummaries\x18\x04 \x01(\x08\"d\n\x10ListJobsResponse\x12\'\n\x04jobs\x18\x03 \x03(\x0b\x32\x19.zrc.results.v1.JobRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\tJ\x04\x08\x01\x10\x02R\x08job_json\"c\n\x0fPutEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12.\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x1f.zrc.common.v1.LeaderboardEntryJ\x04\x08\x02\x10\x03R\nentry_json\"\x12\n\x10PutEntryResponse\"!\n\x0fGetEntryRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"T\n\x10GetEntryResponse\x12.\n\x05\x65ntry\x18\x02 \x01(\x0b\x32\x1f.zrc.common.v1.LeaderboardEntryJ\x04\x08\x01\x10\x02R\nentry_json\"|\n\x13PublishEntryRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12.\n\x05\x65ntry\x18\x04 \x01(\x0b\x32\x1f.zrc.common.v1.LeaderboardEntryJ\x04\x08\x03\x10\x04R\nentry_json\"\x16\n\x14PublishEntryResponse\"+\n\x16ListLeaderboardRequest\x12\x11\n\tbenchmark\x18\x01 \x01(\t\"_\n\x17ListLeaderboardResponse\x12\x30\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1f.zrc.common.v1.LeaderboardEntryJ\x04\x08\x01\x10\x02R\x0c\x65ntries_json*\xe9\x01\n\x0eJobRecordState\x12 \n\x1cJOB_RECORD_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17JOB_RECORD_STATE_QUEUED\x10\x01\x12\x1f\n\x1bJOB_RECORD_STATE_VALIDATING\x10\x02\x12\x1c\n\x18JOB_RECORD_STATE_SCORING\x10\x03\x12\x1e\n\x1aJOB_RECORD_STATE_SUCCEEDED\x10\x04\x12\x1c\n\x18JOB_RECORD_STATE_INVALID\x10\x05\x12\x1b\n\x17JOB_RECORD_STATE_FAILED\x10\x06\x32\xf2\x05\n\x0eResultsService\x12P\n\tGetResult\x12 .zrc.results.v1.GetResultRequest\x1a!.zrc.results.v1.GetResultResponse\x12P\n\tPutResult\x12 .zrc.results.v1.PutResultRequest\x1a!.zrc.results.v1.PutResultResponse\x12G\n\x06PutJob\x12\x1d.zrc.results.v1.PutJobRequest\x1a\x1e.zrc.results.v1.PutJobResponse\x12G\n\x06GetJob\x12\x1d.zrc.results.v1.GetJobRequest\x1a\x1e.zrc.results.v1.GetJobResponse\x12M\n\x08ListJobs\x12\x1f.zrc.results.v1.ListJobsRequest\x1a .zrc.results.v1.ListJobsResponse\x12M\n\x08PutEntry\x12\x1f.zrc.results.v1.PutEntryRequest\x1a .zrc.results.v1.PutEntryResponse\x12M\n\x08GetEntry\x12\x1f.zrc.results.v1.GetEntryRequest\x1a .zrc.results.v1.GetEntryResponse\x12Y\n\x0cPublishEntry\x12#.zrc.results.v1.PublishEntryRequest\x1a$.zrc.results.v1.PublishEntryResponse\x12\x62\n\x0fListLeaderboard\x12&.zrc.results.v1.ListLeaderboardRequest\x1a\'.zrc.results.v1.ListLeaderboardResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zrc.results.v1.results_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKRESULT']._serialized_start=77
-  _globals['_TASKRESULT']._serialized_end=211
-  _globals['_GETRESULTREQUEST']._serialized_start=213
-  _globals['_GETRESULTREQUEST']._serialized_end=244
-  _globals['_GETRESULTRESPONSE']._serialized_start=246
-  _globals['_GETRESULTRESPONSE']._serialized_end=309
-  _globals['_PUTRESULTREQUEST']._serialized_start=311
-  _globals['_PUTRESULTREQUEST']._serialized_end=373
-  _globals['_PUTRESULTRESPONSE']._serialized_start=375
-  _globals['_PUTRESULTRESPONSE']._serialized_end=394
-  _globals['_PUTJOBREQUEST']._serialized_start=396
-  _globals['_PUTJOBREQUEST']._serialized_end=477
-  _globals['_PUTJOBRESPONSE']._serialized_start=479
-  _globals['_PUTJOBRESPONSE']._serialized_end=495
-  _globals['_GETJOBREQUEST']._serialized_start=497
-  _globals['_GETJOBREQUEST']._serialized_end=528
-  _globals['_GETJOBRESPONSE']._serialized_start=530
-  _globals['_GETJOBRESPONSE']._serialized_end=564
-  _globals['_LISTJOBSREQUEST']._serialized_start=566
-  _globals['_LISTJOBSREQUEST']._serialized_end=666
-  _globals['_LISTJOBSRESPONSE']._serialized_start=668
-  _globals['_LISTJOBSRESPONSE']._serialized_end=729
-  _globals['_PUTENTRYREQUEST']._serialized_start=731
-  _globals['_PUTENTRYREQUEST']._serialized_end=784
-  _globals['_PUTENTRYRESPONSE']._serialized_start=786
-  _globals['_PUTENTRYRESPONSE']._serialized_end=804
-  _globals['_GETENTRYREQUEST']._serialized_start=806
-  _globals['_GETENTRYREQUEST']._serialized_end=839
-  _globals['_GETENTRYRESPONSE']._serialized_start=841
-  _globals['_GETENTRYRESPONSE']._serialized_end=879
-  _globals['_PUBLISHENTRYREQUEST']._serialized_start=881
-  _globals['_PUBLISHENTRYREQUEST']._serialized_end=959
-  _globals['_PUBLISHENTRYRESPONSE']._serialized_start=961
-  _globals['_PUBLISHENTRYRESPONSE']._serialized_end=983
-  _globals['_LISTLEADERBOARDREQUEST']._serialized_start=985
-  _globals['_LISTLEADERBOARDREQUEST']._serialized_end=1028
-  _globals['_LISTLEADERBOARDRESPONSE']._serialized_start=1030
-  _globals['_LISTLEADERBOARDRESPONSE']._serialized_end=1077
-  _globals['_RESULTSSERVICE']._serialized_start=1080
-  _globals['_RESULTSSERVICE']._serialized_end=1834
+  _globals['_JOBRECORD_STARTSENTRY']._loaded_options = None
+  _globals['_JOBRECORD_STARTSENTRY']._serialized_options = b'8\001'
+  _globals['_JOBRECORD_POOLEDREFSENTRY']._loaded_options = None
+  _globals['_JOBRECORD_POOLEDREFSENTRY']._serialized_options = b'8\001'
+  _globals['_JOBRECORDSTATE']._serialized_start=2850
+  _globals['_JOBRECORDSTATE']._serialized_end=3083
+  _globals['_TASKRESULT']._serialized_start=146
+  _globals['_TASKRESULT']._serialized_end=396
+  _globals['_GETRESULTREQUEST']._serialized_start=398
+  _globals['_GETRESULTREQUEST']._serialized_end=429
+  _globals['_GETRESULTRESPONSE']._serialized_start=431
+  _globals['_GETRESULTRESPONSE']._serialized_end=494
+  _globals['_PUTRESULTREQUEST']._serialized_start=496
+  _globals['_PUTRESULTREQUEST']._serialized_end=558
+  _globals['_PUTRESULTRESPONSE']._serialized_start=560
+  _globals['_PUTRESULTRESPONSE']._serialized_end=579
+  _globals['_JOBRECORD']._serialized_start=582
+  _globals['_JOBRECORD']._serialized_end=1642
+  _globals['_JOBRECORD_STARTSENTRY']._serialized_start=1510
+  _globals['_JOBRECORD_STARTSENTRY']._serialized_end=1555
+  _globals['_JOBRECORD_POOLEDREFSENTRY']._serialized_start=1557
+  _globals['_JOBRECORD_POOLEDREFSENTRY']._serialized_end=1606
+  _globals['_JOBPART']._serialized_start=1644
+  _globals['_JOBPART']._serialized_end=1700
+  _globals['_JOBRECORDEVENT']._serialized_start=1703
+  _globals['_JOBRECORDEVENT']._serialized_end=1863
+  _globals['_PUTJOBREQUEST']._serialized_start=1865
+  _globals['_PUTJOBREQUEST']._serialized_end=1984
+  _globals['_PUTJOBRESPONSE']._serialized_start=1986
+  _globals['_PUTJOBRESPONSE']._serialized_end=2002
+  _globals['_GETJOBREQUEST']._serialized_start=2004
+  _globals['_GETJOBREQUEST']._serialized_end=2035
+  _globals['_GETJOBRESPONSE']._serialized_start=2037
+  _globals['_GETJOBRESPONSE']._serialized_end=2109
+  _globals['_LISTJOBSREQUEST']._serialized_start=2111
+  _globals['_LISTJOBSREQUEST']._serialized_end=2211
+  _globals['_LISTJOBSRESPONSE']._serialized_start=2213
+  _globals['_LISTJOBSRESPONSE']._serialized_end=2313
+  _globals['_PUTENTRYREQUEST']._serialized_start=2315
+  _globals['_PUTENTRYREQUEST']._serialized_end=2414
+  _globals['_PUTENTRYRESPONSE']._serialized_start=2416
+  _globals['_PUTENTRYRESPONSE']._serialized_end=2434
+  _globals['_GETENTRYREQUEST']._serialized_start=2436
+  _globals['_GETENTRYREQUEST']._serialized_end=2469
+  _globals['_GETENTRYRESPONSE']._serialized_start=2471
+  _globals['_GETENTRYRESPONSE']._serialized_end=2555
+  _globals['_PUBLISHENTRYREQUEST']._serialized_start=2557
+  _globals['_PUBLISHENTRYREQUEST']._serialized_end=2681
+  _globals['_PUBLISHENTRYRESPONSE']._serialized_start=2683
+  _globals['_PUBLISHENTRYRESPONSE']._serialized_end=2705
+  _globals['_LISTLEADERBOARDREQUEST']._serialized_start=2707
+  _globals['_LISTLEADERBOARDREQUEST']._serialized_end=2750
+  _globals['_LISTLEADERBOARDRESPONSE']._serialized_start=2752
+  _globals['_LISTLEADERBOARDRESPONSE']._serialized_end=2847
+  _globals['_RESULTSSERVICE']._serialized_start=3086
+  _globals['_RESULTSSERVICE']._serialized_end=3840
 # @@protoc_insertion_point(module_scope)

@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from zrc.pb.common.v1 import common_pb2 as zrc_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/scoring/v1/scoring.proto\x12\x0ezrc.scoring.v1\x1a\x1azrc/common/v1/common.proto\"h\n\x0cScoreRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\x12\x17\n\x0fskip_validation\x18\x02 \x01(\x08\x12\x12\n\nresult_key\x18\x03 \x01(\t\"\x9b\x01\n\rScoreResponse\x12\"\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x14\n\x0csummary_json\x18\x02 \x01(\t\x12\x16\n\x0escorer_version\x18\x03 \x01(\t\x12(\n\x08\x66indings\x18\x04 \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x0e\n\x06stored\x18\x05 \x01(\x08\"\x11\n\x0f\x44\x65scribeRequest\"9\n\x10\x44\x65scribeResponse\x12\r\n\x05tasks\x18\x01 \x03(\t\x12\x16\n\x0escorer_version\x18\x02 \x01(\t2\xa5\x01\n\x0eScoringService\x12\x44\n\x05Score\x12\x1c.zrc.scoring.v1.ScoreRequest\x1a\x1d.zrc.scoring.v1.ScoreResponse\x12M\n\x08\x44\x65scribe\x12\x1f.zrc.scoring.v1.DescribeRequest\x1a .zrc.scoring.v1.DescribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czrc/scoring/v1/scoring.proto\x12\x0ezrc.scoring.v1\x1a\x1azrc/common/v1/common.proto\"\xad\x01\n\x0cScoreRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\x12\x17\n\x0fskip_validation\x18\x02 \x01(\x08\x12\x12\n\nresult_key\x18\x03 \x01(\t\x12/\n\x06params\x18\x04 \x01(\x0b\x32\x1f.zrc.common.v1.SubmissionParams\x12\x12\n\npooled_ref\x18\x05 \x01(\t\"\xad\x01\n\rScoreResponse\x12\"\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x13.zrc.common.v1.File\x12\x16\n\x0escorer_version\x18\x03 \x01(\t\x12\x0e\n\x06stored\x18\x05 \x01(\x08\x12,\n\x07summary\x18\n \x01(\x0b\x32\x1b.zrc.common.v1.ScoreSummaryJ\x04\x08\x02\x10\x03J\x04\x08\x04\x10\x05R\x0csummary_jsonR\x08\x66indings\"\x11\n\x0f\x44\x65scribeRequest\"7\n\x10\x44\x65scribeResponse\x12\x16\n\x0escorer_version\x18\x02 \x01(\tJ\x04\x08\x01\x10\x02R\x05tasks2\xa5\x01\n\x0eScoringService\x12\x44\n\x05Score\x12\x1c.zrc.scoring.v1.ScoreRequest\x1a\x1d.zrc.scoring.v1.ScoreResponse\x12M\n\x08\x44\x65scribe\x12\x1f.zrc.scoring.v1.DescribeRequest\x1a .zrc.scoring.v1.DescribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zrc.scoring.v1.scoring_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCOREREQUEST']._serialized_start=76
-  _globals['_SCOREREQUEST']._serialized_end=180
-  _globals['_SCORERESPONSE']._serialized_start=183
-  _globals['_SCORERESPONSE']._serialized_end=338
-  _globals['_DESCRIBEREQUEST']._serialized_start=340
-  _globals['_DESCRIBEREQUEST']._serialized_end=357
-  _globals['_DESCRIBERESPONSE']._serialized_start=359
-  _globals['_DESCRIBERESPONSE']._serialized_end=416
-  _globals['_SCORINGSERVICE']._serialized_start=419
-  _globals['_SCORINGSERVICE']._serialized_end=584
+  _globals['_SCOREREQUEST']._serialized_start=77
+  _globals['_SCOREREQUEST']._serialized_end=250
+  _globals['_SCORERESPONSE']._serialized_start=253
+  _globals['_SCORERESPONSE']._serialized_end=426
+  _globals['_DESCRIBEREQUEST']._serialized_start=428
+  _globals['_DESCRIBEREQUEST']._serialized_end=445
+  _globals['_DESCRIBERESPONSE']._serialized_start=447
+  _globals['_DESCRIBERESPONSE']._serialized_end=502
+  _globals['_SCORINGSERVICE']._serialized_start=505
+  _globals['_SCORINGSERVICE']._serialized_end=670
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from zrc.pb.common.v1 import common_pb2 as zrc_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"zrc/validation/v1/validation.proto\x12\x11zrc.validation.v1\x1a\x1azrc/common/v1/common.proto\">\n\x0fValidateRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\"\x88\x01\n\x10ValidateResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12(\n\x08\x66indings\x18\x02 \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x13\n\x0bparams_json\x18\x03 \x01(\t\x12\x11\n\tmeta_json\x18\x04 \x01(\t\x12\x16\n\x0e\x64\x61taset_digest\x18\x05 \x01(\t2h\n\x11ValidationService\x12S\n\x08Validate\x12\".zrc.validation.v1.ValidateRequest\x1a#.zrc.validation.v1.ValidateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"zrc/validation/v1/validation.proto\x12\x11zrc.validation.v1\x1a\x1azrc/common/v1/common.proto\">\n\x0fValidateRequest\x12+\n\tselection\x18\x01 \x01(\x0b\x32\x18.zrc.common.v1.Selection\"\x90\x02\n\x10ValidateResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12(\n\x08\x66indings\x18\x02 \x03(\x0b\x32\x16.zrc.common.v1.Finding\x12\x16\n\x0e\x64\x61taset_digest\x18\x05 \x01(\t\x12,\n\x06pooled\x18\x06 \x03(\x0b\x32\x1c.zrc.validation.v1.PooledRef\x12/\n\x06params\x18\n \x01(\x0b\x32\x1f.zrc.common.v1.SubmissionParams\x12+\n\x04meta\x18\x0b \x01(\x0b\x32\x1d.zrc.common.v1.SubmissionMetaJ\x04\x08\x03\x10\x04J\x04\x08\x04\x10\x05R\x0bparams_jsonR\tmeta_json\"3\n\tPooledRef\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0b\n\x03set\x18\x02 \x01(\t\x12\x0b\n\x03ref\x18\x03 \x01(\t2h\n\x11ValidationService\x12S\n\x08Validate\x12\".zrc.validation.v1.ValidateRequest\x1a#.zrc.validation.v1.ValidateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VALIDATEREQUEST']._serialized_start=85
   _globals['_VALIDATEREQUEST']._serialized_end=147
   _globals['_VALIDATERESPONSE']._serialized_start=150
-  _globals['_VALIDATERESPONSE']._serialized_end=286
-  _globals['_VALIDATIONSERVICE']._serialized_start=288
-  _globals['_VALIDATIONSERVICE']._serialized_end=392
+  _globals['_VALIDATERESPONSE']._serialized_end=422
+  _globals['_POOLEDREF']._serialized_start=424
+  _globals['_POOLEDREF']._serialized_end=475
+  _globals['_VALIDATIONSERVICE']._serialized_start=477
+  _globals['_VALIDATIONSERVICE']._serialized_end=581
 # @@protoc_insertion_point(module_scope)

@@ -14,15 +14,27 @@ class ValidateRequest(_message.Message):
     def __init__(self, selection: _Optional[_Union[_common_pb2.Selection, _Mapping]] = ...) -> None: ...
 
 class ValidateResponse(_message.Message):
-    __slots__ = ("ok", "findings", "params_json", "meta_json", "dataset_digest")
+    __slots__ = ("ok", "findings", "dataset_digest", "pooled", "params", "meta")
     OK_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
-    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
-    META_JSON_FIELD_NUMBER: _ClassVar[int]
     DATASET_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    POOLED_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    META_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     findings: _containers.RepeatedCompositeFieldContainer[_common_pb2.Finding]
-    params_json: str
-    meta_json: str
     dataset_digest: str
-    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., params_json: _Optional[str] = ..., meta_json: _Optional[str] = ..., dataset_digest: _Optional[str] = ...) -> None: ...
+    pooled: _containers.RepeatedCompositeFieldContainer[PooledRef]
+    params: _common_pb2.SubmissionParams
+    meta: _common_pb2.SubmissionMeta
+    def __init__(self, ok: _Optional[bool] = ..., findings: _Optional[_Iterable[_Union[_common_pb2.Finding, _Mapping]]] = ..., dataset_digest: _Optional[str] = ..., pooled: _Optional[_Iterable[_Union[PooledRef, _Mapping]]] = ..., params: _Optional[_Union[_common_pb2.SubmissionParams, _Mapping]] = ..., meta: _Optional[_Union[_common_pb2.SubmissionMeta, _Mapping]] = ...) -> None: ...
+
+class PooledRef(_message.Message):
+    __slots__ = ("task", "set", "ref")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    set: str
+    ref: str
+    def __init__(self, task: _Optional[str] = ..., set: _Optional[str] = ..., ref: _Optional[str] = ...) -> None: ...

@@ -1,28 +1,34 @@
-"""TLS: the gateway's certificate from files (reloaded when they change), and clients that speak it.
+"""Client side of gRPC: channel options and channels (plaintext or TLS), for the CLI, the gateway's calls to
+the internal services and the tests.
 
-Server side, ``ZRC_TLS_CERT`` / ``ZRC_TLS_KEY`` name PEM files (a Kubernetes Secret
-volume, e.g. one cert-manager renews). gRPC asks for the certificate at each new
-handshake; the files' mtimes are compared then, so a renewed certificate is served
-without a restart and a half-written pair is kept out (the old one stays until
-both files load).
+Nothing here imports a server module: ``import zrc.client`` must not pull in the server runtime, storage or a
+service (a test checks it).
 
-Client side, ``grpcs://host:port`` means TLS (system roots, or ``ZRC_CA_FILE``);
-``host:port`` or ``grpc://host:port`` is plaintext, which the client refuses to
-use with a token unless the host is loopback (or a Unix socket) or
-``ZRC_ALLOW_PLAINTEXT=1`` says the operator accepts it: a bearer token in clear is
-a stolen token.
+``grpcs://host:port`` means TLS (system roots, or ``ZRC_CA_FILE``); ``host:port`` or ``grpc://host:port`` is
+plaintext, which the client refuses to use with a token unless the host is loopback (or a Unix socket) or
+``ZRC_ALLOW_PLAINTEXT=1`` says the operator accepts it: a bearer token in clear is a stolen token.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
+import json
 from pathlib import Path
 
 import grpc
-import structlog
 
-log = structlog.get_logger("zrc.tls")
+MAX_MESSAGE = 32 << 20           # score files of a whole set fit; uploads are chunked far below this
+CHUNK = 4 << 20                  # upload chunk size: 4 MiB messages move ~30% more bytes per second than 1 MiB
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+# Clients spread calls over every address a name resolves to (Kubernetes headless Services give one per pod).
+CLIENT_OPTIONS = [*GRPC_OPTIONS,
+                  ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
+                  ("grpc.dns_min_time_between_resolutions_ms", 10_000)]
 
 
 class InsecureTransport(ValueError):
@@ -33,7 +39,7 @@ class TLSConfigError(ValueError):
     """Unreadable certificate, key or CA file."""
 
 
-def _read(path: str, what: str) -> bytes:
+def read_pem(path: str, what: str) -> bytes:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -43,32 +49,9 @@ def _read(path: str, what: str) -> bytes:
     return data
 
 
-def server_credentials(cert: str, key: str) -> grpc.ServerCredentials:
-    """TLS credentials that re-read ``cert``/``key`` when either file changes."""
-
-    def mtimes() -> tuple[float, float]:
-        return os.stat(cert).st_mtime_ns, os.stat(key).st_mtime_ns
-
-    def load():
-        return grpc.ssl_server_certificate_configuration([(_read(key, "TLS key"), _read(cert, "TLS certificate"))])
-
-    state = {"seen": mtimes()}
-    initial = load()
-
-    def fetch():
-        try:
-            now = mtimes()
-            if now == state["seen"]:
-                return None
-            config = load()
-        except (OSError, TLSConfigError) as exc:
-            log.warning("tls_reload_failed", error=str(exc))
-            return None  # keep serving the certificate already loaded
-        state["seen"] = now
-        log.info("tls_reloaded", cert=cert)
-        return config
-
-    return grpc.dynamic_ssl_server_credentials(initial, fetch, require_client_authentication=False)
+def channel(address: str) -> grpc.Channel:
+    """A plaintext channel between services (or to a local stack), with the shared options."""
+    return grpc.insecure_channel(address, options=CLIENT_OPTIONS)
 
 
 def parse_server(server: str) -> tuple[str, bool]:
@@ -97,7 +80,7 @@ def client_channel(server: str, options, *, token: bool, ca_file: str | None = N
                    allow_plaintext: bool = False) -> grpc.Channel:
     target, secure = parse_server(server)
     if secure:
-        roots = _read(ca_file, "CA file (ZRC_CA_FILE)") if ca_file else None
+        roots = read_pem(ca_file, "CA file (ZRC_CA_FILE)") if ca_file else None
         return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
     if token and not allow_plaintext and not is_local(target):
         raise InsecureTransport(
