@@ -183,22 +183,37 @@ def _read_simple(text: str, required: Iterable[str]) -> Table | None:
     # gold file would hold 2.6M of them, ~150 MB); the cells go to numpy str arrays per column, and types are
     # inferred over whole columns, exactly as in one pass.
     parts: list[list[np.ndarray]] = [[] for _ in header]
+    # cells are held as UTF-8 bytes until their column is whole (numpy str takes 4 bytes a character), unless
+    # the text has a NUL: a bytes array would drop a trailing one
+    as_bytes = "\x00" not in text
     start = nl + 1
     while start < end:
         stop = text.find("\n", start + _BLOCK_CHARS, end)
         stop = end if stop < 0 else stop
         block = text[start:stop]
-        flat = block.replace("\n", ",").split(",")
+        if as_bytes:
+            flat = block.encode("utf-8").replace(b"\n", b",").split(b",")
+        else:
+            flat = block.replace("\n", ",").split(",")
         if len(flat) % width or block.count("\n") + 1 != len(flat) // width:
             return None
         for j in range(width):
-            parts[j].append(np.asarray(flat[j::width], dtype=str))
+            parts[j].append(np.asarray(flat[j::width], dtype=np.bytes_ if as_bytes else str))
         start = stop + 1
     columns = {}
     for j, h in enumerate(header):   # one column joined and typed at a time, its blocks let go as it is
-        columns[h] = infer_column(np.concatenate(parts[j]))
+        cells = np.concatenate(parts[j])
+        columns[h] = infer_column(_text(cells) if as_bytes else cells)
         parts[j] = []
     return Table(columns)
+
+
+def _text(cells: np.ndarray) -> np.ndarray:
+    """UTF-8 bytes cells as a numpy str array (ASCII, the usual case, by a plain cast)."""
+    try:
+        return cells.astype(str)
+    except UnicodeDecodeError:
+        return np.char.decode(cells, "utf-8")
 
 
 _BLOCK_CHARS = 1 << 20   # ~20k lines: the cells of a block as Python strings are ~10 MB
