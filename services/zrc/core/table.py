@@ -191,10 +191,8 @@ def _read_simple(text: str, required: Iterable[str]) -> Table | None:
         stop = text.find("\n", start + _BLOCK_CHARS, end)
         stop = end if stop < 0 else stop
         block = text[start:stop]
-        if as_bytes:
-            flat = block.encode("utf-8").replace(b"\n", b",").split(b",")
-        else:
-            flat = block.replace("\n", ",").split(",")
+        flat: list[bytes] | list[str] = (block.encode("utf-8").replace(b"\n", b",").split(b",") if as_bytes
+                                         else block.replace("\n", ",").split(","))
         if len(flat) % width or block.count("\n") + 1 != len(flat) // width:
             return None
         for j in range(width):
