@@ -31,7 +31,7 @@ def setup(service: str, env: dict[str, str]) -> bool:
     try:
         from opentelemetry import baggage, trace
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer
+        from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer, filters
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -53,7 +53,10 @@ def setup(service: str, env: dict[str, str]) -> bool:
     provider.add_span_processor(JobIdFromBaggage())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    GrpcInstrumentorServer().instrument()
+    # WatchJob is left untraced: OpenTelemetry's server wrapper knows only blocking handlers, and would make
+    # every open watch hold a worker thread again (zrc.gateway.events pushes watches from no thread); a watch
+    # is a wait, not work, and the job's own trace ("run job") covers what it waits for.
+    GrpcInstrumentorServer(filter_=filters.negate(filters.method_name("WatchJob"))).instrument()
     GrpcInstrumentorClient().instrument()
     _enabled = True
     return True
