@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from zrc.common.convert import entry_py, summary_py
-from zrc.common.data import BadRequest, result_key, selection_to_dict
+from zrc.common.data import BadRequest, open_submission, result_key, selection_to_dict
+from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, confidence_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
@@ -23,9 +24,12 @@ from zrc.core.errors import FailedPrecondition, InvalidArgument, NotFound, Permi
 from zrc.core.findings import Finding
 from zrc.core.leaderboard import dumps, entry_from_summaries
 from zrc.core.meta import check_meta
+from zrc.core.pooled import is_pooled_upload
 from zrc.pb.results.v1 import results_pb2
+from zrc.storage import SUBMISSIONS, Storage, keys
 
-from .selection import Selected
+from .datasets import DatasetCache
+from .selection import Selected, resolve
 
 
 class Store(Protocol):
@@ -42,6 +46,8 @@ class Store(Protocol):
     def put_entry(self, job_id: str, entry: dict) -> None: ...
     def publish_entry(self, benchmark: str, entry_id: str, entry: dict) -> None: ...
     def scorer_version(self, scorer: str) -> str: ...
+    def job_state(self, job_id: str) -> str | None: ...   # None when it cannot be read now
+    def validate(self, sel) -> Any: ...   # the validation service's ValidateResponse
 
 
 def version_label(task_names, versions: dict[str, str]) -> str:
@@ -193,32 +199,68 @@ def _page_after(token: str) -> tuple[str, str]:
 
 
 class JobService:
-    """Creating, listing and reading jobs for the gateway. ``auth`` is the gateway's Auth (owners, quota,
-    audit); ``submit`` hands a new job id to the runner."""
+    """Checking submissions and creating, listing and reading jobs, for the gateway. ``auth`` is the gateway's
+    Auth (owners, quota, audit); ``submit`` hands a new job id to the runner; ``local`` is the embedded stack's
+    LocalFolders (None on a server, which refuses local folder references)."""
 
-    def __init__(self, store: Store, auth, submit: Callable[[str], None]):
-        self.store, self.auth, self.submit = store, auth, submit
+    def __init__(self, store: Store, auth, submit: Callable[[str], None], storage: Storage,
+                 local: LocalFolders | None = None):
+        self.store, self.auth, self.submit, self.storage, self.local = store, auth, submit, storage, local
+        self.require_raw = False   # ZRC_SUBMIT_REQUIRE_RAW: published entries must come from raw archives
 
-    def create(self, sel, s: Selected, who, *, publish: bool, baseline: bool, skip_validation: bool,
-               pooled: Callable[[], bool], require_raw: bool, job_state: Callable[[str], str | None]) -> jobs.Job:
-        """Evaluate's rules, then a queued job charged to ``who``'s quota. ``pooled`` says whether the archive
-        carries pooled vectors (asked only when a server requires raw archives for publishing)."""
+    def check(self, sel, who) -> Selected:
+        """Reject a bad request now, synchronously, rather than as a failed job later: the selection, the
+        submission (uploaded, or a folder registered by this process) and that ``who`` may use it."""
+        s = resolve(sel, DatasetCache(self.storage))   # manifest only: no gold file is read here
+        if sel.local_ref:
+            if self.local is None:
+                raise LocalRefError(REFUSED)
+            self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
+            keys.digest(sel.submission_digest)  # the folder's fingerprint keys its cached results
+        elif not self.storage.exists(SUBMISSIONS, keys.archive(sel.submission_digest)):
+            raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
+        if who is not None and not sel.local_ref:   # a local folder belongs to the process that registered it
+            self.auth.check_owner(sel.submission_digest, who)
+        return s
+
+    def validate(self, sel, who):
+        """Validate now (ValidateSubmission); the answer is kept for the job ``zrc submit`` starts next, whose
+        runner then does not read the archive again."""
+        s = self.check(sel, who)
+        full = resolved(sel, s)
+        v = cached_validation(self.store, full, s.dataset_digest)
+        if v is None:
+            v = self.store.validate(sel)
+            remember_validation(self.store, full, s.dataset_digest, v)
+        return v
+
+    def _pooled(self, sel) -> bool:
+        """Whether the archive carries pooled vectors instead of the embedding files (zrc.core.pooled)."""
+        tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
+        try:
+            return is_pooled_upload(tree)
+        finally:
+            tree.close()
+
+    def create(self, sel, who, *, publish: bool, baseline: bool, skip_validation: bool) -> tuple[jobs.Job, Selected]:
+        """Evaluate's rules, then a queued job charged to ``who``'s quota, handed to the runner."""
+        s = self.check(sel, who)
         bench, sets, tasks = s.bench.name, s.sets, s.tasks
         if baseline:
             self.auth.require_admin(who, "publishing a baseline")
             self.auth.audit(who, "baseline-publish", bench, sel.submission_digest[:12])
         if publish and (sets != ["dev", "test"] or tasks != list(s.bench.task_names) or skip_validation):
             raise BadRequest("a published submission is evaluated on every set and task, with validation")
-        if publish and require_raw and pooled():
+        if publish and self.require_raw and self._pooled(sel):
             raise FailedPrecondition("this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
         selection.update(benchmark=bench, dataset=s.dataset, sets=sets, tasks=tasks)
         job = jobs.Job.new(selection, skip_validation, owner=who.user, publish=publish, baseline=baseline)
         job.dataset_digest = s.dataset_digest
-        self.auth.charge(who, bench, job.job_id, job_state)
+        self.auth.charge(who, bench, job.job_id, self.store.job_state)
         self.store.put_job(job)
         self.submit(job.job_id)
-        return job
+        return job, s
 
     def own(self, job_id: str, who) -> jobs.Job:
         job = self.store.find_job(job_id)

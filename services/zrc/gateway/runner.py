@@ -205,6 +205,10 @@ class Clients:
         self.call(self.results.PublishEntry, results_pb2.PublishEntryRequest(
             benchmark=benchmark, entry_id=entry_id, entry=entry_pb(entry)))
 
+    def validate(self, sel) -> validation_pb2.ValidateResponse:
+        return self.call(self.validation.Validate, validation_pb2.ValidateRequest(selection=sel),
+                         timeout=self.s.call_timeout)
+
     def scorer_version(self, scorer: str) -> str:
         return self.call(self.scorers[scorer].Describe, scoring_pb2.DescribeRequest()).scorer_version
 

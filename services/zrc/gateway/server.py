@@ -20,23 +20,20 @@ from pathlib import Path
 import grpc
 import structlog
 
-from zrc.app.datasets import DatasetCache, delete_dataset, import_dataset, list_datasets
-from zrc.app.jobs import JobService, cached_validation, remember_validation, resolved
-from zrc.app.selection import Selected, resolve
+from zrc.app.datasets import delete_dataset, import_dataset, list_datasets
+from zrc.app.jobs import JobService
 from zrc.common import internal, runtime
 from zrc.common.convert import stamp_pb, stamps
 from zrc.common.data import (
     BadRequest,
     finding_to_pb,
-    open_submission,
     selection_from_dict,
 )
-from zrc.common.local import REFUSED, LocalFolders, LocalRefError
+from zrc.common.local import LocalFolders
 from zrc.core import jobs
 from zrc.core.analysis import comparison_rows
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
 from zrc.core.errors import FailedPrecondition
-from zrc.core.pooled import is_pooled_upload
 from zrc.gateway.auth import Auth, current, next_reset
 from zrc.gateway.events import GOING, JobEvents
 from zrc.gateway.interceptor import AuthInterceptor
@@ -46,9 +43,7 @@ from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.gateway.uploads import Uploads
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from zrc.pb.results.v1 import results_pb2
-from zrc.pb.validation.v1 import validation_pb2
-from zrc.storage import SUBMISSIONS, NotFound, Storage, keys
+from zrc.storage import NotFound, Storage
 
 log = structlog.get_logger("zrc.gateway")
 MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)
@@ -120,8 +115,7 @@ class _Admin:
 
     def GetLeaderboard(self, request, context):
         bench = get_benchmark(request.benchmark).name
-        r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
-        return gateway_pb2.GetLeaderboardResponse(entries=r.entries)
+        return gateway_pb2.GetLeaderboardResponse(entries=self.c.leaderboard(bench))
 
     def WhoAmI(self, request, context):
         who = current.get()
@@ -198,13 +192,12 @@ class _Admin:
 class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None,
                  streams: StreamGuard | None = None, local: LocalFolders | None = None):
-        self.storage, self.c, self.runner, self.auth, self.tmpdir = storage, clients, runner, auth, tmpdir
-        self.local = local   # the embedded stack's registered folders; None on a server: local refs refused
-        self.require_raw = False   # ZRC_SUBMIT_REQUIRE_RAW: published entries must come from raw archives
+        self.storage, self.c, self.auth, self.tmpdir = storage, clients, auth, tmpdir
         self.uploads = Uploads(storage)
         self.streams = streams or StreamGuard()
         self.events = getattr(clients, "events", None) or JobEvents(lambda job_id: clients.get_job(job_id))
-        self.jobs = JobService(clients, auth, runner.submit)
+        # ``local``: the embedded stack's registered folders; None on a server: local refs refused
+        self.jobs = JobService(clients, auth, lambda job_id: runner.submit(job_id), storage, local)
 
     # uploads ------------------------------------------------------------------------------------------
     def GetUpload(self, request, context):
@@ -262,55 +255,19 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         return gateway_pb2.DeleteDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info))
 
     def ValidateSubmission(self, request, context):
-        """Validate now; the answer is kept for the job ``zrc submit`` starts next (the archive is read once)."""
-        s = self._check_selection(request.selection)
-        self._check_owner(request.selection, current.get())
-        sel = resolved(request.selection, s)
-        v = cached_validation(self.c, sel, s.dataset_digest)
-        if v is None:
-            v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
-                            timeout=self.c.s.call_timeout)
-            remember_validation(self.c, sel, s.dataset_digest, v)
+        v = self.jobs.validate(request.selection, current.get())
         return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params=v.params)
 
     # jobs ---------------------------------------------------------------------------------------------
-    def _check_selection(self, sel) -> Selected:
-        """Reject a bad request now, synchronously, rather than as a failed job later."""
-        s = resolve(sel, DatasetCache(self.storage))   # manifest only: no gold file is read here
-        if sel.local_ref:
-            if self.local is None:
-                raise LocalRefError(REFUSED)
-            self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
-            keys.digest(sel.submission_digest)  # the folder's fingerprint keys its cached results
-        elif not self.storage.exists(SUBMISSIONS, keys.archive(sel.submission_digest)):
-            raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
-        return s
-
-    def _check_owner(self, sel, who) -> None:
-        """Archives have owners; a local folder belongs to the process that registered it (checked above)."""
-        if not sel.local_ref:
-            self.auth.check_owner(sel.submission_digest, who)
-
     def Evaluate(self, request, context):
         sel = request.selection
         who = current.get()
-        s = self._check_selection(sel)
-        self._check_owner(sel, who)
-        job = self.jobs.create(sel, s, who, publish=request.publish, baseline=request.baseline,
-                               skip_validation=request.skip_validation, pooled=lambda: self._pooled(sel),
-                               require_raw=self.require_raw, job_state=self.c.job_state)
+        job, s = self.jobs.create(sel, who, publish=request.publish, baseline=request.baseline,
+                                  skip_validation=request.skip_validation)
         structlog.contextvars.bind_contextvars(job_id=job.job_id, submission=sel.submission_digest[:12])
         log.info("job_created", benchmark=s.bench.name, sets=s.sets, tasks=s.tasks, publish=request.publish,
                  user=who.user)
         return gateway_pb2.EvaluateResponse(job_id=job.job_id)
-
-    def _pooled(self, sel) -> bool:
-        """Whether the archive carries pooled vectors instead of the embedding files (zrc.core.pooled)."""
-        tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
-        try:
-            return is_pooled_upload(tree)
-        finally:
-            tree.close()
 
     def _own_job(self, job_id: str) -> jobs.Job:
         return self.jobs.own(job_id, current.get())
@@ -458,7 +415,7 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
 
     def reg(server) -> list[str]:
         servicer = GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, streams, local)
-        servicer.require_raw = require_raw in ("true", "1")
+        servicer.jobs.require_raw = require_raw in ("true", "1")
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
         return [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
     return reg, runner, clients, auth
