@@ -52,6 +52,20 @@ def test_cli_import_is_cheap():
     assert not {"scipy", "numpy", "grpc", "zrc.core.scoring"} & loaded
 
 
+def test_embedded_services_start_without_rich_yet_the_cli_can_draw():
+    """structlog would import rich (0.1 s) for a renderer zrc never uses; the CLI hides it while structlog
+    loads, and rich still imports when a table is drawn."""
+    code = ("import sys\n"
+            "from zrc.lazy import import_structlog_without_rich\n"
+            "import_structlog_without_rich()\n"
+            "import zrc.embedded\n"
+            "print('rich' in sys.modules, 'structlog' in sys.modules)\n"
+            "import rich.table\n"
+            "print(rich.table.Table.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "Table"]
+
+
 def test_services_do_not_import_scipy_until_they_score():
     loaded = _modules_after("import zrc.embedded")
     assert "scipy" not in loaded and "scipy.stats" not in loaded

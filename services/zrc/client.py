@@ -368,7 +368,7 @@ class Client:
                     yield msg
                     if msg.HasField("job"):
                         return
-                continue   # the server ends a long poll after a while: reconnect after the last event seen
+                continue   # the server ends a watch after a while (ZRC_WATCH_SECONDS): reconnect after the last event
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                     # the server's streams are all taken: a short call now and then does as well, more slowly

@@ -113,6 +113,8 @@ def session(scoring: bool = True) -> Iterator[_client.Client]:
         or os.environ.get("ZRC_ADMIN_TOKEN") or None
     embedded = None
     if not server:
+        from zrc.lazy import import_structlog_without_rich
+        import_structlog_without_rich()
         from zrc.embedded import start_embedded
         embedded = start_embedded(home.home(), scoring)
         server = embedded.address
@@ -161,7 +163,7 @@ def _rpc_failure(exc: Any, server: str, remote: bool) -> RpcFailure:   # a grpc.
 def _selection_args(a, spec) -> tuple[list[str], list[str]]:
     try:
         return _pipeline.select(spec, a.sets, a.tasks)
-    except _pipeline.SelectionError as exc:
+    except SelectionError as exc:
         raise UsageError(str(exc)) from None
 
 

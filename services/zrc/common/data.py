@@ -1,4 +1,6 @@
-"""Service-side access to stored datasets and submissions, and proto <-> core conversions."""
+"""Service-side helpers over stored submissions and results: opening a submission (archive or local folder),
+result keys and their gzip encoding, pooled vectors left for the scorers; and the Finding/Selection message
+conversions (what convert.py imports lazily: this module imports numpy and storage, a client must not)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from zrc.core.sources import FileTree, ZipTree
 from zrc.pb.common.v1 import common_pb2
 from zrc.storage import SUBMISSIONS, NotFound, Storage, keys
 
-# The name service code used before the one vocabulary (zrc.core.errors): the same class.
+# The name used before the one vocabulary (zrc.core.errors): new code raises InvalidArgument. Its last uses are
+# in code being restructured in parallel (the gateway servicer, zrc.app.jobs, two tests); delete it with them.
 BadRequest = InvalidArgument
 
 

@@ -22,11 +22,11 @@ import secrets
 import threading
 from pathlib import Path
 
-from zrc.common.data import BadRequest
+from zrc.core.errors import InvalidArgument
 from zrc.core.sources import SourceError, SubmissionDirTree
 
 
-class LocalRefError(BadRequest):
+class LocalRefError(InvalidArgument):
     """A local folder reference refused or unknown here (INVALID_ARGUMENT, like any bad request field)."""
 
 

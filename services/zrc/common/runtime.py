@@ -1,7 +1,7 @@
 """What every zrc server shares: env config, JSON logs, error mapping, health, reflection, shutdown.
 
-A service module provides ``register(server, settings) -> list[service names]``;
-:func:`serve` does the rest:
+A service's ``main`` calls :func:`run_service` with ``make(storage, env)``, which returns at least
+``register(server) -> list[service names]``; :func:`run_service` and :func:`serve` do the rest:
 
 * config from the environment, validated before anything starts (exit 2 with the
   variable at fault);
@@ -94,7 +94,8 @@ def env_addr(env: dict[str, str], name: str, default: str | None = None) -> str:
 
 
 def base_settings(env: dict[str, str]) -> dict:
-    """What every service reads from its environment (listen, grace, workers, storage), checked at start."""
+    """What every service reads from its environment (listen, grace, workers), checked at start with the storage
+    and TLS variables, which are only checked here (storage.from_env and run_service read them)."""
     kind = env.get("ZRC_STORAGE", "s3")
     if kind not in ("s3", "local"):
         raise ConfigError(f"ZRC_STORAGE must be s3 or local, got {kind!r}")
@@ -108,7 +109,7 @@ def base_settings(env: dict[str, str]) -> dict:
         raise ConfigError("ZRC_TLS_CERT and ZRC_TLS_KEY go together (PEM certificate chain and its key)")
     return dict(listen=env_addr(env, "ZRC_LISTEN", "127.0.0.1:50051"),
                 grace=env_float(env, "ZRC_GRACE_SECONDS", 5.0),
-                workers=env_int(env, "ZRC_WORKERS", 8), storage_kind=kind)
+                workers=env_int(env, "ZRC_WORKERS", 8))
 
 
 def server_credentials(cert: str, key: str) -> grpc.ServerCredentials:

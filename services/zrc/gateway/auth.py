@@ -84,7 +84,7 @@ def utc_day(now: _dt.datetime) -> str:
 
 def next_reset(now: _dt.datetime) -> str:
     d = now.astimezone(_dt.UTC).date() + _dt.timedelta(days=1)
-    return _dt.datetime(d.year, d.month, d.day, tzinfo=_dt.UTC).isoformat().replace("+00:00", "Z")
+    return _stamp(_dt.datetime(d.year, d.month, d.day, tzinfo=_dt.UTC))
 
 
 class Auth:
@@ -261,8 +261,8 @@ class Auth:
     def audit(self, who: Identity, action: str, target: str = "", detail: str = "") -> None:
         """Record an admin action (never a secret) under auth/audit/<day>/, one object each (no lost appends)."""
         now = self.clock().astimezone(_dt.UTC)
-        key = keys.audit(f"{now:%Y-%m-%d}", f"{now:%H%M%S%f}-{secrets.token_hex(4)}")
-        self.storage.put_json(RESULTS, key, {"at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        key = keys.audit(utc_day(now), f"{now:%H%M%S%f}-{secrets.token_hex(4)}")
+        self.storage.put_json(RESULTS, key, {"at": _stamp(now),
                                              "actor": who.user, "action": action, "target": target,
                                              "detail": detail})
 

@@ -13,8 +13,8 @@ even ask who they were. So:
   that long averages under ``ZRC_STREAM_MIN_BYTES_PER_SECOND`` (a trickle that
   is never quite idle), is cancelled by a watchdog (what arrived is kept: the
   client resumes);
-* a watch is a long poll of bounded length (``ZRC_WATCH_SECONDS``): it ends
-  without a final job and the client reconnects after the last event it saw.
+* a watch is a stream of bounded length (``ZRC_WATCH_SECONDS``): it may end
+  without a final job, and the client reconnects after the last event it saw.
   A watch holds no thread (events are pushed: zrc.gateway.events), so watches
   have their own total (``ZRC_WATCH_MAX_STREAMS``, 1000) instead of taking
   the slots uploads need.

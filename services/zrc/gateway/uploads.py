@@ -4,8 +4,9 @@ Bytes arrive in a client stream and are stored as segments
 ``uploads/<user>/<sha256>/<offset>-<length>`` (8 MiB each; whatever arrived before an
 interruption is kept, even when the client disconnects). ``committed`` is the
 contiguous prefix the server holds, which a client resumes from. Once every
-byte is there, the segments are streamed once into a staging object while the
-sha256 is checked, the zip is opened to be sure it is one, and only then is it
+byte is there it is checked (sha256, the zip's end record): the segments of
+one stream (hashed on the way in) are composed server-side, a resumed upload is
+staged while hashed and only then is it
 copied to ``archives/<sha256>.zip``: a partial or corrupt upload is never
 visible as a submission. Memory use is one segment, whatever the archive size.
 
@@ -130,7 +131,7 @@ class Uploads:
     def verify(self, meta, chunks) -> None:
         """Proof of possession of an archive that is already stored: every byte, from 0, hashed, nothing kept.
 
-        Raises BadRequest unless the stream is exactly the stored archive."""
+        Raises InvalidArgument unless the stream is exactly the stored archive."""
         digest = _check_meta(meta)
         if meta.offset != 0:
             raise InvalidArgument("this archive is already stored: send it whole (from offset 0) to prove you hold it")

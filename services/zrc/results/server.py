@@ -13,8 +13,9 @@ from google.protobuf import json_format
 
 from zrc.common import runtime
 from zrc.common.convert import entry_pb, entry_py, job_pb, job_py, summary_pb, summary_py
-from zrc.common.data import BadRequest, decode_result, encode_result
+from zrc.common.data import decode_result, encode_result
 from zrc.core.benchmarks import get_benchmark
+from zrc.core.errors import InvalidArgument
 from zrc.core.jobs import Job, JobConflict
 from zrc.core.leaderboard import dumps
 from zrc.pb.common.v1 import common_pb2
@@ -22,6 +23,8 @@ from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage, keys
 
 log = structlog.get_logger("zrc.results")
+
+
 def _benchmark(name: str) -> str:
     return get_benchmark(name).name
 
@@ -61,7 +64,7 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         jid = request.job.job_id
         key = keys.job(jid)   # checks the id first
         if not request.job.state:
-            raise BadRequest(f"job {jid}: the record has no state")
+            raise InvalidArgument(f"job {jid}: the record has no state")
         record = job_py(request.job)
         job = Job.from_dict(record)
         structlog.contextvars.bind_contextvars(job_id=jid)
@@ -80,7 +83,7 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         """Store ``data`` only if the stored record has revision ``expected`` (exactly one of several
         concurrent writers wins: conditional writes of the store, If-None-Match / If-Match)."""
         if job.revision != expected + 1:
-            raise BadRequest(f"job revision {job.revision} does not follow the expected revision {expected}")
+            raise InvalidArgument(f"job revision {job.revision} does not follow the expected revision {expected}")
         try:
             stored, etag = self.storage.get_with_etag(RESULTS, key)
         except NotFound:

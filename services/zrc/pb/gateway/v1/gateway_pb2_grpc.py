@@ -203,7 +203,9 @@ class GatewayServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """Server streaming: the job's events from the start, ending with its final state.
+        """Server streaming: the job's events after `after_seq`, the last message carrying the final job. A stream
+        ends earlier without it (after the server's watch time, or UNAVAILABLE when the gateway stops): reconnect
+        with the last seq seen.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
