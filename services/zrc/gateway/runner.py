@@ -63,6 +63,7 @@ log = structlog.get_logger("zrc.gateway.runner")
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 # Errors the submission caused: retrying gives the same answer and costs everyone the shared services.
 INPUT_CAUSED = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT)
+_REAPING = " reaper"   # in Runner._active while the reaper reads the job list (never a job id: no spaces)
 
 
 @dataclass
@@ -248,13 +249,24 @@ class Runner:
         if events is not None:   # watchers end now, while the server can still tell them
             events.stop()
 
+    def settled(self) -> bool:
+        """After :meth:`shutdown`: whether no job and no reaper pass is in progress (none starts any more). The
+        clients' channels may be closed only then: grpc can crash the process on a call through a closed
+        channel, so a stack closed mid-job leaves them to the process's end."""
+        with self._lock:
+            return not self._active
+
     def submit(self, job_id: str) -> None:
         self.queue.put(job_id)
 
     # ---------------------------------------------------------------------------------------------
     def _reap(self) -> None:
         """Re-queue unfinished jobs nobody holds (startup: resume what a dead gateway left)."""
-        while not self.stop.is_set():
+        while True:
+            with self._lock:   # a pass counts as work in progress (see settled)
+                if self.stop.is_set():
+                    return
+                self._active.add(_REAPING)
             try:
                 unfinished = self.c.unfinished()
                 for state in (jobs.QUEUED, jobs.VALIDATING, jobs.SCORING):
@@ -270,6 +282,9 @@ class Runner:
                     self.queue.put(job.job_id)
             except Exception as exc:  # noqa: BLE001 - storage may be down; try again next tick
                 log.warning("reaper_failed", error=str(exc)[:200])
+            finally:
+                with self._lock:
+                    self._active.discard(_REAPING)
             self.stop.wait(self.s.reap_every)
 
     def _orphan(self, job: jobs.Job) -> bool:
@@ -294,7 +309,7 @@ class Runner:
             except queue.Empty:
                 continue
             with self._lock:
-                if job_id in self._active:
+                if job_id in self._active or self.stop.is_set():   # stopped: left queued (see settled)
                     continue
                 self._active.add(job_id)
             try:
