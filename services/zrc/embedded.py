@@ -22,7 +22,6 @@ import secrets
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -54,11 +53,6 @@ def _log_to_file(path: Path) -> None:
         logger_factory=structlog.PrintLoggerFactory(fh), cache_logger_on_first_use=False)
 
 
-def _warm_imports() -> None:
-    import scipy.spatial.distance  # noqa: F401
-    import scipy.stats  # noqa: F401
-
-
 class Embedded:
     def __init__(self, home: Path, settings: dict[str, str] | None = None):
         self.home = home
@@ -79,10 +73,6 @@ class Embedded:
         a fraction of the time. The validation and scorer addresses then name no socket, so a stray call
         fails UNAVAILABLE instead of running anything."""
         _log_to_file(self.home / "logs" / "embedded.log")
-        if scoring:
-            # semantic scoring needs scipy (1.6 s to import): import it while the stack starts and validation
-            # reads the files, not after
-            threading.Thread(target=_warm_imports, name="warm-imports", daemon=True).start()
         addrs = {}
         self.sockets = tempfile.mkdtemp(prefix="zrc-")   # 0700: only this user may connect
         token = secrets.token_urlsafe(32)

@@ -54,6 +54,9 @@ def _flush() -> None:
 
 def run() -> None:  # pragma: no cover - exercised through the installed script (tests/test_daily_use.py)
     signal.signal(signal.SIGINT, _leave)
+    from zrc.common.malloc import limit_arenas
+
+    limit_arenas()   # before any thread (the embedded stack's servers): see zrc.common.malloc
     from zrc.cli.main import main
 
     signal.signal(signal.SIGINT, _interrupt)

@@ -418,11 +418,13 @@ def run_service(service: str, make: Callable[[Storage, dict[str, str]], dict], e
     ``make(storage, env)`` returns the keyword arguments of :func:`serve` that differ per service
     (at least ``register``).
     """
+    from zrc.common.malloc import limit_arenas
     from zrc.common.metrics import serve_metrics
     from zrc.core import limits
     from zrc.storage import from_env
 
     env = dict(os.environ if env is None else env)
+    limit_arenas()   # before any thread: see zrc.common.malloc
     configure_logging(service)
     base = base_settings(env)
     interceptors: tuple = ()

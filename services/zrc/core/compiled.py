@@ -72,10 +72,13 @@ def _expand(strings: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 class LazyTable(Table):
-    """A compiled table whose columns are decoded on first use.
+    """A compiled table whose columns are decoded when used.
 
     Text columns as numpy str arrays take 4 bytes per character; most readers need few of them (validation
-    only the file names, a scorer the columns of its outputs), so the others stay in their compact form.
+    only the file names, a scorer the columns of its outputs), so the others stay in their compact form. A
+    decoded text column is not kept: the table lives as long as its dataset (shared by every scorer of a
+    process), and keeping what each scorer once read would hold every column wide for good (about 200 MB at
+    full size); decoding again costs milliseconds. Numeric columns are kept (they are small).
     """
 
     def __init__(self, decoders: dict):
@@ -98,7 +101,9 @@ class LazyTable(Table):
     def __getitem__(self, name: str) -> np.ndarray:
         col = self._decoded.get(name)
         if col is None:
-            col = self._decoded[name] = self._decoders[name]()
+            col = self._decoders[name]()
+            if col.dtype.kind != "U":
+                self._decoded[name] = col
         return col
 
     def __contains__(self, name: object) -> bool:

@@ -15,7 +15,7 @@ Method (documented in docs/analysis.md):
 Every statistic is computed for a whole block of resamples at once. A bootstrap resample is a row of
 draw counts (pair tasks: counts of *cells* of equal-valued units, one multinomial draw); means are
 count-weighted, and Spearman's rho comes from count-weighted average ranks (no per-resample sort). Only
-permutation rows, whose values differ, are ranked with ``scipy.stats.rankdata(axis=1)``.
+permutation rows, whose values differ, are ranked with :func:`zrc.core.stats.rankdata` (scipy's average ranks).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from functools import partial
 
 import numpy as np
 
-# scipy.stats is imported where it is called: importing it costs ~1 s, which every zrc command would pay.
+from .stats import rankdata
 
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -145,11 +145,9 @@ def _spearman_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.nda
 
 def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho of each row pair (average ranks for ties; NaN if a row has a NaN or is constant)."""
-    import scipy.stats
-
     x, y = np.broadcast_arrays(np.atleast_2d(x), np.atleast_2d(y))
-    rx = scipy.stats.rankdata(x, axis=1)
-    ry = scipy.stats.rankdata(y, axis=1)
+    rx = rankdata(x)
+    ry = rankdata(y)
     rx = rx - rx.mean(axis=1, keepdims=True)
     ry = ry - ry.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -363,12 +361,10 @@ class Comparison:
 
 def semantic_ranks(units: Units) -> Units:
     """The same units with distances replaced by their within-stratum ranks (Spearman-invariant)."""
-    import scipy.stats
-
     r = np.empty_like(units.score, dtype=np.float64)
     for a, b in units.strata:  # one call per (type, dataset): at most 24
         seg = units.score[a:b]
-        r[a:b] = np.nan if np.isnan(seg).any() else scipy.stats.rankdata(seg) / max(b - a, 1)
+        r[a:b] = np.nan if np.isnan(seg).any() else rankdata(seg) / max(b - a, 1)
     return Units(units.task, r, units.aux, units.labels, units.strata, units.stratum)
 
 

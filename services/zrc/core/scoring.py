@@ -73,7 +73,8 @@ def _by_group(codes: np.ndarray, values: np.ndarray, labels: np.ndarray, label_n
 
 def _sorted_groups(table: Table, values_rows: np.ndarray, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Group code (in sorted key order) of each row in ``values_rows`` and the first row of each group."""
-    codes = key_codes(table.take(values_rows), columns)
+    # only the key columns: taking the whole table would decode every text column of a compiled gold
+    codes = key_codes(Table({c: table[c][values_rows] for c in columns}), columns)
     _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
     return inv, first
 
@@ -127,9 +128,10 @@ def score_pairs(gold: PairGold, sub: ScoreFile, params: Params) -> TaskResult:
     tu, tinv = np.unique(as_key(types), return_inverse=True)
     result.units = pair_units(gold.task.name, by_pair_score, types=as_key(types))
     if gold.task.subset == "syntactic":
+        sentences = table["transcription"]
         result.tables[names["by_pair"]] = Table({
-            "sentence": table["transcription"][good_first],
-            "non sentence": table["transcription"][bad_first],
+            "sentence": sentences[good_first],
+            "non sentence": sentences[bad_first],
             "score": by_pair_score,
         })
     else:

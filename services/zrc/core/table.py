@@ -166,33 +166,55 @@ def _read_simple(text: str, required: Iterable[str]) -> Table | None:
     """
     if '"' in text or "\r" in text:
         return None
-    body = text.rstrip("\n")
-    head, sep, rest = body.partition("\n")
-    header = [h.strip() for h in head.split(",")]
+    # the body is addressed by offsets into ``text``: a stripped copy and a partitioned copy of a 17 MB file
+    # would be two more copies held while the columns are built
+    end = len(text)
+    while end and text[end - 1] == "\n":
+        end -= 1
+    nl = text.find("\n", 0, end)
+    header = [h.strip() for h in text[: end if nl < 0 else nl].split(",")]
     width = len(header)
-    if len(set(header)) != width or any(c not in header for c in required) or "\n\n" in rest:
+    if (len(set(header)) != width or any(c not in header for c in required)
+            or (nl >= 0 and text.find("\n\n", nl + 1, end) >= 0)):
         return None
-    if not (sep and rest):
+    if nl < 0 or nl + 1 >= end:
         return Table({h: infer_column([]) for h in header})
     # In blocks of lines: one Python string per cell of a block at a time, not of the whole file (a 320k-row
     # gold file would hold 2.6M of them, ~150 MB); the cells go to numpy str arrays per column, and types are
     # inferred over whole columns, exactly as in one pass.
     parts: list[list[np.ndarray]] = [[] for _ in header]
-    start = 0
-    while start < len(rest):
-        stop = rest.find("\n", start + _BLOCK_CHARS)
-        stop = len(rest) if stop < 0 else stop
-        block = rest[start:stop]
-        flat = block.replace("\n", ",").split(",")
+    # cells are held as UTF-8 bytes until their column is whole (numpy str takes 4 bytes a character), unless
+    # the text has a NUL: a bytes array would drop a trailing one
+    as_bytes = "\x00" not in text
+    start = nl + 1
+    while start < end:
+        stop = text.find("\n", start + _BLOCK_CHARS, end)
+        stop = end if stop < 0 else stop
+        block = text[start:stop]
+        flat: list[bytes] | list[str] = (block.encode("utf-8").replace(b"\n", b",").split(b",") if as_bytes
+                                         else block.replace("\n", ",").split(","))
         if len(flat) % width or block.count("\n") + 1 != len(flat) // width:
             return None
         for j in range(width):
-            parts[j].append(np.asarray(flat[j::width], dtype=str))
+            parts[j].append(np.asarray(flat[j::width], dtype=np.bytes_ if as_bytes else str))
         start = stop + 1
-    return Table({h: infer_column(np.concatenate(parts[j])) for j, h in enumerate(header)})
+    columns = {}
+    for j, h in enumerate(header):   # one column joined and typed at a time, its blocks let go as it is
+        cells = np.concatenate(parts[j])
+        columns[h] = infer_column(_text(cells) if as_bytes else cells)
+        parts[j] = []
+    return Table(columns)
 
 
-_BLOCK_CHARS = 4 << 20
+def _text(cells: np.ndarray) -> np.ndarray:
+    """UTF-8 bytes cells as a numpy str array (ASCII, the usual case, by a plain cast)."""
+    try:
+        return cells.astype(str)
+    except UnicodeDecodeError:
+        return np.char.decode(cells, "utf-8")
+
+
+_BLOCK_CHARS = 1 << 20   # ~20k lines: the cells of a block as Python strings are ~10 MB
 
 
 def _kind(values: np.ndarray) -> str:

@@ -8,7 +8,7 @@ byte is there it is checked (sha256, the zip's end record): the segments of
 one stream (hashed on the way in) are composed server-side, a resumed upload is
 staged while hashed and only then is it
 copied to ``archives/<sha256>.zip``: a partial or corrupt upload is never
-visible as a submission. Memory use is one segment, whatever the archive size.
+visible as a submission. Memory use is a few segments (those being stored), whatever the archive size.
 
 Segments are kept per user: ownership of an archive is proof of possession (see
 ``auth.py``), so a user may never finish, or resume from, bytes another user sent.
@@ -32,7 +32,8 @@ from zrc.storage import SUBMISSIONS, ChainReader, NotFound, Storage, keys
 
 log = structlog.get_logger("zrc.gateway.uploads")
 SEGMENT = 8 << 20
-WRITES_AHEAD = 2     # segments queued for storage while the next ones arrive
+WRITERS = 4          # segments stored in parallel: one PUT at a time held the stream to 50-80 MB/s
+WRITES_AHEAD = 4     # segments queued for storage while the next ones arrive (memory: this many + 1 segments)
 MAX_UPLOAD = 64 << 30
 _SEG = re.compile(r"^(\d{16})-(\d{16})$")
 
@@ -87,43 +88,44 @@ class Uploads:
                 f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
         pos, buf = held, bytearray()
         sha = hashlib.sha256() if held == 0 else None
-        # Segments are written by one background thread, in order, while the next one arrives: receiving and
-        # storing overlap instead of alternating. At most WRITES_AHEAD segments wait (bounded memory).
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-writer")
+        # Segments are written by WRITERS background threads while the next ones arrive: receiving and storing
+        # overlap instead of alternating. At most WRITES_AHEAD segments wait (bounded memory). A segment stored
+        # before an earlier one failed is harmless: the committed size is the contiguous prefix (chain()).
+        writer = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="upload-writer")
         pending: list[Future] = []
         written = held
 
-        def store(key: str, data: bytes) -> None:
-            nonlocal written
+        def store(key: str, data: bytes) -> int:
             self.storage.put_bytes(SUBMISSIONS, key, data)
-            written += len(data)
+            return len(data)
 
         def flush() -> None:
-            nonlocal pos, buf
+            nonlocal pos, buf, written
             if buf:
                 pending.append(writer.submit(store, keys.upload_segment(user, digest, pos, len(buf)), bytes(buf)))
                 pos += len(buf)
                 buf = bytearray()
             while len(pending) > WRITES_AHEAD or (pending and pending[0].done()):
-                pending.pop(0).result()   # a storage error surfaces here
+                written += pending.pop(0).result()   # a storage error surfaces here
 
         try:
             for msg in chunks:
                 if msg.WhichOneof("payload") != "chunk":
                     raise InvalidArgument("metadata may only be sent once, first")
-                if pos + len(buf) + len(msg.chunk) > meta.size:
+                chunk = msg.chunk   # each read of a bytes field copies it out of the message: read it once
+                if pos + len(buf) + len(chunk) > meta.size:
                     raise InvalidArgument(f"more bytes than the announced {meta.size}")
-                buf += msg.chunk
-                UPLOAD_BYTES.inc(len(msg.chunk))
+                buf += chunk
+                UPLOAD_BYTES.inc(len(chunk))
                 if sha is not None:
-                    sha.update(msg.chunk)
+                    sha.update(chunk)
                 if len(buf) >= SEGMENT:
                     flush()
         finally:
             try:
                 flush()  # keep what arrived, even if the client went away: it can resume
                 for f in pending:
-                    f.result()
+                    written += f.result()
             finally:
                 writer.shutdown(wait=True)
         return written, (sha.hexdigest() if sha is not None and written == meta.size else None)

@@ -75,9 +75,8 @@ def main(env: dict[str, str] | None = None) -> None:
         # The scorer version keys cached results: set ZRC_SCORER_VERSION (e.g. to the image digest) to force
         # re-scoring after a deployment; by default it is the evaluation core's SCORER_VERSION.
         version = env.get("ZRC_SCORER_VERSION") or SCORER_VERSION
-        if scorer_task(scorer).kind == "semantic":   # scipy imported lazily by the core (1.6 s): pay it at start
+        if scorer_task(scorer).kind == "semantic":   # scipy's distances (rarer metrics): ~1 s to import, paid at start
             import scipy.spatial.distance  # noqa: F401
-            import scipy.stats  # noqa: F401
         structlog.contextvars.bind_contextvars(scorer=scorer, scorer_version=version)
         return {"register": register(storage, scorer, version)}
 
