@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,16 +11,21 @@ from types import SimpleNamespace
 import pytest
 
 from zrc.app.dataplane import DataPlane, NotScorable
+from zrc.app.jobs import JobService, Publisher, cached_validation
 from zrc.app.selection import resolve
 from zrc.client import build_archive
-from zrc.common.data import BadRequest
+from zrc.common.data import BadRequest, selection_from_dict, selection_to_dict
 from zrc.common.local import LocalFolders
-from zrc.core import SCORER_VERSION
+from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, scorer_task
 from zrc.core.dataset import load_dataset
+from zrc.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from zrc.core.params import Params
 from zrc.core.pipeline import SelectionError, evaluate
 from zrc.core.sources import DirTree
+from zrc.gateway.auth import Auth, Identity
+from zrc.pb.common.v1 import common_pb2
+from zrc.pb.validation.v1 import validation_pb2
 from zrc.storage import DATASETS, SUBMISSIONS, NotFound
 from zrc.storage.local import LocalStorage
 
@@ -193,3 +199,150 @@ def test_the_runner_hands_validations_work_to_the_scorers(slm21_case, tmp_path, 
     finally:
         emb.close()
     assert {n: files[n] for n in core} == core
+
+
+# jobs and publishing (zrc.app.jobs) over a fake Store: no transport, no servers ------------------------------
+class FakeStore:
+    """The results service, the validator and the scorers as zrc.app.jobs.Store sees them, in memory."""
+
+    def __init__(self, validate=None):
+        self.jobs: dict[str, object] = {}
+        self.results: dict[str, object] = {}
+        self.entries: dict[str, dict] = {}
+        self.board: dict[str, list] = {}
+        self.validations = 0
+        self._validate = validate
+
+    def put_job(self, job):
+        self.jobs[job.job_id] = job
+
+    def find_job(self, job_id):
+        if job_id not in self.jobs:
+            raise NotFound(f"job {job_id}")
+        return self.jobs[job_id]
+
+    def job_summaries(self):
+        return [j.to_dict() for j in self.jobs.values()]
+
+    def job_state(self, job_id):
+        return self.jobs[job_id].state if job_id in self.jobs else None
+
+    def cached_result(self, key):
+        return self.results.get(key)
+
+    def put_result(self, result):
+        self.results[result.key] = result
+
+    def leaderboard(self, benchmark):
+        from zrc.common.convert import entry_pb
+        return [entry_pb(e) for e in self.board.get(benchmark, [])]
+
+    def put_entry(self, job_id, entry):
+        self.entries[job_id] = entry
+
+    def publish_entry(self, benchmark, entry_id, entry):
+        board = [e for e in self.board.get(benchmark, []) if e["zrc"]["entry_id"] != entry_id]
+        self.board[benchmark] = [*board, json.loads(json.dumps(entry))]
+
+    def scorer_version(self, scorer):
+        return "1"
+
+    def validate(self, sel):
+        self.validations += 1
+        return self._validate(sel)
+
+
+@pytest.fixture()
+def service(stored):
+    """A JobService over the stored submission (owned by alice), real Auth rules, a fake Store."""
+    storage, digest, _ = stored
+    plane = DataPlane(storage)
+
+    def validate(sel):
+        v = plane.validate(sel)
+        return validation_pb2.ValidateResponse(ok=v.report.ok, dataset_digest=v.dataset_digest)
+    store = FakeStore(validate)
+    auth = Auth(storage, required=True, admin_token="a" * 16, quota_per_day=0)
+    auth.add_owner(digest, Identity("alice", False))
+    submitted: list[str] = []
+    return JobService(store, auth, submitted.append, storage), store, digest, submitted
+
+
+def _msg(digest: str, **kw):
+    return common_pb2.Selection(submission_digest=digest, benchmark=kw.pop("benchmark", "sLM21"), **kw)
+
+
+def test_zrc_submit_validates_once_for_the_check_and_the_job(service):
+    """ValidateSubmission's answer is the one the job's runner looks up: the archive is read once."""
+    jobsvc, store, digest, submitted = service
+    alice = Identity("alice", False)
+    assert jobsvc.validate(_msg(digest, benchmark="slm21"), alice).ok and store.validations == 1
+    assert jobsvc.validate(_msg(digest), alice).ok and store.validations == 1, "asked again: the kept answer"
+    job, _ = jobsvc.create(_msg(digest), alice, publish=True, baseline=False, skip_validation=False)
+    assert submitted == [job.job_id] and job.owner == "alice" and job.dataset_digest == "d" * 64
+    v = cached_validation(store, selection_from_dict(job.selection), job.dataset_digest)
+    assert v is not None and v.ok, "the runner finds it: no second validation"
+    with pytest.raises(PermissionDenied, match="another user"):
+        jobsvc.validate(_msg(digest), Identity("bob", False))
+
+
+def test_evaluate_rules(service):
+    jobsvc, store, digest, submitted = service
+    alice = Identity("alice", False)
+    with pytest.raises(BadRequest, match="every set and task"):
+        jobsvc.create(_msg(digest, sets=["dev"]), alice, publish=True, baseline=False, skip_validation=False)
+    with pytest.raises(PermissionDenied, match="admin"):
+        jobsvc.create(_msg(digest), alice, publish=True, baseline=True, skip_validation=False)
+    with pytest.raises(NotFound, match="not uploaded"):
+        jobsvc.create(_msg("e" * 64), alice, publish=False, baseline=False, skip_validation=False)
+    jobsvc.require_raw = True   # a raw archive may be published
+    job, s = jobsvc.create(_msg(digest, sets=["dev"]), alice, publish=False, baseline=False, skip_validation=True)
+    assert job.selection["sets"] == ["dev"] and s.tasks == ["lexical", "syntactic", "semantic"]
+    assert not store.validations and submitted == [job.job_id], "creating a job reads no submission file"
+
+
+def test_job_pages_and_score_states(service):
+    jobsvc, store, digest, _ = service
+    alice, admin = Identity("alice", False), Identity("admin", True)
+    made = [jobs.Job.new({"submission_digest": digest, "benchmark": "sLM21"}, False, owner=o)
+            for o in ("alice", "bob", "alice", "alice")]
+    for i, j in enumerate(made):
+        j.created_at = f"2026-01-0{i + 1}T00:00:00+00:00"
+        store.put_job(j)
+    page, token = jobsvc.page(alice, 2, "")
+    rest, end = jobsvc.page(alice, 2, token)
+    assert [d["job_id"] for d in page + rest] == [made[0].job_id, made[2].job_id, made[3].job_id] and not end
+    assert len(jobsvc.page(admin, 0, "")[0]) == 4
+    with pytest.raises(BadRequest, match="page_size"):
+        jobsvc.page(alice, -1, "")
+    with pytest.raises(BadRequest, match="page_token"):
+        jobsvc.page(alice, 2, "nonsense")
+    with pytest.raises(PermissionDenied, match="another user"):
+        jobsvc.own(made[1].job_id, alice)
+    job = made[0]
+    with pytest.raises(FailedPrecondition, match="not finished yet"):
+        jobsvc.require_scores(job)
+    job.findings = [{"severity": "error", "code": "missing_file", "message": "no lexical/dev.txt",
+                     "file": "lexical/dev.txt", "line": None}]
+    job.move(jobs.INVALID, "invalid")
+    with pytest.raises(InvalidArgument, match="found the submission invalid") as exc:
+        jobsvc.require_scores(job)
+    assert exc.value.violations == [("lexical/dev.txt", "no lexical/dev.txt [missing_file]")]
+
+
+def test_a_resubmission_replaces_the_owners_entry(service):
+    _, store, digest, _ = service
+    publisher = Publisher(store)
+    sel = selection_from_dict({"submission_digest": digest, "benchmark": "sLM21", "dataset": "sLM21-dataset",
+                               "sets": ["dev", "test"], "tasks": ["lexical", "syntactic", "semantic"]})
+    ids = []
+    for owner in ("alice", "alice", "bob"):
+        job = jobs.Job.new(selection_to_dict(sel), False, owner=owner, publish=True)
+        job.meta_json = json.dumps({"model_info": {"model_id": "<model id>"}})
+        entry = publisher.entry(job, "sLM21", [], Params())
+        assert len(job.model_id) == 16, "a published job gets a model_id"
+        publisher.publish(job, sel, entry, [], {"lexical": "1"})
+        assert store.entries[job.job_id] is entry, "every job's own entry is stored"
+        ids.append(entry["zrc"]["entry_id"])
+    assert ids[1] == ids[0] != ids[2], "same archive, same owner: replaced; another owner: a new entry"
+    assert len(store.board["sLM21"]) == 2

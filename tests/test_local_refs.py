@@ -29,7 +29,7 @@ def _selection(ref: str, digest: str = "0" * 64):
 def test_a_server_refuses_local_references(tmp_path, slm21_case):
     # a gateway built without the embedded registry (every deployed server) never opens a path
     with pytest.raises(LocalRefError, match="only by the embedded stack"):
-        _servicer(tmp_path, None)._check_selection(_selection("local-abc"))
+        _servicer(tmp_path, None).jobs.check(_selection("local-abc"), None)
     with pytest.raises(LocalRefError, match="only by the embedded stack"):
         open_submission(LocalStorage(tmp_path / "s"), "0" * 64, str(slm21_case[1]), None)
 
@@ -39,9 +39,9 @@ def test_only_registered_folders_are_read(tmp_path, slm21_case):
     gw = _servicer(tmp_path, local)
     # a path (or a guessed reference) sent over the wire is not a registered folder
     with pytest.raises(LocalRefError, match="unknown local folder reference"):
-        gw._check_selection(_selection(str(slm21_case[1])))
+        gw.jobs.check(_selection(str(slm21_case[1])), None)
     ref, digest = local.register(slm21_case[1])
-    gw._check_selection(_selection(ref, digest))
+    gw.jobs.check(_selection(ref, digest), None)
     assert local.open(ref).exists("lexical/dev.txt")
 
 

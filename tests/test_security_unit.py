@@ -10,10 +10,10 @@ import zipfile
 import grpc
 import pytest
 
+from zrc.app.jobs import Publisher
 from zrc.common.data import BadRequest
 from zrc.core.errors import FailedPrecondition, ResourceExhausted, Unauthenticated
 from zrc.gateway.auth import Auth
-from zrc.gateway.runner import Runner, RunnerSettings
 from zrc.gateway.uploads import Uploads
 from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.storage import RESULTS
@@ -98,29 +98,29 @@ def test_a_model_id_belongs_to_its_first_user(auth, storage):
     assert "must be" in auth.claim_model("../x", "bob")
 
 
-def _runner(auth) -> Runner:
-    r = Runner(None, RunnerSettings())
-    r.enforce_identity, r.claim_model = True, auth.claim_model
-    return r
+def _publisher(auth) -> Publisher:
+    p = Publisher(None)
+    p.enforce_identity, p.claim_model = True, auth.claim_model
+    return p
 
 
 def test_meta_username_must_be_the_token_user(auth):
     from zrc.core import jobs
-    r = _runner(auth)
+    r = _publisher(auth)
     job = jobs.Job.new({}, False, owner="alice", publish=True)
-    assert r._identity_findings(job, {"username": "alice"}) == []
-    (f,) = r._identity_findings(job, {"username": "bob"})
+    assert r.identity_findings(job, {"username": "alice"}) == []
+    (f,) = r.identity_findings(job, {"username": "bob"})
     assert f["code"] == "meta_username_mismatch" and f["severity"] == "error" and "alice" in f["message"]
     baseline = jobs.Job.new({}, False, owner="admin", publish=True, baseline=True)
-    assert r._identity_findings(baseline, {"username": "topline-authors"}) == [], "an admin's baseline"
+    assert r.identity_findings(baseline, {"username": "topline-authors"}) == [], "an admin's baseline"
     meta = {"username": "bob", "model_info": {"model_id": "m-1"}}
-    assert r._identity_findings(jobs.Job.new({}, False, owner="bob", publish=True), meta) == []
-    codes = [f["code"] for f in r._identity_findings(job, {**meta, "username": "alice"})]
+    assert r.identity_findings(jobs.Job.new({}, False, owner="bob", publish=True), meta) == []
+    codes = [f["code"] for f in r.identity_findings(job, {**meta, "username": "alice"})]
     assert codes == ["meta_model_id_taken"]
     rescore = jobs.Job.new({}, False, owner="alice", publish=True, replaces_entry="e" * 32)
-    assert r._identity_findings(rescore, {"username": "legacy-name"}) == [], "re-scoring keeps the entry"
+    assert r.identity_findings(rescore, {"username": "legacy-name"}) == [], "re-scoring keeps the entry"
     r.enforce_identity = False  # the embedded mode: one local user, nothing to enforce
-    assert r._identity_findings(job, {"username": "bob"}) == []
+    assert r.identity_findings(job, {"username": "bob"}) == []
 
 
 def test_csv_cells_cannot_be_formulas():

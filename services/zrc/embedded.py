@@ -125,7 +125,7 @@ class Embedded:
             stop.set()
         for server in reversed(self._servers):
             server.stop(0.5)
-        if self.runner:
+        if self.runner and self.runner.settled():   # a job still running keeps its channels (see settled)
             self._clients.close()
         if self.sockets:
             shutil.rmtree(self.sockets, ignore_errors=True)

@@ -1,10 +1,13 @@
-"""Imported datasets, loaded from storage once per content digest and shared by the services of a process."""
+"""Imported datasets: importing and removing them, and loading them from storage once per content digest (shared
+by the services of a process)."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
-from zrc.core.dataset import Dataset, load_dataset
+from zrc.core.dataset import Dataset, gold_file_names, load_dataset
+from zrc.core.sources import ZipTree
 from zrc.storage import DATASETS, NotFound, Storage, StorageTree, keys
 
 
@@ -33,3 +36,52 @@ class DatasetCache:
         with self._lock:
             self._cache[name] = (digest, ds)
         return ds, digest
+
+
+def import_dataset(storage: Storage, name: str, path: str) -> tuple[dict, list[str]]:
+    """Check, compile and store the dataset zip at ``path`` under ``name``: its manifest (returned) and notes.
+
+    One part, then one file, in memory at a time. Compiled forms are stored as each part passes its checks;
+    they are used only with the very CSV bytes they were made from, so one left behind by an import that fails
+    later can never be read with other CSVs. The CSVs go once every part is good, the manifest last: it is the
+    commit point (a failed import is never listed)."""
+    manifest_key = keys.dataset_manifest(name)   # a bad name is refused before anything is read
+    notes: list[str] = []
+    content = hashlib.sha256()
+    total = 0
+    tree = ZipTree(path, label=name, trusted=True)   # admin-only: the gold files of a dataset
+    try:
+        dataset = load_dataset(tree, name=name)
+        for rel, data, part_notes in dataset.compile_parts():
+            storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
+            notes.extend(part_notes)
+        bench, root, names = gold_file_names(tree)
+        for rel in sorted(names):
+            data = root.read(rel)
+            content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+            total += len(data)
+            storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
+    finally:
+        tree.close()
+    info = {"name": name, "benchmark": bench.name, "parts": [f"{t} {s}" for t, s in dataset.available],
+            "digest": content.hexdigest(), "size": total}
+    storage.put_json(DATASETS, manifest_key, info)
+    return info, notes
+
+
+def list_datasets(storage: Storage) -> list[dict]:
+    """The manifests of the imported datasets."""
+    return [storage.get_json(DATASETS, key) for key in storage.list(DATASETS) if keys.is_dataset_manifest(key)]
+
+
+def delete_dataset(storage: Storage, name: str) -> dict:
+    """Remove an imported dataset; its manifest goes first (from then on it is not listed), then its files."""
+    manifest_key = keys.dataset_manifest(name)
+    try:
+        info = storage.get_json(DATASETS, manifest_key)
+    except NotFound:
+        raise NotFound(f"dataset {name} is not imported") from None
+    storage.delete(DATASETS, manifest_key)
+    for key in storage.list(DATASETS, keys.dataset_prefix(name)):
+        storage.delete(DATASETS, key)
+    return info

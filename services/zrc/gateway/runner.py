@@ -43,18 +43,16 @@ import grpc  # the runner is a client of validation, the scorers and results: it
 import structlog
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from zrc.app.jobs import Publisher, cached_validation, remember_validation
 from zrc.app.selection import resolve
 from zrc.common import internal, metrics, runtime, tracing
-from zrc.common.convert import entry_pb, entry_py, job_pb, job_py, meta_py, params_pb, params_py, summary_py
-from zrc.common.data import finding_from_pb, result_key, selection_from_dict
-from zrc.core import SCORER_VERSION, jobs
-from zrc.core.analysis import confidence_rows
+from zrc.common.convert import entry_pb, job_pb, job_py, meta_py, params_pb, params_py, summary_py
+from zrc.common.data import BadRequest, finding_from_pb, result_key, selection_from_dict
+from zrc.core import jobs
 from zrc.core.benchmarks import get_benchmark
-from zrc.core.findings import Finding
-from zrc.core.leaderboard import dumps, entry_from_summaries
-from zrc.core.limits import excerpt
+from zrc.core.errors import NotFound
+from zrc.core.limits import excerpt, quoted
 from zrc.core.limits import summary as limits_summary
-from zrc.core.meta import check_meta
 from zrc.core.params import Params
 from zrc.gateway.events import JobEvents
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
@@ -65,6 +63,7 @@ log = structlog.get_logger("zrc.gateway.runner")
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 # Errors the submission caused: retrying gives the same answer and costs everyone the shared services.
 INPUT_CAUSED = (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT)
+_REAPING = " reaper"   # in Runner._active while the reaper reads the job list (never a job id: no spaces)
 
 
 @dataclass
@@ -79,11 +78,6 @@ class RunnerSettings:
     max_crashes: int = 2              # validations begun and never ended before the job is quarantined
     adopt_orphans: bool = True        # resume jobs whose owner died (servers); the embedded CLI does not
     orphan_grace: float = 30.0        # a job nobody leased for this long is an orphan
-
-
-def version_label(task_names, versions: dict[str, str]) -> str:
-    """The scorer versions of an entry, one per task ("lexical=1,syntactic=1,semantic=1")."""
-    return ",".join(f"{t}={versions.get(t, '?')}" for t in task_names)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -165,6 +159,60 @@ class Clients:
             if not token:
                 return out
 
+    def find_job(self, job_id: str) -> jobs.Job:
+        """The job record, or NotFound / BadRequest (a malformed id) in the domain's vocabulary."""
+        try:
+            return self.get_job(job_id)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(f"job {job_id}") from None
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise BadRequest(f"invalid job id {quoted(job_id)}") from None
+            raise
+
+    def job_state(self, job_id: str) -> str | None:
+        """The job's state; None if it cannot be read now (quota counting then skips it)."""
+        try:
+            return self.get_job(job_id).state
+        except grpc.RpcError:
+            return None
+
+    # results, entries and scorer versions: the application layer's Store (zrc.app.jobs) ----------------
+    def cached_result(self, key: str) -> results_pb2.TaskResult | None:
+        try:
+            return self.call(self.results.GetResult, results_pb2.GetResultRequest(key=key)).result
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            return None
+
+    def get_result(self, key: str) -> results_pb2.TaskResult:
+        return self.call(self.results.GetResult, results_pb2.GetResultRequest(key=key)).result
+
+    def put_result(self, result: results_pb2.TaskResult) -> None:
+        self.call(self.results.PutResult, results_pb2.PutResultRequest(result=result))
+
+    def leaderboard(self, benchmark: str) -> list:
+        return list(self.call(self.results.ListLeaderboard,
+                              results_pb2.ListLeaderboardRequest(benchmark=benchmark)).entries)
+
+    def get_entry(self, job_id: str):
+        return self.call(self.results.GetEntry, results_pb2.GetEntryRequest(job_id=job_id)).entry
+
+    def put_entry(self, job_id: str, entry: dict) -> None:
+        self.call(self.results.PutEntry, results_pb2.PutEntryRequest(job_id=job_id, entry=entry_pb(entry)))
+
+    def publish_entry(self, benchmark: str, entry_id: str, entry: dict) -> None:
+        self.call(self.results.PublishEntry, results_pb2.PublishEntryRequest(
+            benchmark=benchmark, entry_id=entry_id, entry=entry_pb(entry)))
+
+    def validate(self, sel) -> validation_pb2.ValidateResponse:
+        return self.call(self.validation.Validate, validation_pb2.ValidateRequest(selection=sel),
+                         timeout=self.s.call_timeout)
+
+    def scorer_version(self, scorer: str) -> str:
+        return self.call(self.scorers[scorer].Describe, scoring_pb2.DescribeRequest()).scorer_version
+
     def close(self) -> None:
         if self.events is not None:
             self.events.stop()
@@ -184,10 +232,7 @@ class Runner:
         self._lock = threading.Lock()
         self._inflight: Counter[tuple[str, str]] = Counter()
         self._threads: list[threading.Thread] = []
-        # Set by the gateway when tokens identify users: the entry's submitter is then the token's user
-        # (meta.yaml may not name another) and a model_id belongs to whoever published it first.
-        self.enforce_identity = False
-        self.claim_model: Callable[[str, str], str | None] | None = None
+        self.publisher = Publisher(clients)   # identity rules set by a gateway whose tokens identify users
 
     def start(self) -> None:
         for i in range(self.s.workers):
@@ -204,13 +249,24 @@ class Runner:
         if events is not None:   # watchers end now, while the server can still tell them
             events.stop()
 
+    def settled(self) -> bool:
+        """After :meth:`shutdown`: whether no job and no reaper pass is in progress (none starts any more). The
+        clients' channels may be closed only then: grpc can crash the process on a call through a closed
+        channel, so a stack closed mid-job leaves them to the process's end."""
+        with self._lock:
+            return not self._active
+
     def submit(self, job_id: str) -> None:
         self.queue.put(job_id)
 
     # ---------------------------------------------------------------------------------------------
     def _reap(self) -> None:
         """Re-queue unfinished jobs nobody holds (startup: resume what a dead gateway left)."""
-        while not self.stop.is_set():
+        while True:
+            with self._lock:   # a pass counts as work in progress (see settled)
+                if self.stop.is_set():
+                    return
+                self._active.add(_REAPING)
             try:
                 unfinished = self.c.unfinished()
                 for state in (jobs.QUEUED, jobs.VALIDATING, jobs.SCORING):
@@ -226,6 +282,9 @@ class Runner:
                     self.queue.put(job.job_id)
             except Exception as exc:  # noqa: BLE001 - storage may be down; try again next tick
                 log.warning("reaper_failed", error=str(exc)[:200])
+            finally:
+                with self._lock:
+                    self._active.discard(_REAPING)
             self.stop.wait(self.s.reap_every)
 
     def _orphan(self, job: jobs.Job) -> bool:
@@ -250,7 +309,7 @@ class Runner:
             except queue.Empty:
                 continue
             with self._lock:
-                if job_id in self._active:
+                if job_id in self._active or self.stop.is_set():   # stopped: left queued (see settled)
                     continue
                 self._active.add(job_id)
             try:
@@ -409,64 +468,12 @@ class Runner:
 
     def _validate(self, job: jobs.Job, sel, lock: threading.Lock | None = None) -> validation_pb2.ValidateResponse:
         """Validation is deterministic too: cached like task results (a re-run does not re-read the archive)."""
-        # "validation typed": answers cached before typed protos held JSON text; they are not asked again
-        key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, "validation typed",
-                         " ".join(sel.sets) + "|" + " ".join(sel.tasks), {}, SCORER_VERSION)
-        if job.dataset_digest:
-            try:
-                hit = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
-                return hit.validation
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND:
-                    raise
-        v = self._counted(job, lock or threading.Lock(), "validation", "validator",
-                          self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel))
-        if v.dataset_digest == job.dataset_digest:
-            self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=results_pb2.TaskResult(
-                key=key, task="validation", set="", validation=v,
-                scorer_version=SCORER_VERSION)))
+        v = cached_validation(self.c, sel, job.dataset_digest)
+        if v is None:
+            v = self._counted(job, lock or threading.Lock(), "validation", "validator",
+                              self.c.validation.Validate, validation_pb2.ValidateRequest(selection=sel))
+            remember_validation(self.c, sel, job.dataset_digest, v)
         return v
-
-    def _identity_findings(self, job: jobs.Job, meta) -> list[dict]:
-        """meta.yaml's username must be the authenticated owner; its model_id must be theirs (or free)."""
-        if not self.enforce_identity or not isinstance(meta, dict) or job.replaces_entry:
-            return []  # an admin's re-scoring keeps the entry it replaces (checked when first published)
-        out = []
-        name = meta.get("username")
-        if (not job.baseline and isinstance(name, str) and name.strip() and not name.startswith("<")
-                and name != job.owner):
-            out.append(Finding("error", "meta_username_mismatch",
-                               f"username is {name!r} but the token is {job.owner!r}'s: an entry is published "
-                               f"under the authenticated user; set username: {job.owner}", "meta.yaml"))
-        given = str(((meta.get("model_info") or {}) if isinstance(meta.get("model_info"), dict) else {})
-                    .get("model_id") or "")
-        model_id = job.model_id or ("" if given.startswith("<") else given)
-        if model_id and self.claim_model is not None:
-            why = self.claim_model(model_id, job.owner)
-            if why:
-                out.append(Finding("error", "meta_model_id_taken", f"model_info.model_id: {why}; choose another",
-                                   "meta.yaml"))
-        return [f.to_dict() for f in out]
-
-    def _same_submission_entry(self, sel, job, entry: dict) -> str:
-        """The id of this owner's published entry for the same submission, which a re-submit replaces.
-
-        Same submission: the same archive, or the same model (``model_id``) with the very same scores; the
-        latter because ``zrc submit`` writes the assigned model_id back into meta.yaml, which changes the bytes
-        of an otherwise unchanged folder. Without this, submitting twice listed the system twice.
-        """
-        r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=sel.benchmark))
-        for pb in r.entries:
-            old = entry_py(pb)
-            z = old.get("zrc") or {}
-            if z.get("owner") != job.owner or z.get("dataset") != sel.dataset or z.get("baseline") != job.baseline:
-                continue
-            same_bytes = z.get("submission_digest") == sel.submission_digest
-            same_model = (bool(job.model_id) and old.get("model_id") == job.model_id
-                          and old.get("scores") == json.loads(dumps(entry))["scores"])
-            if same_bytes or same_model:
-                return str(z.get("entry_id") or "")
-        return ""
 
     def _save(self, job: jobs.Job, lock: threading.Lock, change: Callable[[], None]) -> None:
         with lock:
@@ -474,107 +481,93 @@ class Runner:
             self.c.put_job(job)
 
     def _steps(self, job: jobs.Job, lock: threading.Lock) -> None:
+        """Validate, plan the parts, score them, publish: each step resumes where a dead gateway left off."""
         sel = selection_from_dict(job.selection)
         if job.state == jobs.QUEUED:
             self._save(job, lock, lambda: job.move(jobs.VALIDATING, "validating the submission"))
-        if job.state == jobs.VALIDATING:
-            v = self._validate(job, sel, lock)
-            findings = [finding_from_pb(f) for f in v.findings]
-            ok = v.ok
-            if job.publish:  # publishing needs a complete meta.yaml (MetaFile.is_valid of the reference)
-                meta_findings = check_meta(meta_py(v), benchmark=sel.benchmark, strict=True)
-                findings = [f for f in findings if not f["code"].startswith("meta_")]
-                findings += [f.to_dict() for f in meta_findings.items]
-                identity = self._identity_findings(job, meta_py(v))
-                findings += identity
-                ok = ok and meta_findings.ok and not identity
-            if not ok and not job.skip_validation:
-                n = sum(1 for f in findings if f["severity"] == "error")
+        if job.state == jobs.VALIDATING and not self._validate_step(job, sel, lock):
+            return
+        summaries, versions = self._score_parts(job, sel, lock)
+        self._publish_step(job, sel, summaries, versions, lock)
 
-                def invalid() -> None:
-                    job.findings = findings
-                    job.move(jobs.INVALID, f"the submission is invalid: {n} error(s)")
-                    job.lease_owner = ""
-                self._save(job, lock, invalid)
-                metrics.JOBS_FINISHED.labels(jobs.INVALID).inc()
-                return
+    def _validate_step(self, job: jobs.Job, sel, lock: threading.Lock) -> bool:
+        """Validate; an invalid submission ends the job INVALID (False), a valid one plans its parts."""
+        v = self._validate(job, sel, lock)
+        findings, ok = self.publisher.check(job, sel.benchmark, [finding_from_pb(f) for f in v.findings], v.ok,
+                                            meta_py(v))
+        if not ok and not job.skip_validation:
+            n = sum(1 for f in findings if f["severity"] == "error")
 
-            def scoring() -> None:
+            def invalid() -> None:
                 job.findings = findings
-                job.params_json, job.meta_json = params_py(v.params).to_json(), json.dumps(meta_py(v))
-                job.dataset_digest = v.dataset_digest
-                job.parts = [list(p) for p in resolve(sel).parts]
-                job.pooled_refs = {f"{p.task} {p.set}": p.ref for p in v.pooled}
-                job.move(jobs.SCORING, f"scoring {len(job.parts)} part(s)")
-            self._save(job, lock, scoring)
+                job.move(jobs.INVALID, f"the submission is invalid: {n} error(s)")
+                job.lease_owner = ""
+            self._save(job, lock, invalid)
+            metrics.JOBS_FINISHED.labels(jobs.INVALID).inc()
+            return False
+
+        def plan() -> None:
+            job.findings = findings
+            job.params_json, job.meta_json = params_py(v.params).to_json(), json.dumps(meta_py(v))
+            job.dataset_digest = v.dataset_digest
+            job.parts = [list(p) for p in resolve(sel).parts]
+            job.pooled_refs = {f"{p.task} {p.set}": p.ref for p in v.pooled}
+            job.move(jobs.SCORING, f"scoring {len(job.parts)} part(s)")
+        self._save(job, lock, plan)
+        return True
+
+    def _score_parts(self, job: jobs.Job, sel, lock: threading.Lock) -> tuple[list[dict], dict[str, str]]:
+        """Every part's summary and each task's scorer version. Parts go to different scorer deployments:
+        they run concurrently, at most one per scorer."""
         params = Params.from_json(job.params_json)
-        bench = get_benchmark(sel.benchmark)
-
-        def score_part(part: list[str]) -> dict:
-            task, set_ = part
-            stub = self.c.scorers[bench.task(task).scorer]
-            version = self.c.call(stub.Describe, scoring_pb2.DescribeRequest()).scorer_version
-            key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, task, set_,
-                             params.cache_key(), version)
-            try:
-                cached = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
-                summary = cached.summary
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND:
-                    raise
-                cached = None
-                part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
-                # the scorer stores the result under the key itself (create-only): asked again after a
-                # takeover, it answers from it, so each part is scored once however many gateways ask
-                # what validation prepared: its params (unless skipped: the scorer then reads params.yaml
-                # and refuses a broken one, as validation would have) and the vectors it pooled
-                request = scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
-                                                   result_key=key, pooled_ref=job.pooled_refs.get(f"{task} {set_}", ""))
-                if not job.skip_validation:
-                    request.params.CopyFrom(params_pb(params))
-                r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", stub.Score, request)
-                if not r.stored:   # a scorer that does not store results itself (an older version)
-                    result = results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
-                                                    summary=r.summary, scorer_version=r.scorer_version)
-                    self.c.call(self.c.results.PutResult, results_pb2.PutResultRequest(result=result))
-                summary = r.summary
-            else:
-                metrics.CACHE_HITS.labels(task, set_).inc()
-            if f"{task} {set_}" not in job.done:
-                self._save(job, lock, lambda: job.part_done(task, set_, key, cached is not None))
-            versions[task] = version
-            return summary_py(summary)
-
         versions: dict[str, str] = {}
-        # Parts go to different scorer deployments: run them concurrently, at most one per scorer.
         by_scorer: dict[str, list[list[str]]] = {}
         for part in job.parts:
             by_scorer.setdefault(part[0], []).append(part)
+
+        def score(parts: list[list[str]]) -> list[dict]:
+            return [self._score_part(job, sel, params, task, set_, versions, lock) for task, set_ in parts]
         with ThreadPoolExecutor(max_workers=max(1, len(by_scorer)), thread_name_prefix="part") as pool:
             # each thread runs in a copy of this context: the job's trace and baggage (and log ids) follow
-            futs = [pool.submit(contextvars.copy_context().run, lambda ps=ps: [score_part(p) for p in ps])
-                    for ps in by_scorer.values()]
-            summaries = [sm for f in futs for sm in f.result()]
-        meta = json.loads(job.meta_json or "null")
-        if job.publish and not job.model_id:
-            given = str(((meta or {}).get("model_info") or {}).get("model_id") or "")
-            job.model_id = given if given and not given.startswith("<") else uuid.uuid4().hex[:16]
-        if job.model_id and isinstance(meta, dict):
-            meta = {**meta, "model_info": {**(meta.get("model_info") or {}), "model_id": job.model_id}}
-        if self.enforce_identity and isinstance(meta, dict) and not job.baseline:
-            meta = {**meta, "username": job.owner}  # submitted_by is who authenticated, whatever meta.yaml says
-        entry = entry_from_summaries(sel.benchmark, summaries, params, meta, submission_id=job.job_id)
-        self.c.call(self.c.results.PutEntry, results_pb2.PutEntryRequest(job_id=job.job_id, entry=entry_pb(entry)))
-        if job.publish:
-            entry_id = job.replaces_entry or self._same_submission_entry(sel, job, entry) or job.job_id
-            entry["zrc"] = {"entry_id": entry_id, "job_id": job.job_id, "owner": job.owner, "baseline": job.baseline,
-                            "scorer_version": version_label(bench.task_names, versions),
-                            "submission_digest": sel.submission_digest, "dataset": sel.dataset,
-                            "published_at": jobs.now(),
-                            # 95% bootstrap intervals of the published scores (docs/analysis.md)
-                            "intervals": confidence_rows(summaries, entry)}
-            self.c.call(self.c.results.PublishEntry, results_pb2.PublishEntryRequest(
-                benchmark=sel.benchmark, entry_id=entry_id, entry=entry_pb(entry)))
+            futs = [pool.submit(contextvars.copy_context().run, score, ps) for ps in by_scorer.values()]
+            return [sm for f in futs for sm in f.result()], versions
+
+    def _score_part(self, job: jobs.Job, sel, params: Params, task: str, set_: str, versions: dict[str, str],
+                    lock: threading.Lock) -> dict:
+        """One part's summary: its stored result if there is one, else the scorer's (which stores it)."""
+        scorer = get_benchmark(sel.benchmark).task(task).scorer
+        version = self.c.scorer_version(scorer)
+        key = result_key(sel.submission_digest, job.dataset_digest, sel.benchmark, task, set_,
+                         params.cache_key(), version)
+        cached = self.c.cached_result(key)
+        if cached is not None:
+            metrics.CACHE_HITS.labels(task, set_).inc()
+            summary = cached.summary
+        else:
+            part_sel = selection_from_dict({**job.selection, "sets": [set_], "tasks": [task]})
+            # the scorer stores the result under the key itself (create-only): asked again after a
+            # takeover, it answers from it, so each part is scored once however many gateways ask
+            # what validation prepared: its params (unless skipped: the scorer then reads params.yaml
+            # and refuses a broken one, as validation would have) and the vectors it pooled
+            request = scoring_pb2.ScoreRequest(selection=part_sel, skip_validation=job.skip_validation,
+                                               result_key=key, pooled_ref=job.pooled_refs.get(f"{task} {set_}", ""))
+            if not job.skip_validation:
+                request.params.CopyFrom(params_pb(params))
+            r = self._counted(job, lock, f"scoring {task}", f"{task} scorer", self.c.scorers[scorer].Score, request)
+            if not r.stored:   # a scorer that does not store results itself (an older version)
+                self.c.put_result(results_pb2.TaskResult(key=key, task=task, set=set_, files=r.files,
+                                                         summary=r.summary, scorer_version=r.scorer_version))
+            summary = r.summary
+        if f"{task} {set_}" not in job.done:
+            self._save(job, lock, lambda: job.part_done(task, set_, key, cached is not None))
+        versions[task] = version
+        return summary_py(summary)
+
+    def _publish_step(self, job: jobs.Job, sel, summaries: list[dict], versions: dict[str, str],
+                      lock: threading.Lock) -> None:
+        """The job's entry (and, published, its leaderboard entry), then SUCCEEDED."""
+        entry = self.publisher.entry(job, sel.benchmark, summaries, Params.from_json(job.params_json))
+        self.publisher.publish(job, sel, entry, summaries, versions)
 
         def succeeded() -> None:
             job.move(jobs.SUCCEEDED, "published to the leaderboard" if job.publish else "all parts scored")

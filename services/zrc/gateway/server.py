@@ -10,9 +10,7 @@ records a job and returns its id at once; the runner does the work.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import os
 import queue
 import tempfile
@@ -22,39 +20,30 @@ from pathlib import Path
 import grpc
 import structlog
 
-from zrc.app.datasets import DatasetCache
-from zrc.app.selection import Selected, resolve
+from zrc.app.datasets import delete_dataset, import_dataset, list_datasets
+from zrc.app.jobs import JobService
 from zrc.common import internal, runtime
-from zrc.common.convert import entry_py, stamp_pb, stamps, summary_py
+from zrc.common.convert import stamp_pb, stamps
 from zrc.common.data import (
     BadRequest,
     finding_to_pb,
-    open_submission,
     selection_from_dict,
-    selection_to_dict,
 )
-from zrc.common.local import REFUSED, LocalFolders, LocalRefError
+from zrc.common.local import LocalFolders
 from zrc.core import jobs
-from zrc.core.analysis import ScoreFolder, analysis_files, comparison_rows, load_folder
+from zrc.core.analysis import comparison_rows
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
-from zrc.core.dataset import gold_file_names, load_dataset
-from zrc.core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from zrc.core.limits import quoted
-from zrc.core.pooled import is_pooled_upload
-from zrc.core.sources import ZipTree
+from zrc.core.errors import FailedPrecondition
 from zrc.gateway.auth import Auth, current, next_reset
 from zrc.gateway.events import GOING, JobEvents
 from zrc.gateway.interceptor import AuthInterceptor
-from zrc.gateway.runner import Clients, Runner, RunnerSettings, version_label
+from zrc.gateway.runner import Clients, Runner, RunnerSettings
 from zrc.gateway.streams import StreamGuard
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.gateway.uploads import Uploads
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from zrc.pb.results.v1 import results_pb2
-from zrc.pb.scoring.v1 import scoring_pb2
-from zrc.pb.validation.v1 import validation_pb2
-from zrc.storage import DATASETS, SUBMISSIONS, NotFound, Storage, keys
+from zrc.storage import NotFound, Storage
 
 log = structlog.get_logger("zrc.gateway")
 MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)
@@ -69,18 +58,6 @@ def job_to_pb(job: jobs.Job) -> gateway_pb2.Job:
                            failure_reason=job.failure_reason, parts_done=len(job.done), parts_total=len(job.parts),
                            created_at=stamp_pb(job.created_at), updated_at=stamp_pb(job.updated_at), owner=job.owner,
                            publish=job.publish, model_id=job.model_id, findings_count=len(job.findings))
-
-
-def _page_token(d: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps([d["created_at"], d["job_id"]]).encode()).decode()
-
-
-def _page_after(token: str) -> tuple[str, str]:
-    try:
-        created, job_id = json.loads(base64.urlsafe_b64decode(token.encode()[:400]))
-        return str(created), str(job_id)
-    except (ValueError, TypeError):
-        raise BadRequest("page_token is not one this server returned") from None
 
 
 def event_to_pb(e: dict) -> gateway_pb2.JobEvent:
@@ -138,12 +115,11 @@ class _Admin:
 
     def GetLeaderboard(self, request, context):
         bench = get_benchmark(request.benchmark).name
-        r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
-        return gateway_pb2.GetLeaderboardResponse(entries=r.entries)
+        return gateway_pb2.GetLeaderboardResponse(entries=self.c.leaderboard(bench))
 
     def WhoAmI(self, request, context):
         who = current.get()
-        left = {b: self.auth.quota_left(who, b, self._job_state) for b in BENCHMARKS}
+        left = {b: self.auth.quota_left(who, b, self.c.job_state) for b in BENCHMARKS}
         return gateway_pb2.WhoAmIResponse(user=who.user, admin=who.admin, quota_left=left,
                                           quota_resets_at=stamp_pb(next_reset(self.auth.clock())))
 
@@ -208,41 +184,20 @@ class _Admin:
 
     def Rescore(self, request, context):
         """Re-evaluate published entries scored by another scorer version; each new job replaces its entry."""
-        who = current.get()
-        self.auth.require_admin(who, "re-scoring")
-        bench = get_benchmark(request.benchmark)
-        versions = {t.name: self.c.call(self.c.scorers[t.scorer].Describe,
-                                        scoring_pb2.DescribeRequest()).scorer_version for t in bench.tasks}
-        current_version = version_label(bench.task_names, versions)
-        r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench.name))
-        job_ids = []
-        for pb in r.entries:
-            e = entry_py(pb)
-            z = e.get("zrc") or {}
-            if z.get("scorer_version") == current_version or not z.get("submission_digest"):
-                continue
-            selection = {"submission_digest": z["submission_digest"], "benchmark": bench.name,
-                         "dataset": z.get("dataset", ""), "sets": ["dev", "test"], "tasks": list(bench.task_names)}
-            job = jobs.Job.new(selection, False, owner=z.get("owner", ""), publish=True,
-                               baseline=bool(z.get("baseline")), model_id=e.get("model_id") or "",
-                               replaces_entry=z["entry_id"])
-            self.c.put_job(job)
-            self.runner.submit(job.job_id)
-            job_ids.append(job.job_id)
-        log.info("rescore", benchmark=bench.name, jobs=len(job_ids))
-        self.auth.audit(who, "rescore", bench.name, f"{len(job_ids)} job(s)")
+        job_ids = self.jobs.rescore(request.benchmark, current.get())
+        log.info("rescore", benchmark=get_benchmark(request.benchmark).name, jobs=len(job_ids))
         return gateway_pb2.RescoreResponse(job_ids=job_ids)
 
 
 class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def __init__(self, storage: Storage, clients: Clients, runner: Runner, auth: Auth, tmpdir: str | None = None,
                  streams: StreamGuard | None = None, local: LocalFolders | None = None):
-        self.storage, self.c, self.runner, self.auth, self.tmpdir = storage, clients, runner, auth, tmpdir
-        self.local = local   # the embedded stack's registered folders; None on a server: local refs refused
-        self.require_raw = False   # ZRC_SUBMIT_REQUIRE_RAW: published entries must come from raw archives
+        self.storage, self.c, self.auth, self.tmpdir = storage, clients, auth, tmpdir
         self.uploads = Uploads(storage)
         self.streams = streams or StreamGuard()
         self.events = getattr(clients, "events", None) or JobEvents(lambda job_id: clients.get_job(job_id))
+        # ``local``: the embedded stack's registered folders; None on a server: local refs refused
+        self.jobs = JobService(clients, auth, lambda job_id: runner.submit(job_id), storage, local)
 
     # uploads ------------------------------------------------------------------------------------------
     def GetUpload(self, request, context):
@@ -282,137 +237,40 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         with self.streams.open(current.get().user, "import"):
             meta, path, size, digest = _spool_to_file(self.streams.idle_limited(request_iterator, context),
                                                       "dataset", self.tmpdir)
-        name = meta.name
-        manifest_key = keys.dataset_manifest(name)
-        # One part, then one file, in memory at a time. Compiled forms are stored as each part passes its
-        # checks; they are used only with the very CSV bytes they were made from, so one left behind by an
-        # import that fails later can never be read with other CSVs. The CSVs go once every part is good.
-        notes: list[str] = []
-        content = hashlib.sha256()
-        total = 0
         try:
-            tree = ZipTree(path, label=name, trusted=True)   # admin-only: the gold files of a dataset
-            try:
-                dataset = load_dataset(tree, name=name)
-                for rel, data, part_notes in dataset.compile_parts():
-                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
-                    notes.extend(part_notes)
-                bench, root, names = gold_file_names(tree)
-                for rel in sorted(names):
-                    data = root.read(rel)
-                    content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-                    total += len(data)
-                    self.storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
-            finally:
-                tree.close()
+            info, notes = import_dataset(self.storage, meta.name, path)
         finally:
             Path(path).unlink(missing_ok=True)
-        info = {"name": name, "benchmark": bench.name, "parts": [f"{t} {s}" for t, s in dataset.available],
-                "digest": content.hexdigest(), "size": total}
-        self.storage.put_json(DATASETS, manifest_key, info)  # written last: the commit point
-        self.auth.audit(current.get(), "dataset-import", name, f"digest {info['digest'][:12]}")
-        log.info("dataset_imported", dataset=name, parts=len(info["parts"]))
+        self.auth.audit(current.get(), "dataset-import", meta.name, f"digest {info['digest'][:12]}")
+        log.info("dataset_imported", dataset=meta.name, parts=len(info["parts"]))
         return gateway_pb2.ImportDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info), notes=notes)
 
     def ListDatasets(self, request, context):
-        out = []
-        for key in self.storage.list(DATASETS):
-            if keys.is_dataset_manifest(key):
-                out.append(gateway_pb2.DatasetInfo(**self.storage.get_json(DATASETS, key)))
-        return gateway_pb2.ListDatasetsResponse(datasets=out)
+        return gateway_pb2.ListDatasetsResponse(datasets=[gateway_pb2.DatasetInfo(**d) for d in list_datasets(self.storage)])
 
     def DeleteDataset(self, request, context):
         self.auth.require_admin(current.get(), "removing a dataset")
-        manifest_key = keys.dataset_manifest(request.name)
-        try:
-            info = self.storage.get_json(DATASETS, manifest_key)
-        except NotFound:
-            raise NotFound(f"dataset {request.name} is not imported") from None
-        self.storage.delete(DATASETS, manifest_key)  # the commit point: from here on it is not listed
-        for key in self.storage.list(DATASETS, keys.dataset_prefix(request.name)):
-            self.storage.delete(DATASETS, key)
+        info = delete_dataset(self.storage, request.name)
         log.info("dataset_removed", dataset=request.name)
         return gateway_pb2.DeleteDatasetResponse(dataset=gateway_pb2.DatasetInfo(**info))
 
     def ValidateSubmission(self, request, context):
-        self._check_selection(request.selection)
-        self._check_owner(request.selection, current.get())
-        v = self.c.call(self.c.validation.Validate, validation_pb2.ValidateRequest(selection=request.selection),
-                        timeout=self.c.s.call_timeout)
+        v = self.jobs.validate(request.selection, current.get())
         return gateway_pb2.ValidateSubmissionResponse(ok=v.ok, findings=v.findings, params=v.params)
 
     # jobs ---------------------------------------------------------------------------------------------
-    def _check_selection(self, sel) -> Selected:
-        """Reject a bad request now, synchronously, rather than as a failed job later."""
-        s = resolve(sel, DatasetCache(self.storage))   # manifest only: no gold file is read here
-        if sel.local_ref:
-            if self.local is None:
-                raise LocalRefError(REFUSED)
-            self.local.path(sel.local_ref)     # known to this process, or INVALID_ARGUMENT
-            keys.digest(sel.submission_digest)  # the folder's fingerprint keys its cached results
-        elif not self.storage.exists(SUBMISSIONS, keys.archive(sel.submission_digest)):
-            raise NotFound(f"submission {sel.submission_digest[:12]} was not uploaded")
-        return s
-
-    def _check_owner(self, sel, who) -> None:
-        """Archives have owners; a local folder belongs to the process that registered it (checked above)."""
-        if not sel.local_ref:
-            self.auth.check_owner(sel.submission_digest, who)
-
     def Evaluate(self, request, context):
         sel = request.selection
         who = current.get()
-        s = self._check_selection(sel)
-        bench, sets, tasks = s.bench.name, s.sets, s.tasks
-        self._check_owner(sel, who)
-        if request.baseline:
-            self.auth.require_admin(who, "publishing a baseline")
-            self.auth.audit(who, "baseline-publish", bench, sel.submission_digest[:12])
-        if request.publish and (sets != ["dev", "test"] or tasks != list(s.bench.task_names)
-                                or request.skip_validation):
-            raise BadRequest("a published submission is evaluated on every set and task, with validation")
-        if request.publish and self.require_raw and self._pooled(sel):
-            raise FailedPrecondition("this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
-        selection = selection_to_dict(sel)
-        selection.update(benchmark=bench, dataset=s.dataset, sets=sets, tasks=tasks)
-        job = jobs.Job.new(selection, request.skip_validation, owner=who.user, publish=request.publish,
-                           baseline=request.baseline)
-        job.dataset_digest = s.dataset_digest
+        job, s = self.jobs.create(sel, who, publish=request.publish, baseline=request.baseline,
+                                  skip_validation=request.skip_validation)
         structlog.contextvars.bind_contextvars(job_id=job.job_id, submission=sel.submission_digest[:12])
-        self.auth.charge(who, bench, job.job_id, self._job_state)
-        self.c.put_job(job)
-        self.runner.submit(job.job_id)
-        log.info("job_created", benchmark=bench, sets=sets, tasks=tasks, publish=request.publish, user=who.user)
+        log.info("job_created", benchmark=s.bench.name, sets=s.sets, tasks=s.tasks, publish=request.publish,
+                 user=who.user)
         return gateway_pb2.EvaluateResponse(job_id=job.job_id)
 
-    def _pooled(self, sel) -> bool:
-        """Whether the archive carries pooled vectors instead of the embedding files (zrc.core.pooled)."""
-        tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
-        try:
-            return is_pooled_upload(tree)
-        finally:
-            tree.close()
-
-    def _job_state(self, job_id: str) -> str | None:
-        try:
-            return self.c.get_job(job_id).state
-        except grpc.RpcError:
-            return None
-
-    def _job(self, job_id: str) -> jobs.Job:
-        try:
-            return self.c.get_job(job_id)
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"job {job_id}") from None
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise BadRequest(f"invalid job id {quoted(job_id)}") from None
-            raise
-
     def _own_job(self, job_id: str) -> jobs.Job:
-        job = self._job(job_id)
-        self.auth.check_job(job, current.get())
-        return job
+        return self.jobs.own(job_id, current.get())
 
     def GetJob(self, request, context):
         return gateway_pb2.GetJobResponse(job=job_to_pb(self._own_job(request.job_id)))
@@ -420,17 +278,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
     def ListJobs(self, request, context):
         """The caller's jobs, oldest first, a page at a time, as summaries: one job with megabytes of
         findings can no longer make the listing fail for everyone."""
-        who = current.get()
-        if request.page_size < 0:
-            raise BadRequest(f"page_size must be positive, got {request.page_size}")
-        size = min(request.page_size or 100, 1000)
-        rows = [d for d in self.c.job_summaries() if who.admin or d.get("owner") == who.user]
-        rows.sort(key=lambda d: (d["created_at"], d["job_id"]))
-        if request.page_token:
-            after = _page_after(request.page_token)
-            rows = [d for d in rows if (d["created_at"], d["job_id"]) > after]
-        page = rows[:size]
-        token = _page_token(page[-1]) if len(rows) > size else ""
+        page, token = self.jobs.page(current.get(), request.page_size, request.page_token)
         out = []
         for d in page:
             pb = job_to_pb(jobs.Job.from_dict(d))
@@ -501,75 +349,20 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
 
     def GetScores(self, request, context):
         job = self._own_job(request.job_id)
-        if job.state == jobs.INVALID:
-            raise InvalidArgument(f"job {job.job_id} found the submission invalid", violations=[
-                (f"{f.get('file') or 'submission'}{':' + str(f['line']) if f.get('line') else ''}",
-                 f"{f['message']} [{f['code']}]")
-                for f in job.findings if f["severity"] == "error"][:100])
-        if job.state == jobs.FAILED:
-            raise FailedPrecondition(f"job failed: {job.failure_reason}")
-        if job.state != jobs.SUCCEEDED:
-            raise FailedPrecondition(f"job is {job.state}, not finished yet")
-        files, entry = self._job_files(job)
-        return gateway_pb2.GetScoresResponse(files=sorted(files, key=lambda f: f.name), entry=entry,
-                                             job=job_to_pb(job))
-
-    def _job_files(self, job: jobs.Job) -> tuple[list, common_pb2.LeaderboardEntry]:
-        """A finished job's score files (the reference's + score_confidence.csv, provenance.json) and entry."""
-        files: list = []
-        summaries, versions = [], {}
-        for key in job.done.values():
-            r = self.c.call(self.c.results.GetResult, results_pb2.GetResultRequest(key=key)).result
-            files.extend(common_pb2.File(name=f.name, content=f.content) for f in r.files)
-            summaries.append(summary_py(r.summary))
-            versions[r.task] = r.scorer_version
-        entry = self.c.call(self.c.results.GetEntry, results_pb2.GetEntryRequest(job_id=job.job_id)).entry
-        sel = job.selection
-        extra = analysis_files(sel["benchmark"], summaries, entry_py(entry),
-                               dataset=sel.get("dataset") or get_benchmark(sel["benchmark"]).dataset,
-                               dataset_digest=job.dataset_digest, submission_digest=sel["submission_digest"],
-                               scorer_version=version_label(sorted(versions), versions), job_id=job.job_id)
-        files.extend(common_pb2.File(name=n, content=c) for n, c in extra.items())
-        return files, entry
+        self.jobs.require_scores(job)
+        files, entry = self.jobs.files(job)
+        return gateway_pb2.GetScoresResponse(files=[common_pb2.File(name=n, content=files[n]) for n in sorted(files)],
+                                             entry=entry, job=job_to_pb(job))
 
     def CompareScores(self, request, context):
-        a, b = self._comparable(request.a), self._comparable(request.b)
+        who = current.get()
+        a, b = self.jobs.comparable(request.a, who), self.jobs.comparable(request.b, who)
         rows = []
         for r in comparison_rows(a, b):
             rows.append(gateway_pb2.MetricComparison(
                 task=r["task"], set=r["set"], metric=r["metric"],
                 **{k: r[k] for k in ("a", "b", "diff", "ci_low", "ci_high", "p_value") if r[k] is not None}))
         return gateway_pb2.CompareScoresResponse(rows=rows)
-
-    def _comparable(self, ident: str) -> ScoreFolder:
-        """A finished job of the caller's (any job for an admin), or a published leaderboard entry."""
-        who = current.get()
-        try:
-            job = self._job(ident)
-        except (NotFound, BadRequest):
-            job = None
-        label = f"job {ident}"
-        if job is None or not (who.admin or job.owner == who.user):
-            entry = self._published(ident)
-            if entry is None:
-                if job is None:
-                    raise NotFound(f"no job or leaderboard entry {ident}")
-                raise PermissionDenied(f"job {ident} belongs to another user and is not a published entry")
-            z = entry["zrc"]
-            job, label = self._job(z["job_id"]), f"entry {z['entry_id']} ({entry.get('model_id') or 'no model id'})"
-        if job.state != jobs.SUCCEEDED:
-            raise FailedPrecondition(f"{label} is {job.state}, not finished")
-        files, _ = self._job_files(job)
-        return load_folder(label, {f.name: f.content for f in files})
-
-    def _published(self, ident: str) -> dict | None:
-        """The published entry whose entry id or job id is ``ident``."""
-        for bench in BENCHMARKS:
-            r = self.c.call(self.c.results.ListLeaderboard, results_pb2.ListLeaderboardRequest(benchmark=bench))
-            for pb in r.entries:
-                if pb.HasField("zrc") and ident in (pb.zrc.entry_id, pb.zrc.job_id):
-                    return entry_py(pb)
-        return None
 
 
 def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = None):
@@ -606,7 +399,7 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
                 quota_per_day=runtime.env_int(env, "ZRC_QUOTA_PER_DAY", 0),
                 invalid_per_day=runtime.env_int(env, "ZRC_INVALID_PER_DAY", 50))
     if auth.required:
-        runner.enforce_identity, runner.claim_model = True, auth.claim_model
+        runner.publisher.enforce_identity, runner.publisher.claim_model = True, auth.claim_model
 
     workers = runtime.env_int(env, "ZRC_WORKERS", 8)
     streams = StreamGuard(per_user=runtime.env_int(env, "ZRC_STREAMS_PER_USER", 4),
@@ -622,7 +415,7 @@ def build(storage: Storage, env: dict[str, str], local: LocalFolders | None = No
 
     def reg(server) -> list[str]:
         servicer = GatewayServicer(storage, clients, runner, auth, env.get("ZRC_TMPDIR") or None, streams, local)
-        servicer.require_raw = require_raw in ("true", "1")
+        servicer.jobs.require_raw = require_raw in ("true", "1")
         gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
         return [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
     return reg, runner, clients, auth
