@@ -14,7 +14,7 @@ from zrc.app.dataplane import DataPlane, NotScorable
 from zrc.app.jobs import JobService, Publisher, cached_validation
 from zrc.app.selection import resolve
 from zrc.client import build_archive
-from zrc.common.data import BadRequest, selection_from_dict, selection_to_dict
+from zrc.common.data import selection_from_dict, selection_to_dict
 from zrc.common.local import LocalFolders
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, scorer_task
@@ -110,10 +110,10 @@ def test_pooled_ref_must_be_this_submissions(stored):
     storage, digest, _ = stored
     plane = DataPlane(storage)
     other = "f" * 64
-    with pytest.raises(BadRequest, match="pooled_ref"):
+    with pytest.raises(InvalidArgument, match="pooled_ref"):
         plane.score(_sel(digest, sets=["dev"], tasks=["semantic"]), "semantic", SCORER_VERSION,
                     params=Params(), pooled_ref=f"derived/{other}/pooled-{'0' * 64}.npz")
-    with pytest.raises(BadRequest, match="exactly one set"):
+    with pytest.raises(InvalidArgument, match="exactly one set"):
         plane.score(_sel(digest, tasks=["semantic"]), "semantic", SCORER_VERSION)
 
 
@@ -289,7 +289,7 @@ def test_zrc_submit_validates_once_for_the_check_and_the_job(service):
 def test_evaluate_rules(service):
     jobsvc, store, digest, submitted = service
     alice = Identity("alice", False)
-    with pytest.raises(BadRequest, match="every set and task"):
+    with pytest.raises(InvalidArgument, match="every set and task"):
         jobsvc.create(_msg(digest, sets=["dev"]), alice, publish=True, baseline=False, skip_validation=False)
     with pytest.raises(PermissionDenied, match="admin"):
         jobsvc.create(_msg(digest), alice, publish=True, baseline=True, skip_validation=False)
@@ -313,9 +313,9 @@ def test_job_pages_and_score_states(service):
     rest, end = jobsvc.page(alice, 2, token)
     assert [d["job_id"] for d in page + rest] == [made[0].job_id, made[2].job_id, made[3].job_id] and not end
     assert len(jobsvc.page(admin, 0, "")[0]) == 4
-    with pytest.raises(BadRequest, match="page_size"):
+    with pytest.raises(InvalidArgument, match="page_size"):
         jobsvc.page(alice, -1, "")
-    with pytest.raises(BadRequest, match="page_token"):
+    with pytest.raises(InvalidArgument, match="page_token"):
         jobsvc.page(alice, 2, "nonsense")
     with pytest.raises(PermissionDenied, match="another user"):
         jobsvc.own(made[1].job_id, alice)

@@ -11,8 +11,7 @@ import grpc
 import pytest
 
 from zrc.app.jobs import Publisher
-from zrc.common.data import BadRequest
-from zrc.core.errors import FailedPrecondition, ResourceExhausted, Unauthenticated
+from zrc.core.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unauthenticated
 from zrc.gateway.auth import Auth
 from zrc.gateway.uploads import Uploads
 from zrc.pb.gateway.v1 import gateway_pb2
@@ -52,15 +51,15 @@ def test_only_the_whole_archive_proves_possession(storage):
     up.finish(meta.sha256, meta.size, sha, "alice")
     assert up.stored(meta.sha256)
     up.verify(meta, iter(chunks))  # the same bytes: accepted
-    with pytest.raises(BadRequest, match="not the archive"):
+    with pytest.raises(InvalidArgument, match="not the archive"):
         up.verify(meta, iter([]))  # metadata only: the digest is public, it proves nothing
-    with pytest.raises(BadRequest, match="not the archive"):
+    with pytest.raises(InvalidArgument, match="not the archive"):
         up.verify(meta, iter(chunks[:-1]))
     forged = bytearray(data)
     forged[3] ^= 1
-    with pytest.raises(BadRequest, match="not the archive"):
+    with pytest.raises(InvalidArgument, match="not the archive"):
         up.verify(meta, iter(_stream(bytes(forged))[1]))
-    with pytest.raises(BadRequest, match="from offset 0"):
+    with pytest.raises(InvalidArgument, match="from offset 0"):
         up.verify(gateway_pb2.UploadMetadata(sha256=meta.sha256, size=meta.size, offset=5), iter(chunks))
 
 
@@ -77,9 +76,9 @@ def test_partial_uploads_are_private_to_their_sender(storage):
 
 def test_reserved_names_cannot_be_users(auth, storage):
     for name in ("admin", "Root", "system", "zrc"):
-        with pytest.raises(BadRequest, match="reserved"):
+        with pytest.raises(InvalidArgument, match="reserved"):
             auth.create_user(name, False)
-        with pytest.raises(BadRequest, match="reserved"):
+        with pytest.raises(InvalidArgument, match="reserved"):
             auth.create_token(name)
     # a record planted before names were reserved still cannot pass for the bootstrap admin
     storage.put_json(RESULTS, "auth/users/admin.json", {"name": "admin", "admin": False})
@@ -193,7 +192,7 @@ def test_token_administration(auth, storage):
     assert auth.revoke_tokens(user="ann") == 1, "the other one; the revoked one is not counted twice"
     with pytest.raises(Unauthenticated, match="revoked"):
         auth.authenticate([("authorization", f"Bearer {t2}")])
-    with pytest.raises(BadRequest, match="exactly one"):
+    with pytest.raises(InvalidArgument, match="exactly one"):
         auth.revoke_tokens(token=t3, user="bob")
     with pytest.raises(NotFound):
         auth.revoke_tokens(user="nobody-here")

@@ -55,7 +55,7 @@ class Validated:
 @dataclass
 class Scored:
     files: dict[str, bytes]
-    summary_json: str
+    summary: dict            # full-precision aggregates (zrc.core.leaderboard.summarize)
     scorer_version: str
     stored: bool = False       # stored under the result key (by this call or an earlier one)
     stored_before: bool = False  # answered from the stored result: nothing scored
@@ -109,13 +109,13 @@ class DataPlane:
             try:
                 d = decode_result(self.storage.get_bytes(RESULTS, keys.result(result_key)))
                 log.info("scored", task=task, set=set_, stored_before=True)
-                return Scored({n: c.encode() for n, c in d["files"].items()}, d["summary_json"],
+                return Scored({n: c.encode() for n, c in d["files"].items()}, json.loads(d["summary_json"]),
                               d["scorer_version"], stored=True, stored_before=True)
             except NotFound:
                 pass
         scored = self._score(sel, s, set_, version, params, pooled_ref, skip_validation)
         if result_key:
-            d = {"key": result_key, "task": task, "set": set_, "summary_json": scored.summary_json,
+            d = {"key": result_key, "task": task, "set": set_, "summary_json": json.dumps(scored.summary, allow_nan=False),
                  "scorer_version": scored.scorer_version,
                  "files": {n: c.decode() for n, c in scored.files.items()}}
             scored.lost_race = not self.storage.put_if_absent(RESULTS, keys.result(result_key), encode_result(d))
@@ -147,7 +147,7 @@ class DataPlane:
                                                      f"{task} {set_}: nothing to score (input missing)")
             raise NotScorable(f"submission invalid for {task} {set_}: {first}")
         log.info("scored", task=task, set=set_, pooled_cache=pooled is not None)
-        return Scored(result.files(), json.dumps(summarize(result, dataset), allow_nan=False), version)
+        return Scored(result.files(), summarize(result, dataset), version)
 
     @staticmethod
     def _from_tree(tree: FileTree, s: Selected, set_: str, gold, params: Params | None,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from zrc.common.convert import entry_py, summary_py
-from zrc.common.data import BadRequest, open_submission, result_key, selection_to_dict
+from zrc.common.data import open_submission, result_key, selection_to_dict
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.core import SCORER_VERSION, jobs
 from zrc.core.analysis import ScoreFolder, analysis_files, confidence_rows, load_folder
@@ -36,7 +36,7 @@ class Store(Protocol):
     """What this layer needs from the other services: job records, results, entries, scorer versions."""
 
     def put_job(self, job: jobs.Job) -> None: ...
-    def find_job(self, job_id: str) -> jobs.Job: ...   # NotFound / BadRequest for an unknown or malformed id
+    def find_job(self, job_id: str) -> jobs.Job: ...   # NotFound / InvalidArgument for an unknown or malformed id
     def job_summaries(self) -> list[dict]: ...
     def cached_result(self, key: str) -> Any: ...     # a TaskResult, or None when nothing is stored under key
     def get_result(self, key: str) -> Any: ...
@@ -195,7 +195,7 @@ def _page_after(token: str) -> tuple[str, str]:
         created, job_id = json.loads(base64.urlsafe_b64decode(token.encode()[:400]))
         return str(created), str(job_id)
     except (ValueError, TypeError):
-        raise BadRequest("page_token is not one this server returned") from None
+        raise InvalidArgument("page_token is not one this server returned") from None
 
 
 class JobService:
@@ -250,7 +250,7 @@ class JobService:
             self.auth.require_admin(who, "publishing a baseline")
             self.auth.audit(who, "baseline-publish", bench, sel.submission_digest[:12])
         if publish and (sets != ["dev", "test"] or tasks != list(s.bench.task_names) or skip_validation):
-            raise BadRequest("a published submission is evaluated on every set and task, with validation")
+            raise InvalidArgument("a published submission is evaluated on every set and task, with validation")
         if publish and self.require_raw and self._pooled(sel):
             raise FailedPrecondition("this server requires the raw embedding files for zrc submit: run `zrc submit --raw`")
         selection = selection_to_dict(sel)
@@ -270,7 +270,7 @@ class JobService:
     def page(self, who, page_size: int, page_token: str) -> tuple[list[dict], str]:
         """The caller's job summaries (every job for an admin), oldest first, one page, and the next token."""
         if page_size < 0:
-            raise BadRequest(f"page_size must be positive, got {page_size}")
+            raise InvalidArgument(f"page_size must not be negative, got {page_size}")
         size = min(page_size or 100, 1000)
         rows = [d for d in self.store.job_summaries() if who.admin or d.get("owner") == who.user]
         rows.sort(key=lambda d: (d["created_at"], d["job_id"]))
@@ -315,7 +315,7 @@ class JobService:
         job: jobs.Job | None
         try:
             job = self.store.find_job(ident)
-        except (NotFound, BadRequest):
+        except (NotFound, InvalidArgument):
             job = None
         label = f"job {ident}"
         if job is None or not (who.admin or job.owner == who.user):

@@ -12,17 +12,11 @@ import json
 import numpy as np
 
 from zrc.core import SCORER_VERSION
-from zrc.core.errors import InvalidArgument
 from zrc.core.findings import Finding
 from zrc.core.scoring import PooledSet
 from zrc.core.sources import FileTree, ZipTree
 from zrc.pb.common.v1 import common_pb2
 from zrc.storage import SUBMISSIONS, NotFound, Storage, keys
-
-# The name used before the one vocabulary (zrc.core.errors): new code raises InvalidArgument. Its last uses are
-# in code being restructured in parallel (the gateway servicer, zrc.app.jobs, two tests); delete it with them.
-BadRequest = InvalidArgument
-
 
 _SEVERITY = {"error": common_pb2.SEVERITY_ERROR, "warning": common_pb2.SEVERITY_WARNING}
 _SEVERITY_BACK = {v: k for k, v in _SEVERITY.items()}

@@ -45,12 +45,13 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 
 from zrc.app.jobs import Publisher, cached_validation, remember_validation
 from zrc.app.selection import resolve
-from zrc.common import internal, metrics, runtime, tracing
+from zrc.common import internal, metrics, tracing
+from zrc.common.channel import channel
 from zrc.common.convert import entry_pb, job_pb, job_py, meta_py, params_pb, params_py, summary_py
-from zrc.common.data import BadRequest, finding_from_pb, result_key, selection_from_dict
+from zrc.common.data import finding_from_pb, result_key, selection_from_dict
 from zrc.core import jobs
 from zrc.core.benchmarks import get_benchmark
-from zrc.core.errors import NotFound
+from zrc.core.errors import InvalidArgument, NotFound
 from zrc.core.limits import excerpt, quoted
 from zrc.core.limits import summary as limits_summary
 from zrc.core.params import Params
@@ -75,7 +76,7 @@ class RunnerSettings:
     workers: int = 2
     reap_every: float = 5.0
     max_attempts: int = 6             # leases taken (gateway restarts) before a job is given up
-    max_crashes: int = 2              # validations begun and never ended before the job is quarantined
+    max_crashes: int = 2              # Validate / Score calls begun and never ended before the job is quarantined
     adopt_orphans: bool = True        # resume jobs whose owner died (servers); the embedded CLI does not
     orphan_grace: float = 30.0        # a job nobody leased for this long is an orphan
 
@@ -104,7 +105,7 @@ class Clients:
     def __init__(self, validation: str, results: str, scorers: dict[str, str], settings: RunnerSettings,
                  internal_token: str | None = None):
         self.s = settings
-        self._channels = [runtime.channel(a) for a in (validation, results, *scorers.values())]
+        self._channels = [channel(a) for a in (validation, results, *scorers.values())]
         stubs = [internal.authenticated(ch, internal_token) for ch in self._channels]
         self.validation = validation_pb2_grpc.ValidationServiceStub(stubs[0])
         self.results = results_pb2_grpc.ResultsServiceStub(stubs[1])
@@ -160,14 +161,14 @@ class Clients:
                 return out
 
     def find_job(self, job_id: str) -> jobs.Job:
-        """The job record, or NotFound / BadRequest (a malformed id) in the domain's vocabulary."""
+        """The job record, or NotFound / InvalidArgument (a malformed id) in the domain's vocabulary."""
         try:
             return self.get_job(job_id)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise NotFound(f"job {job_id}") from None
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise BadRequest(f"invalid job id {quoted(job_id)}") from None
+                raise InvalidArgument(f"invalid job id {quoted(job_id)}") from None
             raise
 
     def job_state(self, job_id: str) -> str | None:
@@ -522,8 +523,9 @@ class Runner:
         params = Params.from_json(job.params_json)
         versions: dict[str, str] = {}
         by_scorer: dict[str, list[list[str]]] = {}
+        bench = get_benchmark(sel.benchmark)
         for part in job.parts:
-            by_scorer.setdefault(part[0], []).append(part)
+            by_scorer.setdefault(bench.task(part[0]).scorer, []).append(part)
 
         def score(parts: list[list[str]]) -> list[dict]:
             return [self._score_part(job, sel, params, task, set_, versions, lock) for task, set_ in parts]

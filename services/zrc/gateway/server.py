@@ -1,9 +1,9 @@
 """Gateway: the only public service. Uploads, dataset import, jobs, watch streams, results.
 
-Uploads are spooled to a temporary file while hashed (memory stays bounded),
-checked against the announced size and sha256, and only then stored under
-their digest, so a partial upload is never visible and the same archive is
-never stored twice. Evaluate checks the request synchronously (unknown
+Submission uploads are stored as segments while hashed (memory stays bounded; a broken stream resumes),
+checked against the announced size and sha256, and only then published under their digest, so a partial
+upload is never visible and the same archive is never stored twice (gateway/uploads.py); dataset imports
+are spooled to a temporary file. Evaluate checks the request synchronously (unknown
 benchmark, dataset or submission -> an error now, not a failed job later),
 records a job and returns its id at once; the runner does the work.
 """
@@ -25,7 +25,6 @@ from zrc.app.jobs import JobService
 from zrc.common import internal, runtime
 from zrc.common.convert import stamp_pb, stamps
 from zrc.common.data import (
-    BadRequest,
     finding_to_pb,
     selection_from_dict,
 )
@@ -33,7 +32,7 @@ from zrc.common.local import LocalFolders
 from zrc.core import jobs
 from zrc.core.analysis import comparison_rows
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
-from zrc.core.errors import FailedPrecondition
+from zrc.core.errors import FailedPrecondition, InvalidArgument
 from zrc.gateway.auth import Auth, current, next_reset
 from zrc.gateway.events import GOING, JobEvents
 from zrc.gateway.interceptor import AuthInterceptor
@@ -71,9 +70,9 @@ def _first(request_iterator, kind: str):
     try:
         first = next(it)
     except StopIteration:
-        raise BadRequest("empty upload: send the metadata message first") from None
+        raise InvalidArgument("empty upload: send the metadata message first") from None
     if first.WhichOneof("payload") != "metadata":
-        raise BadRequest(f"the first message must carry {kind} metadata, not bytes")
+        raise InvalidArgument(f"the first message must carry {kind} metadata, not bytes")
     return first.metadata, it
 
 
@@ -81,7 +80,7 @@ def _spool_to_file(request_iterator, first_kind: str, tmpdir: str | None):
     """Metadata message first, then chunks into a temp file; returns (metadata, path, size, sha256)."""
     meta, it = _first(request_iterator, first_kind)
     if meta.size < 0 or meta.size > MAX_DATASET_UPLOAD:
-        raise BadRequest(f"announced size {meta.size} is out of range")
+        raise InvalidArgument(f"announced size {meta.size} is out of range")
     h = hashlib.sha256()
     size = 0
     fd, path = tempfile.mkstemp(prefix="zrc-upload-", dir=tmpdir)
@@ -89,10 +88,10 @@ def _spool_to_file(request_iterator, first_kind: str, tmpdir: str | None):
         with os.fdopen(fd, "wb") as fh:
             for msg in it:
                 if msg.WhichOneof("payload") != "chunk":
-                    raise BadRequest("metadata may only be sent once, first")
+                    raise InvalidArgument("metadata may only be sent once, first")
                 size += len(msg.chunk)
                 if size > meta.size:
-                    raise BadRequest(f"more bytes than the announced {meta.size}")
+                    raise InvalidArgument(f"more bytes than the announced {meta.size}")
                 h.update(msg.chunk)
                 fh.write(msg.chunk)
     except BaseException:
@@ -101,10 +100,10 @@ def _spool_to_file(request_iterator, first_kind: str, tmpdir: str | None):
     digest = h.hexdigest()
     if size != meta.size:
         Path(path).unlink(missing_ok=True)
-        raise BadRequest(f"upload incomplete: received {size} of {meta.size} bytes; nothing was stored")
+        raise InvalidArgument(f"upload incomplete: received {size} of {meta.size} bytes; nothing was stored")
     if meta.sha256 and meta.sha256.lower() != digest:
         Path(path).unlink(missing_ok=True)
-        raise BadRequest("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
+        raise InvalidArgument("sha256 mismatch: the archive was corrupted in transit; nothing was stored")
     return meta, path, size, digest
 
 

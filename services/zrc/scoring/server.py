@@ -7,7 +7,6 @@ other service: the params and pooled vectors validation prepared arrive in the S
 
 from __future__ import annotations
 
-import json
 import os
 
 import structlog
@@ -48,7 +47,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             (metrics.ABANDONED_PARTS if s.lost_race else metrics.SCORED_PARTS).labels(self.task, sel.sets[0]).inc()
         return scoring_pb2.ScoreResponse(
             files=[common_pb2.File(name=n, content=c) for n, c in s.files.items()],
-            summary=summary_pb(json.loads(s.summary_json)), scorer_version=s.scorer_version, stored=s.stored)
+            summary=summary_pb(s.summary), scorer_version=s.scorer_version, stored=s.stored)
 
     def _count(self, context, set_: str) -> None:
         """Without a result key (an older gateway), a part counts when it is delivered: if the caller went
