@@ -227,15 +227,14 @@ class FakeStore:
     def job_state(self, job_id):
         return self.jobs[job_id].state if job_id in self.jobs else None
 
-    def cached_result(self, key):
+    def validation_answer(self, key):
         return self.results.get(key)
 
-    def put_result(self, result):
-        self.results[result.key] = result
+    def keep_validation_answer(self, key, answer):
+        self.results[key] = answer
 
-    def leaderboard(self, benchmark):
-        from zrc.common.convert import entry_pb
-        return [entry_pb(e) for e in self.board.get(benchmark, [])]
+    def published(self, benchmark):
+        return [json.loads(json.dumps(e)) for e in self.board.get(benchmark, [])]
 
     def put_entry(self, job_id, entry):
         self.entries[job_id] = entry

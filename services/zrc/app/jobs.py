@@ -12,9 +12,9 @@ import base64
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from zrc.common.convert import entry_py, summary_py
 from zrc.common.data import open_submission, result_key, selection_to_dict
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.core import SCORER_VERSION, jobs
@@ -25,24 +25,34 @@ from zrc.core.findings import Finding
 from zrc.core.leaderboard import dumps, entry_from_summaries
 from zrc.core.meta import check_meta
 from zrc.core.pooled import is_pooled_upload
-from zrc.pb.results.v1 import results_pb2
 from zrc.storage import SUBMISSIONS, Storage, keys
 
 from .datasets import DatasetCache
 from .selection import Selected, resolve
 
 
+@dataclass
+class PartResult:
+    """One scored (task, set) as the results service keeps it: the reference's CSVs and the full-precision
+    aggregates entries and intervals are built from."""
+    task: str
+    files: dict[str, bytes]
+    summary: dict
+    scorer_version: str
+
+
 class Store(Protocol):
-    """What this layer needs from the other services: job records, results, entries, scorer versions."""
+    """What this layer needs from the other services (the gateway's ``Clients``; tests pass a fake): job
+    records, results, leaderboard entries as plain dicts, scorer versions, and the validator."""
 
     def put_job(self, job: jobs.Job) -> None: ...
     def find_job(self, job_id: str) -> jobs.Job: ...   # NotFound / InvalidArgument for an unknown or malformed id
     def job_summaries(self) -> list[dict]: ...
-    def cached_result(self, key: str) -> Any: ...     # a TaskResult, or None when nothing is stored under key
-    def get_result(self, key: str) -> Any: ...
-    def put_result(self, result: Any) -> None: ...
-    def leaderboard(self, benchmark: str) -> list[Any]: ...   # LeaderboardEntry messages
-    def get_entry(self, job_id: str) -> Any: ...
+    def get_result(self, key: str) -> PartResult: ...
+    def validation_answer(self, key: str) -> Any: ...     # the ValidateResponse stored under key, or None
+    def keep_validation_answer(self, key: str, answer: Any) -> None: ...
+    def published(self, benchmark: str) -> list[dict]: ...   # the leaderboard's entries
+    def get_entry(self, job_id: str) -> dict: ...
     def put_entry(self, job_id: str, entry: dict) -> None: ...
     def publish_entry(self, benchmark: str, entry_id: str, entry: dict) -> None: ...
     def scorer_version(self, scorer: str) -> str: ...
@@ -69,15 +79,13 @@ def cached_validation(store: Store, sel, dataset_digest: str):
     then starts share one answer: the archive is read once, not once per call."""
     if not dataset_digest:
         return None
-    hit = store.cached_result(_validation_key(sel, dataset_digest))
-    return None if hit is None else hit.validation
+    return store.validation_answer(_validation_key(sel, dataset_digest))
 
 
 def remember_validation(store: Store, sel, dataset_digest: str, v) -> None:
     """Keep ``v`` for :func:`cached_validation`, only if it was made against the expected dataset."""
     if dataset_digest and v.dataset_digest == dataset_digest:
-        store.put_result(results_pb2.TaskResult(key=_validation_key(sel, dataset_digest), task="validation",
-                                                set="", validation=v, scorer_version=SCORER_VERSION))
+        store.keep_validation_answer(_validation_key(sel, dataset_digest), v)
 
 
 def resolved(sel, s: Selected):
@@ -172,8 +180,7 @@ class Publisher:
         of an otherwise unchanged folder. Without this, submitting twice listed the system twice.
         """
         assert self.store is not None
-        for pb in self.store.leaderboard(sel.benchmark):
-            old = entry_py(pb)
+        for old in self.store.published(sel.benchmark):
             z = old.get("zrc") or {}
             if z.get("owner") != job.owner or z.get("dataset") != sel.dataset or z.get("baseline") != job.baseline:
                 continue
@@ -293,18 +300,18 @@ class JobService:
         if job.state != jobs.SUCCEEDED:
             raise FailedPrecondition(f"job is {job.state}, not finished yet")
 
-    def files(self, job: jobs.Job) -> tuple[dict[str, bytes], Any]:
+    def files(self, job: jobs.Job) -> tuple[dict[str, bytes], dict]:
         """A finished job's score files (the reference's + score_confidence.csv, provenance.json) and entry."""
         files: dict[str, bytes] = {}
         summaries, versions = [], {}
         for key in job.done.values():
             r = self.store.get_result(key)
-            files.update((f.name, f.content) for f in r.files)
-            summaries.append(summary_py(r.summary))
+            files.update(r.files)
+            summaries.append(r.summary)
             versions[r.task] = r.scorer_version
         entry = self.store.get_entry(job.job_id)
         sel = job.selection
-        files.update(analysis_files(sel["benchmark"], summaries, entry_py(entry),
+        files.update(analysis_files(sel["benchmark"], summaries, entry,
                                     dataset=sel.get("dataset") or get_benchmark(sel["benchmark"]).dataset,
                                     dataset_digest=job.dataset_digest, submission_digest=sel["submission_digest"],
                                     scorer_version=version_label(sorted(versions), versions), job_id=job.job_id))
@@ -333,9 +340,10 @@ class JobService:
     def _published(self, ident: str) -> dict | None:
         """The published entry whose entry id or job id is ``ident``."""
         for bench in BENCHMARKS:
-            for pb in self.store.leaderboard(bench):
-                if pb.HasField("zrc") and ident in (pb.zrc.entry_id, pb.zrc.job_id):
-                    return entry_py(pb)
+            for e in self.store.published(bench):
+                z = e.get("zrc") or {}
+                if ident in (z.get("entry_id"), z.get("job_id")):
+                    return e
         return None
 
     def rescore(self, benchmark: str, who) -> list[str]:
@@ -345,8 +353,7 @@ class JobService:
         versions = {t.name: self.store.scorer_version(t.scorer) for t in bench.tasks}
         current_version = version_label(bench.task_names, versions)
         job_ids = []
-        for pb in self.store.leaderboard(bench.name):
-            e = entry_py(pb)
+        for e in self.store.published(bench.name):
             z = e.get("zrc") or {}
             if z.get("scorer_version") == current_version or not z.get("submission_digest"):
                 continue

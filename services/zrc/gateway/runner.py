@@ -43,13 +43,13 @@ import grpc  # the runner is a client of validation, the scorers and results: it
 import structlog
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from zrc.app.jobs import Publisher, cached_validation, remember_validation
+from zrc.app.jobs import PartResult, Publisher, cached_validation, remember_validation
 from zrc.app.selection import resolve
 from zrc.common import internal, metrics, tracing
 from zrc.common.channel import channel
-from zrc.common.convert import entry_pb, job_pb, job_py, meta_py, params_pb, params_py, summary_py
+from zrc.common.convert import entry_pb, entry_py, job_pb, job_py, meta_py, params_pb, params_py, summary_py
 from zrc.common.data import finding_from_pb, result_key, selection_from_dict
-from zrc.core import jobs
+from zrc.core import SCORER_VERSION, jobs
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.errors import InvalidArgument, NotFound
 from zrc.core.limits import excerpt, quoted
@@ -187,8 +187,17 @@ class Clients:
                 raise
             return None
 
-    def get_result(self, key: str) -> results_pb2.TaskResult:
-        return self.call(self.results.GetResult, results_pb2.GetResultRequest(key=key)).result
+    def get_result(self, key: str) -> PartResult:
+        r = self.call(self.results.GetResult, results_pb2.GetResultRequest(key=key)).result
+        return PartResult(r.task, {f.name: f.content for f in r.files}, summary_py(r.summary), r.scorer_version)
+
+    def validation_answer(self, key: str) -> validation_pb2.ValidateResponse | None:
+        hit = self.cached_result(key)
+        return None if hit is None else hit.validation
+
+    def keep_validation_answer(self, key: str, answer: validation_pb2.ValidateResponse) -> None:
+        self.put_result(results_pb2.TaskResult(key=key, task="validation", set="", validation=answer,
+                                               scorer_version=SCORER_VERSION))
 
     def put_result(self, result: results_pb2.TaskResult) -> None:
         self.call(self.results.PutResult, results_pb2.PutResultRequest(result=result))
@@ -197,8 +206,11 @@ class Clients:
         return list(self.call(self.results.ListLeaderboard,
                               results_pb2.ListLeaderboardRequest(benchmark=benchmark)).entries)
 
-    def get_entry(self, job_id: str):
-        return self.call(self.results.GetEntry, results_pb2.GetEntryRequest(job_id=job_id)).entry
+    def published(self, benchmark: str) -> list[dict]:
+        return [entry_py(e) for e in self.leaderboard(benchmark)]
+
+    def get_entry(self, job_id: str) -> dict:
+        return entry_py(self.call(self.results.GetEntry, results_pb2.GetEntryRequest(job_id=job_id)).entry)
 
     def put_entry(self, job_id: str, entry: dict) -> None:
         self.call(self.results.PutEntry, results_pb2.PutEntryRequest(job_id=job_id, entry=entry_pb(entry)))

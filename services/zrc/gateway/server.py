@@ -23,7 +23,7 @@ import structlog
 from zrc.app.datasets import delete_dataset, import_dataset, list_datasets
 from zrc.app.jobs import JobService
 from zrc.common import internal, runtime
-from zrc.common.convert import stamp_pb, stamps
+from zrc.common.convert import entry_pb, stamp_pb, stamps
 from zrc.common.data import (
     finding_to_pb,
     selection_from_dict,
@@ -351,7 +351,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         self.jobs.require_scores(job)
         files, entry = self.jobs.files(job)
         return gateway_pb2.GetScoresResponse(files=[common_pb2.File(name=n, content=files[n]) for n in sorted(files)],
-                                             entry=entry, job=job_to_pb(job))
+                                             entry=entry_pb(entry), job=job_to_pb(job))
 
     def CompareScores(self, request, context):
         who = current.get()
