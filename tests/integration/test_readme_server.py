@@ -43,7 +43,10 @@ def test_readme_server_blocks_run_against_a_local_stack(slm21_case, tmp_path):
     for name in ("Makefile", "pyproject.toml"):
         (work / name).symlink_to(ROOT / name)
     shutil.copytree(sub, work / "my-submission")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZRC_")}
+    # a `make test VENV=...` that runs this passes its variables down through MAKEFLAGS: the README's `make`
+    # must see only the environment, as a user's shell has it (VENV below is this test's interpreter)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ZRC_") and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
     env.update(HOME=str(home), ZRC_HOME=str(tmp_path / "zrc-home"), VENV=str(Path(sys.prefix)),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
     stack = block("stack")
