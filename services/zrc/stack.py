@@ -186,21 +186,55 @@ class Stack:
         return [service, *(f"{service}-{i}" for i in range(2, n + 1))]
 
     def start_service(self, name: str) -> None:
-        from zrc.common.runtime import wait_serving
-
+        """Start one process and wait until it serves. A port is picked free and bound by the service a moment
+        later: if something took it meanwhile (any outgoing connection may get it), the service exits at
+        once; it is then started again on new ports, before anything that calls it starts."""
         base = self.bases.get(name, name)
         if name not in self.addrs:
             self.addrs[name] = f"127.0.0.1:{free_port()}"
         if name not in self.metrics_ports:
             self.metrics_ports[name] = free_port()
-        env = {**service_env(base, self.addrs[name], self.s3, self.targets or self.addrs, self.metrics_ports[name]),
-               **self.extra_env}
-        if base == "gateway" and name != "gateway":   # each gateway has its own plaintext health port
-            prev = self.envs.get(name, {}).get("ZRC_HEALTH_LISTEN")
-            env["ZRC_HEALTH_LISTEN"] = prev or f"127.0.0.1:{free_port()}"
-        self.envs[name] = env
-        self._spawn(name, [sys.executable, "-m", module_of(base)], env)
-        wait_serving(self.health_address(name), timeout=60)
+        for attempt in range(3):
+            env = {**service_env(base, self.addrs[name], self.s3, self.targets or self.addrs,
+                                 self.metrics_ports[name]), **self.extra_env}
+            if base == "gateway" and name != "gateway":   # each gateway has its own plaintext health port
+                prev = self.envs.get(name, {}).get("ZRC_HEALTH_LISTEN")
+                env["ZRC_HEALTH_LISTEN"] = prev or f"127.0.0.1:{free_port()}"
+            self.envs[name] = env
+            self._spawn(name, [sys.executable, "-m", module_of(base)], env)
+            if self._serving(name, timeout=60):
+                return
+            log = self.root / "logs" / f"{name}.log"
+            if attempt == 2 or "bind" not in log.read_text(errors="replace").lower():
+                raise RuntimeError(f"{name} exited while starting (exit {self.procs[name].returncode}): see {log}")
+            self._new_ports(name, base)
+
+    def _serving(self, name: str, timeout: float) -> bool:
+        """True once ``name`` reports SERVING; False if its process ended first; TimeoutError after ``timeout``."""
+        from zrc.common.runtime import wait_serving
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                wait_serving(self.health_address(name), timeout=2)
+                return True
+            except TimeoutError:
+                if self.procs[name].poll() is not None:
+                    return False
+                if time.monotonic() > deadline:
+                    raise
+
+    def _new_ports(self, name: str, base: str) -> None:
+        """Fresh ports for ``name`` (service, metrics, health), and the targets that name it."""
+        self.addrs[name] = f"127.0.0.1:{free_port()}"
+        self.metrics_ports[name] = free_port()
+        self.envs.pop(name, None)
+        if name == "gateway":
+            self.s3["health_listen"] = f"127.0.0.1:{free_port()}"
+        names = self.processes(base)
+        if base in self.targets:
+            self.targets[base] = (self.addrs[base] if len(names) == 1 else
+                                  "ipv4:" + ",".join(self.addrs[n] for n in names))
 
     def up(self) -> Stack:
         self.root.mkdir(parents=True, exist_ok=True)

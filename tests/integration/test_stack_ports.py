@@ -1,0 +1,40 @@
+"""`make stack-up` picks free ports that each service binds a moment later; when something takes one in between
+(an outgoing connection may get it), the service is started again on new ports instead of the stack failing
+after a minute (seen once in CI: "Failed to bind to address")."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from zrc import stack as stack_mod
+from zrc.stack import Stack
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_a_port_taken_before_the_service_binds_it_is_replaced(tmp_path, monkeypatch):
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    taken = held.getsockname()[1]
+    real, calls = stack_mod.free_port, []
+
+    def free_port() -> int:   # the results service's address is a port someone holds
+        calls.append(1)
+        return taken if len(calls) == 1 else real()
+
+    st = Stack(tmp_path / "stack")
+    try:
+        st.start_s3()
+        monkeypatch.setattr(stack_mod, "free_port", free_port)
+        st.start_services()
+        assert st.addrs["results"] != f"127.0.0.1:{taken}"
+        assert "bind" in (tmp_path / "stack" / "logs" / "results.log").read_text().lower()
+        with st.client(token=st.admin_token) as c:   # the gateway was given the new address
+            assert c.whoami().admin
+            assert c.list_datasets() == [] and c.leaderboard("sLM21") == []   # through results
+    finally:
+        st.down()
+        held.close()
