@@ -116,7 +116,8 @@ def _watch_while_uploading(emb, client: Client, digest: str, gate: threading.Eve
     job_id = client.evaluate(digest, "sLM21", sets=["dev"], tasks=["lexical"])
     archive = _archive(tmp_path / "big.zip", UPLOAD_MB << 20)
     # Speeds are best-of: the machine is shared, and a slow run says nothing about the gateway. Without
-    # watchers twice before they connect and once after they are gone; with them three times.
+    # watchers twice before they connect (after one warm-up) and once after they are gone; with them three times.
+    _upload_mb_per_s(emb, client, archive)
     alone = [_upload_mb_per_s(emb, client, archive) for _ in range(2)]
     threads_before = threading.active_count()
     # (gateway pool threads of servers that other tests of this process left behind are counted out)
@@ -147,4 +148,8 @@ def _watch_while_uploading(emb, client: Client, digest: str, gate: threading.Eve
     assert emb._clients.events.watched() == 0
     alone.append(_upload_mb_per_s(emb, client, archive))
     print(f"upload: {max(alone):.0f} MB/s alone, {with_watchers:.0f} MB/s with {WATCHERS} watchers")
-    assert with_watchers >= 0.8 * max(alone), f"{with_watchers:.0f} MB/s with {WATCHERS} watchers, {alone} alone"
+    # The defects this guards against do not cost 20%: a watcher that held a worker thread would leave the
+    # upload no thread at all (it would time out), and a watcher that polled would cost a multiple. On a
+    # shared machine a single upload's speed varies 3x between runs (87-313 MB/s in one CI run), so the bound
+    # is wide; the precise figure is printed above and by `make bench`, not asserted.
+    assert with_watchers >= 0.5 * max(alone), f"{with_watchers:.0f} MB/s with {WATCHERS} watchers, {alone} alone"
