@@ -22,10 +22,8 @@ import grpc
 
 from zrc.common import channel
 from zrc.common.channel import CHUNK, CLIENT_OPTIONS
-from zrc.core.dataset import gold_files
 from zrc.core.findings import Findings
 from zrc.core.limits import Limits, excerpt, limits
-from zrc.core.pooled import pool_submission
 from zrc.core.sources import (
     SourceError,
     SubmissionDirTree,
@@ -33,12 +31,18 @@ from zrc.core.sources import (
     excluded_from_submission,
     open_tree,
 )
-from zrc.core.validation import read_params
+from zrc.lazy import lazy_module
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 if TYPE_CHECKING:
     from zrc.common.local import LocalFolders
+    from zrc.core import dataset, validation
+    from zrc.core import pooled as pooled_
+else:   # numpy: loaded when a submission is pooled or a dataset zipped, not by a command that only reads
+    dataset = lazy_module("zrc.core.dataset")
+    validation = lazy_module("zrc.core.validation")
+    pooled_ = lazy_module("zrc.core.pooled")
 
 STORED_EXT = (".npy", ".zip")
 
@@ -122,8 +126,8 @@ def build_pooled_archive(folder: str | Path, dest: str | Path, benchmark: str) -
     is written only when there is no error.
     """
     tree = SubmissionDirTree(Path(folder))
-    params, findings = read_params(tree, benchmark)
-    pooled = pool_submission(tree, params, ["dev", "test"], findings) if findings.ok else {}
+    params, findings = validation.read_params(tree, benchmark)
+    pooled = pooled_.pool_submission(tree, params, ["dev", "test"], findings) if findings.ok else {}
     if not findings.ok:
         return findings
     with zipfile.ZipFile(dest, "w") as z:
@@ -142,7 +146,7 @@ def build_gold_archive(source: str | Path, dest: str | Path) -> None:
     """Zip only the files evaluation needs of an official dataset folder or zip."""
     tree = open_tree(source, trusted=True)   # the organiser's official dataset (~10^5 wav members)
     try:
-        _, files = gold_files(tree)
+        _, files = dataset.gold_files(tree)
     finally:
         tree.close()
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as z:

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from typing import TYPE_CHECKING
 
-from zrc.core.dataset import Dataset, gold_file_names, load_dataset
 from zrc.core.sources import ZipTree
+from zrc.lazy import lazy_module
 from zrc.storage import DATASETS, NotFound, Storage, StorageTree, keys
+
+if TYPE_CHECKING:
+    from zrc.core import dataset as core_dataset
+    from zrc.core.dataset import Dataset
+else:   # numpy: loaded when a dataset is first parsed, not by a gateway that only lists datasets
+    core_dataset = lazy_module("zrc.core.dataset")
 
 
 class DatasetCache:
@@ -32,7 +39,7 @@ class DatasetCache:
             hit = self._cache.get(name)
             if hit and hit[0] == digest:
                 return hit[1], digest
-        ds = load_dataset(StorageTree(self.storage, DATASETS, keys.dataset_files(name)), name=name)
+        ds = core_dataset.load_dataset(StorageTree(self.storage, DATASETS, keys.dataset_files(name)), name=name)
         with self._lock:
             self._cache[name] = (digest, ds)
         return ds, digest
@@ -51,11 +58,11 @@ def import_dataset(storage: Storage, name: str, path: str) -> tuple[dict, list[s
     total = 0
     tree = ZipTree(path, label=name, trusted=True)   # admin-only: the gold files of a dataset
     try:
-        dataset = load_dataset(tree, name=name)
+        dataset = core_dataset.load_dataset(tree, name=name)
         for rel, data, part_notes in dataset.compile_parts():
             storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
             notes.extend(part_notes)
-        bench, root, names = gold_file_names(tree)
+        bench, root, names = core_dataset.gold_file_names(tree)
         for rel in sorted(names):
             data = root.read(rel)
             content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())

@@ -13,22 +13,28 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zrc.common.data import open_submission, result_key, selection_to_dict
 from zrc.common.local import REFUSED, LocalFolders, LocalRefError
 from zrc.core import SCORER_VERSION, jobs
-from zrc.core.analysis import ScoreFolder, analysis_files, confidence_rows, load_folder
 from zrc.core.benchmarks import BENCHMARKS, get_benchmark
 from zrc.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from zrc.core.findings import Finding
-from zrc.core.leaderboard import dumps, entry_from_summaries
 from zrc.core.meta import check_meta
-from zrc.core.pooled import is_pooled_upload
+from zrc.lazy import lazy_module
 from zrc.storage import SUBMISSIONS, Storage, keys
 
 from .datasets import DatasetCache
 from .selection import Selected, resolve
+
+if TYPE_CHECKING:
+    from zrc.core import analysis, leaderboard, pooled
+    from zrc.core.analysis import ScoreFolder
+else:   # numpy: loaded by the first job scored, published or compared, not by a gateway that only lists
+    analysis = lazy_module("zrc.core.analysis")
+    leaderboard = lazy_module("zrc.core.leaderboard")
+    pooled = lazy_module("zrc.core.pooled")
 
 
 @dataclass
@@ -155,7 +161,7 @@ class Publisher:
             meta = {**meta, "model_info": {**(meta.get("model_info") or {}), "model_id": job.model_id}}
         if self.enforce_identity and isinstance(meta, dict) and not job.baseline:
             meta = {**meta, "username": job.owner}  # submitted_by is who authenticated, whatever meta.yaml says
-        return entry_from_summaries(benchmark, summaries, params, meta, submission_id=job.job_id)
+        return leaderboard.entry_from_summaries(benchmark, summaries, params, meta, submission_id=job.job_id)
 
     def publish(self, job: jobs.Job, sel, entry: dict, summaries: list[dict], versions: dict[str, str]) -> None:
         """Store the job's entry; a published job also goes on the leaderboard (replacing its earlier entry)."""
@@ -169,7 +175,7 @@ class Publisher:
                         "submission_digest": sel.submission_digest, "dataset": sel.dataset,
                         "published_at": jobs.now(),
                         # 95% bootstrap intervals of the published scores (docs/analysis.md)
-                        "intervals": confidence_rows(summaries, entry)}
+                        "intervals": analysis.confidence_rows(summaries, entry)}
         self.store.publish_entry(sel.benchmark, entry_id, entry)
 
     def _same_submission_entry(self, sel, job: jobs.Job, entry: dict) -> str:
@@ -186,7 +192,7 @@ class Publisher:
                 continue
             same_bytes = z.get("submission_digest") == sel.submission_digest
             same_model = (bool(job.model_id) and old.get("model_id") == job.model_id
-                          and old.get("scores") == json.loads(dumps(entry))["scores"])
+                          and old.get("scores") == json.loads(leaderboard.dumps(entry))["scores"])
             if same_bytes or same_model:
                 return str(z.get("entry_id") or "")
         return ""
@@ -245,7 +251,7 @@ class JobService:
         """Whether the archive carries pooled vectors instead of the embedding files (zrc.core.pooled)."""
         tree = open_submission(self.storage, sel.submission_digest, sel.local_ref, self.local)
         try:
-            return is_pooled_upload(tree)
+            return pooled.is_pooled_upload(tree)
         finally:
             tree.close()
 
@@ -311,7 +317,7 @@ class JobService:
             versions[r.task] = r.scorer_version
         entry = self.store.get_entry(job.job_id)
         sel = job.selection
-        files.update(analysis_files(sel["benchmark"], summaries, entry,
+        files.update(analysis.analysis_files(sel["benchmark"], summaries, entry,
                                     dataset=sel.get("dataset") or get_benchmark(sel["benchmark"]).dataset,
                                     dataset_digest=job.dataset_digest, submission_digest=sel["submission_digest"],
                                     scorer_version=version_label(sorted(versions), versions), job_id=job.job_id))
@@ -335,7 +341,7 @@ class JobService:
             job, label = self.store.find_job(z["job_id"]), f"entry {z['entry_id']} ({entry.get('model_id') or 'no model id'})"
         if job.state != jobs.SUCCEEDED:
             raise FailedPrecondition(f"{label} is {job.state}, not finished")
-        return load_folder(label, self.files(job)[0])
+        return analysis.load_folder(label, self.files(job)[0])
 
     def _published(self, ident: str) -> dict | None:
         """The published entry whose entry id or job id is ``ident``."""

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zrc.core.benchmarks import BenchmarkSpec, TaskSpec, get_benchmark
-from zrc.core.pipeline import SelectionError, select
+from zrc.core.benchmarks import BenchmarkSpec, SelectionError, TaskSpec, get_benchmark, select
 
 
 @dataclass(frozen=True)

@@ -11,39 +11,36 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from zrc.core.analysis import (
-    CONFIDENCE_FILE,
-    PROVENANCE_FILE,
-    AnalysisError,
-    ScoreFolder,
-    comparison_rows,
-    load_folder,
-    published,
-)
+from zrc.core.published import published
+from zrc.lazy import lazy_module
 
 from . import output
 
-# A and B cannot be compared (different gold, unreadable files): exit 2 with its sentence.
-CompareRefused = AnalysisError
+if TYPE_CHECKING:
+    from zrc.core import analysis as core
+    from zrc.core.analysis import ScoreFolder
+else:   # numpy: loaded by compare, not by the leaderboard's interval cells
+    core = lazy_module("zrc.core.analysis")
 
 
 def score_files(path: Path) -> dict[str, bytes]:
     """The files of a score folder (or of ``path/scores`` when ``path`` is a submission folder)."""
-    if not (path / CONFIDENCE_FILE).is_file() and (path / "scores" / CONFIDENCE_FILE).is_file():
+    if not (path / core.CONFIDENCE_FILE).is_file() and (path / "scores" / core.CONFIDENCE_FILE).is_file():
         path = path / "scores"
     return {p.name: p.read_bytes() for p in sorted(path.iterdir())
-            if p.is_file() and (p.suffix == ".csv" or p.name == PROVENANCE_FILE)}
+            if p.is_file() and (p.suffix == ".csv" or p.name == core.PROVENANCE_FILE)}
 
 
 def resolve(arg: str, fetch_job) -> ScoreFolder:
     """A folder on disk, else a job id whose files ``fetch_job(job_id)`` returns."""
     p = Path(arg)
     if p.is_dir():
-        return load_folder(arg, score_files(p))
+        return core.load_folder(arg, score_files(p))
     if p.exists():
-        raise CompareRefused(f"{arg} is a file; give a score folder (written by `zrc benchmarks:run`) or a job id")
-    return load_folder(f"job {arg}", fetch_job(arg))
+        raise core.AnalysisError(f"{arg} is a file; give a score folder (written by `zrc benchmarks:run`) or a job id")
+    return core.load_folder(f"job {arg}", fetch_job(arg))
 
 
 def _fmt(v: float | None, digits: int) -> str:
@@ -106,8 +103,8 @@ def cmd_compare(a) -> int:
     else:
         try:
             fa, fb = resolve(a.a, job_files), resolve(a.b, job_files)
-            rows = comparison_rows(fa, fb)
-        except CompareRefused as exc:
+            rows = core.comparison_rows(fa, fb)
+        except core.AnalysisError as exc:  # different gold, unreadable files: exit 2 with its sentence
             raise UsageError(str(exc)) from None
         labels = (fa.label, fb.label)
     if a.json:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from zrc.core.analysis import ScoreFolder, comparison_rows
+from zrc.core.analysis import AnalysisError, ScoreFolder, comparison_rows
 from zrc.core.table import TableError, read_csv
 
 from . import output
-from .analysis import CompareRefused, job_files, resolve
+from .analysis import job_files, resolve
 
 Z95 = 1.959963984540054
 Row = tuple[str, float | None, float | None, float | None, str]   # label, estimate, low, high, note
@@ -215,7 +215,7 @@ def cmd_report(a) -> int:
         folder = resolve(a.scores, job_files)
         other = resolve(a.compare, job_files) if a.compare else None
         rows = comparison_rows(folder, other) if other else None
-    except CompareRefused as exc:
+    except AnalysisError as exc:
         raise UsageError(str(exc)) from None
     markdown = a.markdown or (a.output or "").endswith(".md")
     default = (Path(a.scores) if Path(a.scores).is_dir() else Path.cwd()) / f"report.{'md' if markdown else 'html'}"

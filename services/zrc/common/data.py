@@ -1,19 +1,14 @@
 """Service-side helpers over stored submissions and results: opening a submission (archive or local folder),
-result keys and their gzip encoding, pooled vectors left for the scorers; and the Finding/Selection message
-conversions (what convert.py imports lazily: this module imports numpy and storage, a client must not)."""
+result keys and their gzip encoding; and the Finding/Selection message conversions (what convert.py imports
+lazily: this module imports storage, a client must not). No numpy: a gateway that only lists answers without it."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 
-import numpy as np
-
-from zrc.core import SCORER_VERSION
 from zrc.core.findings import Finding
-from zrc.core.scoring import PooledSet
 from zrc.core.sources import FileTree, ZipTree
 from zrc.pb.common.v1 import common_pb2
 from zrc.storage import SUBMISSIONS, NotFound, Storage, keys
@@ -76,29 +71,3 @@ def open_submission(storage: Storage, digest: str, local_ref: str = "", local=No
     except NotFound:
         raise NotFound(f"submission {digest[:12]} was not uploaded") from None
     return ZipTree(reader, label=f"submission {digest[:12]}")
-
-
-def pooled_key(digest: str, dataset_digest: str, set_: str, params_key: dict) -> str:
-    """Where the validation service leaves the pooled embeddings of one semantic set for the scorer."""
-    blob = json.dumps([digest, dataset_digest, set_, params_key, SCORER_VERSION], sort_keys=True)
-    return keys.pooled(digest, hashlib.sha256(blob.encode()).hexdigest())
-
-
-def save_pooled(storage: Storage, key: str, pooled: dict) -> None:
-    """Pooled vectors (one float64 row per file) as an npz: no pickles, one object instead of ~40k."""
-    buf = io.BytesIO()
-    np.savez(buf, **{f"{t}__{k}": getattr(p, k) for t, p in pooled.items() for k in ("vectors", "present")})
-    size = buf.tell()
-    buf.seek(0)
-    # streamed from the buffer: getvalue() would hold a second copy (230 MB for a 768-dim submission)
-    storage.put_file(SUBMISSIONS, key, buf, size)
-
-
-def load_pooled(storage: Storage, key: str) -> dict | None:
-    try:
-        data = storage.get_bytes(SUBMISSIONS, key)
-    except NotFound:
-        return None
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        types = {name.split("__")[0] for name in z.files}
-        return {t: PooledSet(z[f"{t}__vectors"], z[f"{t}__present"]) for t in types}

@@ -26,6 +26,7 @@ import numpy as np
 
 from .confidence import METHOD, Units, compare, pair_units, semantic_units, unpack_mask
 from .errors import FailedPrecondition
+from .published import published
 from .scoring import score_file_names
 from .table import TableError, read_csv
 
@@ -38,23 +39,6 @@ TASK_ORDER = ("lexical", "syntactic", "semantic", "english")
 class AnalysisError(FailedPrecondition, ValueError):
     """A score folder that cannot be analysed (missing or malformed file): one sentence for the user. To a
     server it is FAILED_PRECONDITION: two evaluations that cannot be compared (other gold, bad files)."""
-
-
-def published(entry: dict, metric: str, set_: str) -> float | None:
-    """The value a leaderboard entry publishes for ``metric`` on ``set_`` (None if it publishes none)."""
-    parts = metric.split(".")
-    if parts[0] == "semantic" and len(parts) == 3 and parts[1] not in ("normal", "weighted"):
-        for row in (entry.get("extras") or {}).get("semantic") or []:
-            if row.get("set") == set_ and row.get("dataset") == parts[1]:
-                return row.get(parts[2])
-        return None
-    node: Any = entry.get("scores") or {}
-    for p in parts:
-        node = node.get(p) if isinstance(node, dict) else None
-    node = node.get(set_) if isinstance(node, dict) else None
-    if isinstance(node, dict):  # ProsAudit: {"score", "n", "std"}
-        node = node.get("score")
-    return node
 
 
 def confidence_rows(summaries: list[dict], entry: dict) -> list[dict]:

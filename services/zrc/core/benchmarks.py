@@ -6,6 +6,7 @@ have one code path for every (task, set).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import InvalidArgument
@@ -111,3 +112,19 @@ def scorer_task(scorer: str) -> TaskSpec:
             if t.scorer == scorer:
                 return t
     raise KeyError(f"unknown scorer {scorer!r}; known: {', '.join(SCORERS)}")
+
+
+def select(bench: BenchmarkSpec, sets: Iterable[str] | None, tasks: Iterable[str] | None) -> tuple[list[str], list[str]]:
+    """Normalise -s/-t selections; SelectionError names what is accepted."""
+    sel_sets = list(dict.fromkeys(sets or SETS))
+    bad = [s for s in sel_sets if s not in SETS]
+    if bad:
+        raise SelectionError(f"unknown set(s) {', '.join(bad)}; expected {' / '.join(SETS)}")
+    names = list(tasks or bench.task_names)
+    out = []
+    for t in names:
+        try:
+            out.append(bench.task(t).name)
+        except KeyError:
+            raise SelectionError(f"unknown task {t!r} for {bench.name}; expected {' / '.join(bench.task_names)}") from None
+    return [s for s in SETS if s in sel_sets], [t for t in bench.task_names if t in out]

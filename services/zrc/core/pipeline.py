@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .benchmarks import SETS, BenchmarkSpec, SelectionError, get_benchmark
+from .benchmarks import SETS, BenchmarkSpec, SelectionError, get_benchmark, select  # noqa: F401 - select: re-exported
 from .dataset import Dataset, PairGold
 from .findings import Finding, Findings
 from .scoring import TaskResult, score_pairs, score_semantic
@@ -39,22 +39,6 @@ class Evaluation:
         for r in self.results:
             out.update(r.files())
         return out
-
-
-def select(bench: BenchmarkSpec, sets: Iterable[str] | None, tasks: Iterable[str] | None) -> tuple[list[str], list[str]]:
-    """Normalise -s/-t selections; SelectionError names what is accepted."""
-    sel_sets = list(dict.fromkeys(sets or SETS))
-    bad = [s for s in sel_sets if s not in SETS]
-    if bad:
-        raise SelectionError(f"unknown set(s) {', '.join(bad)}; expected {' / '.join(SETS)}")
-    names = list(tasks or bench.task_names)
-    out = []
-    for t in names:
-        try:
-            out.append(bench.task(t).name)
-        except KeyError:
-            raise SelectionError(f"unknown task {t!r} for {bench.name}; expected {' / '.join(bench.task_names)}") from None
-    return [s for s in SETS if s in sel_sets], [t for t in bench.task_names if t in out]
 
 
 def evaluate(dataset: Dataset, tree: FileTree, benchmark: str, *, sets: Iterable[str] | None = None,

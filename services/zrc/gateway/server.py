@@ -16,6 +16,7 @@ import queue
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import structlog
@@ -30,7 +31,6 @@ from zrc.common.data import (
 )
 from zrc.common.local import LocalFolders
 from zrc.core import jobs
-from zrc.core.analysis import comparison_rows
 from zrc.core.benchmarks import BENCHMARKS, SCORERS, get_benchmark
 from zrc.core.errors import FailedPrecondition, InvalidArgument
 from zrc.gateway.auth import Auth, current, next_reset
@@ -40,9 +40,15 @@ from zrc.gateway.runner import Clients, Runner, RunnerSettings
 from zrc.gateway.streams import StreamGuard
 from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.gateway.uploads import Uploads
+from zrc.lazy import lazy_module
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from zrc.storage import NotFound, Storage
+
+if TYPE_CHECKING:
+    from zrc.core import analysis
+else:   # numpy: loaded by the first comparison, not by a gateway that only lists
+    analysis = lazy_module("zrc.core.analysis")
 
 log = structlog.get_logger("zrc.gateway")
 MAX_DATASET_UPLOAD = 1 << 30   # gold-file archives (submission limits: uploads.py)
@@ -357,7 +363,7 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
         who = current.get()
         a, b = self.jobs.comparable(request.a, who), self.jobs.comparable(request.b, who)
         rows = []
-        for r in comparison_rows(a, b):
+        for r in analysis.comparison_rows(a, b):
             rows.append(gateway_pb2.MetricComparison(
                 task=r["task"], set=r["set"], metric=r["metric"],
                 **{k: r[k] for k in ("a", "b", "diff", "ci_low", "ci_high", "p_value") if r[k] is not None}))

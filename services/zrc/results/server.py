@@ -7,6 +7,7 @@ and ``open/<job_id>`` markers for unfinished jobs (so listing them does not scan
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import structlog
 from google.protobuf import json_format
@@ -17,10 +18,15 @@ from zrc.common.data import decode_result, encode_result
 from zrc.core.benchmarks import get_benchmark
 from zrc.core.errors import InvalidArgument
 from zrc.core.jobs import Job, JobConflict
-from zrc.core.leaderboard import dumps
+from zrc.lazy import lazy_module
 from zrc.pb.common.v1 import common_pb2
 from zrc.pb.results.v1 import results_pb2, results_pb2_grpc
 from zrc.storage import RESULTS, NotFound, PreconditionFailed, Storage, keys
+
+if TYPE_CHECKING:
+    from zrc.core import leaderboard
+else:   # numpy: loaded by the first entry written, not by a results service that only reads
+    leaderboard = lazy_module("zrc.core.leaderboard")
 
 log = structlog.get_logger("zrc.results")
 
@@ -129,13 +135,13 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
 
     def PutEntry(self, request, context):
         self.storage.put_bytes(RESULTS, keys.entry(request.job_id),
-                               dumps(entry_py(request.entry)).encode())
+                               leaderboard.dumps(entry_py(request.entry)).encode())
         return results_pb2.PutEntryResponse()
 
     def PublishEntry(self, request, context):
         bench = _benchmark(request.benchmark)
         self.storage.put_bytes(RESULTS, keys.leaderboard_entry(bench, request.entry_id),
-                               dumps(entry_py(request.entry)).encode())
+                               leaderboard.dumps(entry_py(request.entry)).encode())
         return results_pb2.PublishEntryResponse()
 
     def ListLeaderboard(self, request, context):
