@@ -80,7 +80,8 @@ class Embedded:
 
         def start(name, register, interceptors=guard) -> str:
             address = f"unix:{self.sockets}/{name}.sock"
-            server, _, _, stop = runtime.start_server(name, register, address, 8, self.storage, interceptors)
+            server, _, _, stop = runtime.start_server(name, register, address, 8, self.storage, interceptors,
+                                                      private=True)
             self._servers.append(server)
             self._stops.append(stop)
             return address
@@ -114,8 +115,7 @@ class Embedded:
         reg, self.runner, self._clients, _ = build(self.storage, env, local=self.local)
         if scoring:
             self.runner.start()
-        self.address = start("gateway", reg, ())
-        runtime.wait_serving(self.address, timeout=30)
+        self.address = start("gateway", reg, ())   # serving once start() returns: no health to wait for
         return self
 
     def close(self) -> None:

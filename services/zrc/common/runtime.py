@@ -31,8 +31,6 @@ from concurrent import futures
 
 import grpc
 import structlog
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from zrc.common import metrics, tracing
 from zrc.common.channel import GRPC_OPTIONS, TLSConfigError, channel, read_pem
@@ -458,17 +456,32 @@ LIVENESS = "zrc.liveness"   # health service name that stays SERVING while the p
 
 def start_server(service: str, register: Callable[[grpc.Server], list[str]], listen: str, workers: int,
                  storage: Storage | None, interceptors: tuple = (), *, credentials=None,
-                 health_listen: str | None = None):
+                 health_listen: str | None = None, private: bool = False):
     """Start (without blocking): returns (server, bound port, health servicer, stop event).
 
     ``credentials`` makes the port TLS-only. ``health_listen`` adds a plaintext port serving only
     grpc.health.v1 (kubelet gRPC probes cannot speak TLS). Health service "" and the service names turn
     NOT_SERVING while storage is unreachable (readiness); ``zrc.liveness`` does not (liveness: an S3
-    outage must not restart every pod)."""
+    outage must not restart every pod).
+
+    ``private`` (the embedded stack: one process, reachable only through its own 0700 Unix sockets) leaves out
+    what only an operator's tools use: health (no probe or load balancer asks), reflection (no grpcurl) and
+    metrics (no scrape endpoint); the health servicer returned is then None. Their imports are a third of what
+    a command that scores nothing would otherwise spend before its first call."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=service),
-                         interceptors=[MetricsInterceptor(), ErrorInterceptor(), *interceptors],
+                         interceptors=[*(() if private else (MetricsInterceptor(),)), ErrorInterceptor(),
+                                       *interceptors],
                          options=SERVER_OPTIONS)
     names = register(server)
+    if private:
+        port = server.add_insecure_port(listen)
+        if port == 0:
+            raise ConfigError(f"cannot listen on {listen}")
+        server.start()
+        return server, port, None, threading.Event()
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection
+
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
@@ -514,6 +527,8 @@ def start_server(service: str, register: Callable[[grpc.Server], list[str]], lis
 
 def wait_serving(address: str, timeout: float = 30.0, service: str = "") -> None:
     """Block until ``address`` reports SERVING (used by the stack and tests)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
     deadline = time.monotonic() + timeout
     ch = channel(address)
     stub = health_pb2_grpc.HealthStub(ch)

@@ -239,7 +239,6 @@ class Runner:
         self.s = settings
         self.owner = owner or uuid.uuid4().hex[:12]
         self.queue: queue.Queue[str] = queue.Queue()
-        metrics.QUEUE_DEPTH.set_function(self.queue.qsize)
         self.stop = threading.Event()
         self._active: set[str] = set()
         self._lock = threading.Lock()
@@ -248,6 +247,7 @@ class Runner:
         self.publisher = Publisher(clients)   # identity rules set by a gateway whose tokens identify users
 
     def start(self) -> None:
+        metrics.QUEUE_DEPTH.set_function(self.queue.qsize)   # here: a runner never started has no queue to show
         for i in range(self.s.workers):
             t = threading.Thread(target=self._work, name=f"job-worker-{i}", daemon=True)
             t.start()

@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import structlog
 
-from zrc.common.metrics import UPLOAD_BYTES
+from zrc.common import metrics
 from zrc.core.errors import FailedPrecondition, InvalidArgument
 from zrc.storage import SUBMISSIONS, ChainReader, NotFound, Storage, keys
 
@@ -116,7 +116,7 @@ class Uploads:
                 if pos + len(buf) + len(chunk) > meta.size:
                     raise InvalidArgument(f"more bytes than the announced {meta.size}")
                 buf += chunk
-                UPLOAD_BYTES.inc(len(chunk))
+                metrics.UPLOAD_BYTES.inc(len(chunk))
                 if sha is not None:
                     sha.update(chunk)
                 if len(buf) >= SEGMENT:

@@ -18,7 +18,7 @@ from minio import Minio
 from minio.commonconfig import ComposeSource, CopySource
 from minio.error import S3Error, ServerError
 
-from zrc.common.metrics import STORAGE_ERRORS
+from zrc.common import metrics
 
 from . import (
     DATASETS,
@@ -50,7 +50,7 @@ def _wrap(fn):
                 raise PreconditionFailed(f"{exc.bucket_name}/{exc.object_name}: {exc.code}") from None
             raise
         except (ServerError, urllib3.exceptions.HTTPError, OSError) as exc:
-            STORAGE_ERRORS.labels(fn.__name__).inc()
+            metrics.STORAGE_ERRORS.labels(fn.__name__).inc()
             raise StorageUnavailable(f"object storage unavailable: {type(exc).__name__}: {exc}"[:300]) from None
     inner.__name__ = fn.__name__
     inner.__doc__ = fn.__doc__
