@@ -529,6 +529,24 @@ def test_commands_that_need_no_server_stay_light(tmp_path):
         assert not {"numpy", "scipy", "grpc"} & loaded, (argv, {"numpy", "scipy", "grpc"} & loaded)
 
 
+@pytest.mark.integration
+def test_commands_that_score_nothing_load_nothing_heavy(tmp_path):
+    """`zrc datasets`, `leaderboard`, `jobs`, `user:whoami` through the embedded gateway (issue 15: under 0.3 s):
+    no numpy (scoring, compare and dataset parsing load it), no metrics, health or reflection (the embedded
+    stack has no scraper, probe or grpcurl), no rich when the output is piped. Together they were half the
+    command's time."""
+    heavy = {"numpy", "scipy", "prometheus_client", "grpc_health.v1.health", "grpc_reflection.v1alpha.reflection",
+             "rich", "zrc.core.dataset", "zrc.core.analysis"}
+    for argv in (["datasets"], ["leaderboard", "sLM21"], ["jobs"], ["user:whoami"], ["datasets", "--json"]):
+        code = ("import contextlib, io, os, sys\n"
+                f"os.environ.update(ZRC_HOME={str(tmp_path / 'home')!r}, ZRC_SERVER='')\n"
+                "from zrc.cli.main import main\n"
+                "with contextlib.redirect_stdout(io.StringIO()):\n"
+                f"    assert main({argv!r}) == 0\n")
+        loaded = _modules_after(code)
+        assert "zrc.embedded" in loaded and not heavy & loaded, (argv, heavy & loaded)
+
+
 def test_user_is_the_references_whoami(zhome, capsys):
     assert main(["user", "--json"]) == 0
     me = json.loads(capsys.readouterr().out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from itertools import groupby
@@ -17,8 +18,35 @@ from itertools import groupby
 from zrc.core.findings import Finding
 
 
+class _Plain:
+    """What a rich Console does for a stream that is not a terminal (text as is, no styles), without importing
+    rich: piped and redirected output, and the commands that only list, stay cheap (issue 15: under 0.3 s)."""
+
+    is_terminal = False
+
+    def __init__(self, stderr: bool):
+        self.stderr = stderr
+
+    def print(self, text: str, *_, **__) -> None:
+        stream = sys.stderr if self.stderr else sys.stdout
+        stream.write(f"{text}\n")
+        stream.flush()
+
+
+def _terminal(stderr: bool) -> bool:
+    """Whether rich would treat the stream as a terminal: a tty, or one of the variables that force it."""
+    if any(os.environ.get(v) for v in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")):
+        return True
+    try:
+        return (sys.stderr if stderr else sys.stdout).isatty()
+    except (AttributeError, ValueError):   # replaced or closed stream
+        return False
+
+
 @functools.cache
 def _console(stderr: bool):
+    if not _terminal(stderr):
+        return _Plain(stderr)
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=True)

@@ -13,7 +13,6 @@ script, a service's main), before any thread exists; never from library code tha
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_ARENA_MAX = -8   # glibc's mallopt parameter number
@@ -25,7 +24,9 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # the process's own symbols (dlopen(NULL)), libc's among them: ctypes.util.find_library would import
+        # subprocess and search the disk, a tenth of what `zrc datasets` costs
+        libc = ctypes.CDLL(None)
         if not hasattr(libc, "gnu_get_libc_version"):
             return False
         return libc.mallopt(M_ARENA_MAX, arenas) == 1
