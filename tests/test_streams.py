@@ -184,13 +184,45 @@ def test_a_watch_gives_its_slot_back_when_the_client_goes(stack, slm21_case):
         call.cancel()
 
 
-def test_a_pushed_watch_goes_through_the_interceptors(stack):
+@pytest.fixture()
+def deployed_gateway(tmp_path):
+    """A gateway started as a deployment starts it (health, reflection and the metrics interceptor), not the
+    embedded stack's private servers, which nothing scrapes."""
+    from zrc.common import runtime
+    from zrc.core.benchmarks import SCORERS
+    from zrc.gateway.server import build
+    from zrc.pb.gateway.v1 import gateway_pb2_grpc
+    from zrc.results.server import register as register_results
+    from zrc.storage.local import LocalStorage
+
+    storage = LocalStorage(str(tmp_path / "store"))
+    storage.ensure_buckets()
+    results, results_port, _, results_stop = runtime.start_server("results", register_results(storage), "127.0.0.1:0",
+                                                                  2, storage)
+    down = "127.0.0.1:1"   # nothing listens there: a watch never calls validation or a scorer
+    env = {"ZRC_AUTH": "off", "ZRC_VALIDATION_ADDR": down, "ZRC_RESULTS_ADDR": f"127.0.0.1:{results_port}",
+           "ZRC_INTERNAL_TOKEN": "t" * 32, **{f"ZRC_SCORER_{t.upper()}_ADDR": down for t in SCORERS}}
+    reg, _runner, clients, _ = build(storage, env)
+    server, port, _, stop = runtime.start_server("gateway", reg, "127.0.0.1:0", 4, storage)
+    ch = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield gateway_pb2_grpc.GatewayServiceStub(ch)
+    finally:
+        ch.close()
+        for srv, ev in ((server, stop), (results, results_stop)):
+            ev.set()
+            srv.stop(0).wait()
+        clients.close()
+
+
+@pytest.mark.integration
+def test_a_pushed_watch_goes_through_the_interceptors(deployed_gateway):
     """WatchJob returns before its stream ends: errors are still mapped, and the call counted when it ends."""
     def handled(code: str) -> float:
         return REGISTRY.get_sample_value("grpc_server_handled_total", {
             "grpc_service": "zrc.gateway.v1.GatewayService", "grpc_method": "WatchJob", "grpc_code": code}) or 0
     before = handled("INVALID_ARGUMENT")
     with pytest.raises(grpc.RpcError) as e:
-        list(stack.stub.WatchJob(gateway_pb2.WatchJobRequest(job_id="nope"), timeout=10))
+        list(deployed_gateway.WatchJob(gateway_pb2.WatchJobRequest(job_id="nope"), timeout=10))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "nope" in e.value.details()
     assert handled("INVALID_ARGUMENT") == before + 1
