@@ -303,7 +303,30 @@ class Stack:
         self.stop("s3", grace=10.0)
 
 
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for init to reap it counts as gone: it holds no port)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:   # reaped meanwhile; or no /proc (macOS), where a zombie looks alive
+        return Path("/proc").is_dir()
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def _kill_pids(root: Path) -> None:
+    """SIGTERM each process group (the S3 server last), SIGKILL after 10 s, and return only once every process
+    is gone: a caller that starts a stack again right after must not find the old one's ports still held."""
     state = root / "pids.json"
     if not state.exists():
         print(f"no stack state in {root}")
@@ -315,18 +338,13 @@ def _kill_pids(root: Path) -> None:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             continue
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        else:
+        if not _wait_gone(pid, 10):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            if not _wait_gone(pid, 10):   # a SIGKILLed process on a loaded machine may take a moment to end
+                print(f"warning: {name} (pid {pid}) did not exit after SIGKILL")
         print(f"stopped {name}")
     state.unlink()
 
