@@ -12,14 +12,12 @@ import hashlib
 import io
 import os
 import threading
-import time
 import zipfile
 
 import pytest
 
 from zrc.core.errors import FailedPrecondition, InvalidArgument
 from zrc.gateway import uploads as up
-from zrc.gateway.sweeper import RetentionSettings, Sweeper
 from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.storage import SUBMISSIONS, keys
 from zrc.storage.local import LocalStorage
@@ -82,10 +80,15 @@ def leftovers(u: up.Uploads) -> list[str]:
     return [k for k in u.storage.list(SUBMISSIONS) if not k.startswith("archives/")]
 
 
+def hidden(u: up.Uploads) -> list[str]:
+    """Uploads in progress: the local store's temp files (never listed as objects)."""
+    return [str(p) for p in u.storage.root.rglob(".tmp-*")]
+
+
 def test_one_stream_stores_the_archive_and_leaves_nothing_else(uploads):
     data = archive()
     assert send(uploads, data) == len(data)
-    assert stored(uploads, data) == data and leftovers(uploads) == []
+    assert stored(uploads, data) == data and leftovers(uploads) == [] == hidden(uploads)
 
 
 def test_an_interrupted_upload_keeps_its_bytes_and_resumes_from_there(uploads):
@@ -97,7 +100,7 @@ def test_an_interrupted_upload_keeps_its_bytes_and_resumes_from_there(uploads):
     held = send(uploads, data, offset=held, upto=4 * SEG)     # interrupted again
     assert held == 4 * SEG and not uploads.stored(digest)
     assert send(uploads, data, offset=held) == len(data)
-    assert stored(uploads, data) == data and leftovers(uploads) == [], "segments and staging are dropped"
+    assert stored(uploads, data) == data and leftovers(uploads) == [] == hidden(uploads), "nothing but the archive is left"
 
 
 def test_resuming_from_another_offset_is_refused_with_the_offset_to_use(uploads):
@@ -117,7 +120,7 @@ def test_bytes_that_are_not_the_announced_sha256_are_never_stored(uploads, resum
     held = send(uploads, other, digest=claimed, upto=SEG + 3) if resumed else 0
     with pytest.raises(InvalidArgument, match="sha256 mismatch"):
         send(uploads, other, digest=claimed, offset=held)
-    assert not uploads.stored(claimed) and leftovers(uploads) == [], "a corrupt upload leaves nothing behind"
+    assert not uploads.stored(claimed) and leftovers(uploads) == [] == hidden(uploads), "a corrupt upload leaves nothing behind"
     assert uploads.committed(claimed, "alice") == 0, "the next attempt starts over"
 
 
@@ -150,7 +153,7 @@ def test_an_archive_that_is_not_a_zip_is_refused_and_dropped(uploads):
     data = os.urandom(3 * SEG)
     with pytest.raises(InvalidArgument, match="not a zip"):
         send(uploads, data)
-    assert leftovers(uploads) == [] and not uploads.stored(hashlib.sha256(data).hexdigest())
+    assert leftovers(uploads) == [] == hidden(uploads) and not uploads.stored(hashlib.sha256(data).hexdigest())
 
 
 def test_a_user_never_resumes_from_another_users_bytes(uploads):
@@ -189,49 +192,35 @@ def test_concurrent_uploads_of_the_same_archive_store_it_once_intact(uploads, us
     for t in threads:
         t.join()
     assert errors == []
-    assert stored(uploads, data) == data and leftovers(uploads) == []
+    assert stored(uploads, data) == data and leftovers(uploads) == [] == hidden(uploads)
 
 
-def test_an_abandoned_upload_is_swept_once_old_and_a_live_one_is_kept(uploads):
-    """The sweeper ages an upload by its newest segment: a user's other, live upload does not keep an
-    abandoned one alive, and a resumed one is not swept under its client."""
+def test_an_abandoned_upload_is_dropped_once_old_and_a_live_one_is_kept(uploads):
+    """A parked upload ages from its last stream: an abandoned one is dropped (its stored parts with it) after
+    PARK_SECONDS, a user's other, live upload does not keep it alive, and a resumed one is not dropped under
+    its client."""
     abandoned, live = archive(seed=3), archive(seed=4)
+    d_abandoned, d_live = (hashlib.sha256(x).hexdigest() for x in (abandoned, live))
     send(uploads, abandoned, upto=2 * SEG)
     held = send(uploads, live, upto=2 * SEG)
-    old = time.time() - 48 * 3600
-    for key in uploads.storage.list(SUBMISSIONS, "uploads/"):
-        os.utime(uploads.storage._path(SUBMISSIONS, key), (old, old))
-    send(uploads, live, offset=held, upto=3 * SEG)   # the live one resumes: a new segment
-    out = Sweeper(uploads.storage, lambda: [], RetentionSettings(upload_hours=24)).sweep()
-    d_abandoned, d_live = (hashlib.sha256(x).hexdigest() for x in (abandoned, live))
-    assert uploads.committed(d_abandoned, "alice") == 0 and out["upload_segments"] > 0
+    uploads._parked[("alice", d_abandoned)].touched -= up.PARK_SECONDS + 1
+    uploads._parked[("alice", d_live)].touched -= up.PARK_SECONDS - 60
+    send(uploads, live, offset=held, upto=3 * SEG)   # the live one resumes: young again
+    assert uploads.committed(d_abandoned, "alice") == 0 and len(hidden(uploads)) == 1
     assert uploads.committed(d_live, "alice") == 3 * SEG
     assert send(uploads, live, offset=3 * SEG) == len(live) and stored(uploads, live) == live
+    assert hidden(uploads) == [] and leftovers(uploads) == []
 
 
-def test_a_stream_whose_segments_went_away_never_overwrites_the_stored_archive(uploads):
-    """Two streams of one user race: the first finishes, stores the archive and drops the shared segments
-    while the second still runs. The second finds a broken chain: it must not compose what is left over the
-    stored archive (that would truncate it), and it cleans up after itself."""
+def test_a_stream_that_finishes_second_never_overwrites_the_stored_archive(uploads):
+    """Two streams of one user race: the first stores the archive while the second still runs. The second
+    leaves the stored object alone and nothing behind."""
     data = archive(n_bytes=6 * SEG)
     digest = hashlib.sha256(data).hexdigest()
     meta = gateway_pb2.UploadMetadata(sha256=digest, size=len(data), offset=0)
     chunks = (gateway_pb2.UploadSubmissionRequest(chunk=data[p:p + 1000]) for p in range(0, len(data), 1000))
-    held, streamed = uploads.receive(meta, chunks, "alice")
-    assert held == len(data) and streamed == digest
-    uploads.storage.put_bytes(SUBMISSIONS, keys.archive(digest), data)   # the other stream finished first...
-    _, _, middle = uploads.chain(digest, "alice")[2]
-    uploads.storage.delete(SUBMISSIONS, middle)                          # ...and is dropping the segments
-    uploads.finish(digest, len(data), streamed, "alice")
-    assert stored(uploads, data) == data and leftovers(uploads) == []
-    # alone (nothing stored): the same broken chain is "resume from", never a truncated archive
-    other = archive(n_bytes=6 * SEG, seed=9)
-    d2 = hashlib.sha256(other).hexdigest()
-    meta = gateway_pb2.UploadMetadata(sha256=d2, size=len(other), offset=0)
-    chunks = (gateway_pb2.UploadSubmissionRequest(chunk=other[p:p + 1000]) for p in range(0, len(other), 1000))
-    _, streamed = uploads.receive(meta, chunks, "alice")
-    _, _, middle = uploads.chain(d2, "alice")[2]
-    uploads.storage.delete(SUBMISSIONS, middle)
-    with pytest.raises(FailedPrecondition, match="resume from"):
-        uploads.finish(d2, len(other), streamed, "alice")
-    assert not uploads.stored(d2)
+    held, upload = uploads.receive(meta, chunks, "alice")
+    assert held == len(data) and upload is not None
+    uploads.storage.put_bytes(SUBMISSIONS, keys.archive(digest), data)   # the other stream finished first
+    uploads.finish(digest, len(data), upload, "alice")
+    assert stored(uploads, data) == data and leftovers(uploads) == [] and hidden(uploads) == []

@@ -228,11 +228,11 @@ class GatewayServicer(_Admin, gateway_pb2_grpc.GatewayServiceServicer):
             self.uploads.verify(meta, rest)  # already here: hashed, not stored twice; the sender now owns it
             self.auth.add_owner(digest, who)
             return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=False)
-        held, streamed_sha = self.uploads.receive(meta, rest, who.user)
+        held, upload = self.uploads.receive(meta, rest, who.user)
         if held < meta.size:
             raise FailedPrecondition(f"upload incomplete: the server holds {held} of {meta.size} bytes; "
                                      f"resume from {held} (nothing is visible until complete)")
-        self.uploads.finish(digest, meta.size, streamed_sha, who.user)
+        self.uploads.finish(digest, meta.size, upload, who.user)
         self.auth.add_owner(digest, who)
         log.info("upload_stored", size=meta.size, resumed_from=meta.offset)
         return gateway_pb2.UploadSubmissionResponse(digest=digest, size=meta.size, created=True)

@@ -28,6 +28,7 @@ from zrc.core.errors import Conflict, NotFound, Unavailable
 from zrc.core.sources import FileTree
 
 __all__ = ["DATASETS", "SUBMISSIONS", "RESULTS", "NotFound", "PreconditionFailed", "StorageUnavailable", "Storage",
+           "PartWriter",
            "RangeReader", "ChainReader", "StorageTree", "Readable", "from_env", "s3_secure"]
 
 DATASETS = "datasets"
@@ -50,6 +51,32 @@ class Readable(Protocol):
     """What put_file streams from: a file, or a reader over other objects (RangeReader, ChainReader)."""
 
     def read(self, n: int = -1, /) -> bytes: ...
+
+
+class PartWriter(ABC):
+    """One object written part by part (an S3 multipart upload), invisible until :meth:`commit`.
+
+    Parts are stored in the background while the caller receives the next ones; an error surfaces on a
+    later call. This is how an upload is stored in one pass: writing pieces and concatenating them afterwards
+    copies every byte again inside the store (half the speed on SeaweedFS, bench/s3_ceiling.py)."""
+
+    min_part: int = 1   # the smallest part but the last (S3: 5 MiB)
+
+    @abstractmethod
+    def put(self, data: bytes) -> None:
+        """Store the next part."""
+
+    @abstractmethod
+    def settle(self) -> None:
+        """Wait until every part put so far is stored; raise the first error."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Publish the parts as the object, atomically."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Drop the parts (idempotent, never raises: it runs on error paths)."""
 
 
 class Storage(ABC):
@@ -106,6 +133,10 @@ class Storage(ABC):
     @abstractmethod
     def copy(self, bucket: str, src: str, dst: str) -> None:
         """Server-side copy within a bucket (atomic for readers of ``dst``)."""
+
+    @abstractmethod
+    def parts(self, bucket: str, key: str) -> PartWriter:
+        """A writer that stores ``key`` part by part (see :class:`PartWriter`)."""
 
     @abstractmethod
     def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:

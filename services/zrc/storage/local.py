@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PreconditionFailed, Readable, Storage
+from . import DATASETS, RESULTS, SUBMISSIONS, NotFound, PartWriter, PreconditionFailed, Readable, Storage
 
 
 def _touch(path: Path) -> None:
@@ -20,6 +20,30 @@ def _touch(path: Path) -> None:
         os.utime(path)
     except OSError:
         pass
+
+
+class _Parts(PartWriter):
+    """Appends to a hidden temp file next to the key (never listed); commit renames it into place."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        self.fh = os.fdopen(fd, "wb")
+
+    def put(self, data: bytes) -> None:
+        self.fh.write(data)
+
+    def settle(self) -> None:
+        self.fh.flush()
+
+    def commit(self) -> None:
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.fh.close()
+        Path(self.tmp).unlink(missing_ok=True)
 
 
 class LocalStorage(Storage):
@@ -142,6 +166,9 @@ class LocalStorage(Storage):
             raise NotFound(f"{bucket}/{src}") from None   # as S3 says it: callers handle one error
         with fh:
             self._atomic(self._path(bucket, dst), lambda out: shutil.copyfileobj(fh, out, 1 << 20))
+
+    def parts(self, bucket: str, key: str) -> PartWriter:
+        return _Parts(self._path(bucket, key))
 
     def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
         def write(out) -> None:
