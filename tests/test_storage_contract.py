@@ -97,25 +97,21 @@ def test_copy_is_server_side(storage, ns):
     assert storage.get_bytes(SUBMISSIONS, ns + "dst") == b"abc"
 
 
-def test_compose_takes_sources_of_any_size(storage, ns):
-    """The S3 minimum part size is the S3 backend's business: small sources are concatenated all the same."""
-    from zrc.storage.s3 import MIN_PART
-
-    small, big = [b"a" * 10, b"b" * 7, b"c"], [b"x" * MIN_PART, b"y" * MIN_PART, b"z" * 3]
-    for name, parts in (("small", small), ("big", big)):
-        srcs = [f"{ns}{name}-{i}" for i in range(len(parts))]
-        for k, data in zip(srcs, parts, strict=True):
-            storage.put_bytes(SUBMISSIONS, k, data)
-        storage.compose(SUBMISSIONS, f"{ns}{name}.zip", srcs)
-        assert storage.get_bytes(SUBMISSIONS, f"{ns}{name}.zip") == b"".join(parts)
-
-
-def test_compose_with_a_source_gone_is_not_found_and_writes_nothing(storage, ns):
-    """Another upload stream may drop the segments while this one composes them: one error, no object."""
-    storage.put_bytes(SUBMISSIONS, f"{ns}s0", b"a" * 10)
-    with pytest.raises(NotFound):
-        storage.compose(SUBMISSIONS, f"{ns}gone.zip", [f"{ns}s0", f"{ns}missing"])
-    assert not storage.exists(SUBMISSIONS, f"{ns}gone.zip")
+def test_parts_are_invisible_until_committed_and_an_abort_leaves_nothing(storage, ns):
+    """An upload is stored part by part while it arrives (every part but the last at least ``min_part``)."""
+    w = storage.parts(SUBMISSIONS, ns + "mp.zip")
+    parts = [b"a" * w.min_part, b"b" * (w.min_part + 1), b"c" * 3]
+    for data in parts:
+        w.put(data)
+    w.settle()
+    assert not storage.exists(SUBMISSIONS, ns + "mp.zip")
+    w.commit()
+    assert storage.get_bytes(SUBMISSIONS, ns + "mp.zip") == b"".join(parts)
+    w = storage.parts(SUBMISSIONS, ns + "gone.zip")
+    w.put(b"x" * 10)
+    w.abort()
+    w.abort()   # idempotent: it runs on error paths
+    assert storage.list(SUBMISSIONS, ns) == [ns + "mp.zip"]
 
 
 @pytest.mark.parametrize("call", ["get_bytes", "get_with_etag", "size", "read_range", "copy", "open"])

@@ -18,7 +18,6 @@ leaderboard entries, job records).
 from __future__ import annotations
 
 import builtins
-import hashlib
 import io
 import json
 from abc import ABC, abstractmethod
@@ -29,7 +28,7 @@ from zrc.core.sources import FileTree
 
 __all__ = ["DATASETS", "SUBMISSIONS", "RESULTS", "NotFound", "PreconditionFailed", "StorageUnavailable", "Storage",
            "PartWriter",
-           "RangeReader", "ChainReader", "StorageTree", "Readable", "from_env", "s3_secure"]
+           "RangeReader", "StorageTree", "Readable", "from_env", "s3_secure"]
 
 DATASETS = "datasets"
 SUBMISSIONS = "submissions"
@@ -48,7 +47,7 @@ class StorageUnavailable(Unavailable):
 
 
 class Readable(Protocol):
-    """What put_file streams from: a file, or a reader over other objects (RangeReader, ChainReader)."""
+    """What put_file streams from: a file, or a reader over another object (RangeReader)."""
 
     def read(self, n: int = -1, /) -> bytes: ...
 
@@ -139,10 +138,6 @@ class Storage(ABC):
         """A writer that stores ``key`` part by part (see :class:`PartWriter`)."""
 
     @abstractmethod
-    def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
-        """Concatenation of ``srcs`` into ``dst``, server-side where the backend can (any source sizes)."""
-
-    @abstractmethod
     def ping(self) -> None:
         """Raise StorageUnavailable unless the backend answers."""
 
@@ -209,34 +204,6 @@ class RangeReader(io.RawIOBase):
             start = 0
         out = self._buf[start:start + n]
         self._pos += len(out)
-        return out
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-
-class ChainReader(io.RawIOBase):
-    """Objects read one after the other as one stream (segments of an upload), hashed when ``hashed``."""
-
-    def __init__(self, storage: Storage, bucket: str, keys: list[str], hashed: bool = False):
-        self.storage, self.bucket, self.keys = storage, bucket, list(keys)
-        self.sha = hashlib.sha256() if hashed else None
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        while (n < 0 or len(self._buf) < n) and self.keys:
-            self._buf += self.storage.get_bytes(self.bucket, self.keys.pop(0))
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        if self.sha is not None:
-            self.sha.update(out)
         return out
 
     def readinto(self, b) -> int:

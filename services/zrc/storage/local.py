@@ -170,16 +170,5 @@ class LocalStorage(Storage):
     def parts(self, bucket: str, key: str) -> PartWriter:
         return _Parts(self._path(bucket, key))
 
-    def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
-        def write(out) -> None:
-            for src in srcs:
-                try:
-                    fh = open(self._path(bucket, src), "rb")  # noqa: SIM115 - closed below
-                except FileNotFoundError:   # a source went away (another stream finished): as S3 says it
-                    raise NotFound(f"{bucket}/{src}") from None
-                with fh:
-                    shutil.copyfileobj(fh, out, 1 << 20)
-        self._atomic(self._path(bucket, dst), write)
-
     def ping(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,6 @@ from . import (
     DATASETS,
     RESULTS,
     SUBMISSIONS,
-    ChainReader,
     NotFound,
     PartWriter,
     PreconditionFailed,
@@ -37,7 +36,7 @@ from . import (
 )
 
 PART_SIZE = 16 << 20
-MIN_PART = 5 << 20   # S3's smallest multipart part (but the last): the smallest source compose_object takes
+MIN_PART = 5 << 20   # S3's smallest multipart part (but the last)
 # Parts of one upload in flight at once (bench/s3_ceiling.py on the 2-core stack: one part at a time ~75 MB/s,
 # 2 or 4 at once ~100 MB/s); memory is at most this many parts + 1 queued.
 PART_WRITERS = 2
@@ -208,20 +207,6 @@ class S3Storage(Storage):
 
     def parts(self, bucket: str, key: str) -> PartWriter:
         return _Parts(self, bucket, key)
-
-    def compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
-        """Server-side (the bytes do not travel again) when every source but the last has S3's minimum part
-        size; otherwise streamed through this process."""
-        sizes = [self.size(bucket, k) for k in srcs]
-        if all(n >= MIN_PART for n in sizes[:-1]):
-            self._compose(bucket, dst, srcs)
-        else:
-            self.put_file(bucket, dst, ChainReader(self, bucket, srcs), sum(sizes))
-
-    @_wrap
-    def _compose(self, bucket: str, dst: str, srcs: builtins.list[str]) -> None:
-        b = self.buckets[bucket]
-        self.client.compose_object(b, dst, [ComposeSource(b, k) for k in srcs])
 
     @_wrap
     def ping(self) -> None:
