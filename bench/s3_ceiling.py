@@ -28,10 +28,13 @@ def main() -> None:
     ap.add_argument("--mb", type=int, default=400)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="", help="run only the cases whose name contains this")
+    ap.add_argument("--weed-arg", action="append", default=[], help="an extra flag for `weed server`")
     a = ap.parse_args()
     data = bytes(range(256)) * (a.mb << 12)
     with tempfile.TemporaryDirectory() as d:
         st = Stack(Path(d))
+        spawn = st._spawn
+        st._spawn = lambda name, cmd, env: spawn(name, cmd + a.weed_arg, env)  # type: ignore[method-assign]
         try:
             st.start_s3()
             s3 = S3Storage(st.s3["endpoint"], st.s3["access_key"], st.s3["secret_key"])
