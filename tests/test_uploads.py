@@ -20,14 +20,18 @@ from zrc.core.errors import FailedPrecondition, InvalidArgument
 from zrc.gateway import uploads as up
 from zrc.pb.gateway.v1 import gateway_pb2
 from zrc.storage import SUBMISSIONS, keys
+from zrc.storage import local as local_storage
 from zrc.storage.local import LocalStorage
 
 SEG = 4096   # small segments, so that a small archive spans several (the production size is 8 MiB)
 
 
-@pytest.fixture()
-def uploads(tmp_path, monkeypatch) -> up.Uploads:
+@pytest.fixture(params=[1, 3 * SEG], ids=["any part", "S3-like smallest part"])
+def uploads(request, tmp_path, monkeypatch) -> up.Uploads:
+    """Over local storage, which takes parts of any size, and as if it were S3, which takes no part under
+    5 MiB but the last (an interrupted stream's tail is then held by the gateway until the client resumes)."""
     monkeypatch.setattr(up, "SEGMENT", SEG)
+    monkeypatch.setattr(local_storage._Parts, "min_part", request.param)
     storage = LocalStorage(tmp_path)
     storage.ensure_buckets()
     return up.Uploads(storage)

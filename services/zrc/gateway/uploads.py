@@ -9,10 +9,10 @@ the store, which halved the upload speed on the local stack (bench/s3_ceiling.py
 (those being stored), whatever the archive size.
 
 An interrupted stream is parked in this process with its hash state (which cannot leave the process):
-``committed`` is what its stored parts hold (S3 keeps whatever arrived, but for a tail under 5 MiB), and the
-client resumes from there into the same multipart upload. A resume that reaches another gateway replica, or a
+``committed`` is every byte that arrived (stored parts, and a tail smaller than the store's smallest part,
+5 MiB on S3, kept in memory), and the client resumes from there into the same multipart upload. A resume that reaches another gateway replica, or a
 restarted one, is told to start from 0 (correct, only slower). A parked upload is dropped after PARK_SECONDS
-untouched, or when PARKED_MAX newer ones wait.
+untouched, or when PARKED_MAX newer ones wait (so parked tails hold at most PARKED_MAX x 5 MiB).
 
 Parked uploads are per user: ownership of an archive is proof of possession (see ``auth.py``), so a user may
 never finish, or resume from, bytes another user sent. An archive that is already stored is re-sent in full
@@ -40,7 +40,7 @@ log = structlog.get_logger("zrc.gateway.uploads")
 SEGMENT = 16 << 20   # one part (bench/s3_ceiling.py: 16 MiB parts, 2 in flight, were the fastest)
 MAX_UPLOAD = 64 << 30
 PARK_SECONDS = 24 * 3600
-PARKED_MAX = 64
+PARKED_MAX = 16
 _TAIL = (1 << 16) + 22   # a zip ends with its end-of-central-directory record, within this many bytes
 
 
@@ -55,12 +55,14 @@ def _check_meta(meta) -> str:
 
 @dataclass
 class Upload:
-    """An archive being stored: its writer, the hash and size of what the stored parts hold, and their tail."""
+    """An archive being stored: its writer, the hash and size of what the stored parts hold, their last bytes
+    (``tail``), and bytes received but not stored yet (``rest``: a parked upload's tail under the smallest part)."""
 
     writer: PartWriter
     sha: Any = field(default_factory=hashlib.sha256)
     size: int = 0
     tail: bytes = b""
+    rest: bytes = b""
     touched: float = field(default_factory=time.monotonic)
 
     def part(self, data: bytes) -> None:
@@ -94,11 +96,13 @@ class Uploads:
             return self._parked.pop((user, digest), None)
 
     def _park(self, digest: str, user: str, up: Upload, rest: bytes) -> None:
-        """Keep what arrived so that the client can resume: the parts stored, and the rest if the store takes
-        a part that small. A storage failure keeps nothing (the next attempt starts over)."""
+        """Keep what arrived so that the client can resume: ``rest`` is stored as a part if the store takes a
+        part that small, else kept here. A storage failure keeps nothing (the next attempt starts over)."""
         try:
             if rest and len(rest) >= up.writer.min_part:
                 up.part(rest)
+                rest = b""
+            up.rest = rest
             up.writer.settle()
         except Exception:  # noqa: BLE001 - the error that ended the stream is what the caller reports
             up.writer.abort()
@@ -118,7 +122,7 @@ class Uploads:
         self._expire()
         with self._lock:
             up = self._parked.get((user, digest))
-            return up.size if up else 0
+            return up.size + len(up.rest) if up else 0
 
     def receive(self, meta, chunks, user: str) -> tuple[int, Upload | None]:
         """Store the bytes of one stream (from ``meta.offset``).
@@ -128,15 +132,15 @@ class Uploads:
         """
         digest = _check_meta(meta)
         up = self._take(digest, user)
-        held = up.size if up else 0
+        held = up.size + len(up.rest) if up else 0
         if meta.offset != held:
             if up is not None:
-                self._park(digest, user, up, b"")
+                self._park(digest, user, up, up.rest)
             raise FailedPrecondition(
                 f"upload offset {meta.offset} does not match the {held} bytes the server holds; resume from {held}")
         if up is None:
             up = Upload(self.storage.parts(SUBMISSIONS, keys.archive(digest)))
-        buf = bytearray()
+        buf, up.rest = bytearray(up.rest), b""
         try:
             for msg in chunks:
                 if msg.WhichOneof("payload") != "chunk":
@@ -151,7 +155,7 @@ class Uploads:
                     buf = bytearray()
             if up.size + len(buf) < meta.size:
                 self._park(digest, user, up, bytes(buf))
-                return up.size, None
+                return up.size + len(up.rest), None
             if buf:
                 up.part(bytes(buf))
             up.writer.settle()
