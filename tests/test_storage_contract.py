@@ -169,3 +169,39 @@ def test_of_concurrent_read_modify_writes_exactly_one_wins(storage, ns):
     with ThreadPoolExecutor(8) as pool:
         wins = list(pool.map(write, range(16)))
     assert wins.count(True) == 1 and storage.get_bytes(RESULTS, key) == f"w{wins.index(True)}".encode()
+
+
+def test_an_s3_upload_that_lost_a_part_is_never_completed():
+    """A part that failed in the background fails the upload: completing without it would publish an object
+    with a hole in it (whose bytes the caller has already hashed)."""
+    from types import SimpleNamespace
+
+    from zrc.storage import StorageUnavailable, s3
+
+    calls = []
+
+    class Client:
+        def _create_multipart_upload(self, bucket, key, headers):
+            return "upload-id"
+
+        def _upload_part(self, bucket, key, data, headers, upload_id, number):
+            if number == 1:
+                raise OSError("connection reset by peer")
+            return f"etag-{number}"
+
+        def _complete_multipart_upload(self, *args):
+            calls.append("complete")
+
+        def _abort_multipart_upload(self, *args):
+            calls.append("abort")
+
+    w = s3._Parts(SimpleNamespace(client=Client(), buckets={SUBMISSIONS: "b"}), SUBMISSIONS, "k")
+    with pytest.raises(StorageUnavailable):
+        for _ in range(s3.PART_WRITERS + 2):
+            w.put(b"x")
+    with pytest.raises(StorageUnavailable):
+        w.settle()
+    with pytest.raises(StorageUnavailable):
+        w.commit()
+    w.abort()
+    assert calls == ["abort"]

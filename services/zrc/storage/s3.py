@@ -74,20 +74,34 @@ class _Parts(PartWriter):
         self.pool = ThreadPoolExecutor(PART_WRITERS, thread_name_prefix="s3-part")
         self.pending: deque[Future] = deque()
         self.done: list[Part] = []
+        self.failed = False   # a part was lost: completing now would leave a hole in the object
 
     def _upload(self, number: int, data: bytes) -> Part:
         return Part(number, _wrap(self.client._upload_part)(self.bucket, self.key, data, None, self.upload_id,
                                                             number))
 
+    def _collect(self) -> None:
+        try:
+            self.done.append(self.pending.popleft().result())
+        except BaseException:
+            self.failed = True
+            raise
+
+    def _check(self) -> None:
+        if self.failed:
+            raise StorageUnavailable(f"object storage unavailable: a part of {self.key} was not stored")
+
     def put(self, data: bytes) -> None:
+        self._check()
         number = len(self.done) + len(self.pending) + 1
         self.pending.append(self.pool.submit(self._upload, number, data))
         while len(self.pending) > PART_WRITERS:
-            self.done.append(self.pending.popleft().result())
+            self._collect()
 
     def settle(self) -> None:
+        self._check()
         while self.pending:
-            self.done.append(self.pending.popleft().result())
+            self._collect()
 
     def commit(self) -> None:
         self.settle()
