@@ -47,7 +47,10 @@ def main() -> None:
                     rates.append(up.size / 2**20 / seconds)
                     path.unlink()
                     print(f"round {i}: {up.size / 2**20:.0f} MB in {seconds:.2f} s = {rates[-1]:.0f} MB/s", flush=True)
-            print(f"median {statistics.median(rates):.0f} MB/s over {a.repeat} uploads of {a.mb} MB")
+            hwm = next(int(line.split()[1]) for line in Path(f"/proc/{stack.procs['gateway'].pid}/status").open()
+                       if line.startswith("VmHWM:"))
+            print(f"median {statistics.median(rates):.0f} MB/s over {a.repeat} uploads of {a.mb} MB; "
+                  f"gateway peak RSS {hwm / 1024:.0f} MB")
         finally:
             stack.down()
 
