@@ -10,6 +10,7 @@ wins). The local half runs with the unit tests; the S3 half starts a server, hen
 from __future__ import annotations
 
 import io
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -112,6 +113,24 @@ def test_parts_are_invisible_until_committed_and_an_abort_leaves_nothing(storage
     w.abort()
     w.abort()   # idempotent: it runs on error paths
     assert storage.list(SUBMISSIONS, ns) == [ns + "mp.zip"]
+
+
+def test_a_writer_left_unfinished_is_aborted_once_old(storage, ns):
+    """What a gateway that died mid-upload leaves (an open multipart upload, a temp file) holds space unseen:
+    the sweeper aborts it by age, and leaves younger ones (a live or parked upload) alone."""
+    w = storage.parts(SUBMISSIONS, ns + "crashed.zip")
+    w.put(b"x" * 10)
+    w.settle()
+    assert storage.abort_stale_parts(SUBMISSIONS, ns, older_than=3600) == 0
+    time.sleep(2.2)   # S3 gives the start time in whole seconds
+    live = storage.parts(SUBMISSIONS, ns + "live.zip")
+    live.put(b"y" * 10)
+    live.settle()
+    assert storage.abort_stale_parts(SUBMISSIONS, ns, older_than=1.1) == 1
+    assert storage.abort_stale_parts(SUBMISSIONS, ns, older_than=1.1) == 0
+    live.commit()   # the young one was left alone
+    assert storage.get_bytes(SUBMISSIONS, ns + "live.zip") == b"y" * 10
+    assert storage.list(SUBMISSIONS, ns) == [ns + "live.zip"]
 
 
 @pytest.mark.parametrize("call", ["get_bytes", "get_with_etag", "size", "read_range", "copy", "open"])

@@ -36,9 +36,17 @@ def test_sweeper_deletes_only_what_retention_allows(tmp_path):
     summaries = [{"selection": {"submission_digest": c}, "state": jobs.INVALID},
                  {"selection": {"submission_digest": d}, "state": jobs.SUCCEEDED},
                  {"selection": {"submission_digest": e}, "state": jobs.INVALID}]
+    crashed, parked = st.parts(SUBMISSIONS, f"archives/{a}.zip"), st.parts(SUBMISSIONS, f"archives/{b}.zip")
+    for w, hours in ((crashed, 49), (parked, 30)):   # a gateway died mid-upload 49 h ago; one parked 30 h ago
+        w.put(b"part")
+        w.settle()
+        t = time.time() - hours * 3600
+        os.utime(w.tmp, (t, t))
     out = Sweeper(st, lambda: summaries, RetentionSettings(upload_hours=24, invalid_hours=168)).sweep()
     left = set(st.list(SUBMISSIONS))
-    assert out == {"upload_segments": 1, "archives": 1, "derived": 1, "jobs": 0}   # job records kept by default
+    # job records kept by default; an unfinished upload goes after retention + the parked time (24 + 24 h)
+    assert out == {"upload_segments": 1, "unfinished_uploads": 1, "archives": 1, "derived": 1, "jobs": 0}
+    assert not os.path.exists(crashed.tmp) and os.path.exists(parked.tmp)
     assert left == set(objects) - {f"uploads/{a}/0000000000000000-0000000000000010", f"archives/{c}.zip",
                                    f"derived/{c}/pooled-x.npz"}
 

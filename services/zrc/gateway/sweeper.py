@@ -5,9 +5,14 @@ invalid archive stayed (hundreds of MiB from a few bad days). A gateway thread
 sweeps the submissions bucket every ``ZRC_SWEEP_SECONDS`` (default 3600; 0
 disables it):
 
-* upload segments (``uploads/<user>/<sha256>/``) and staging objects untouched for
-  ``ZRC_RETAIN_UPLOAD_HOURS`` (default 24): the client could still resume
-  within that time, not after;
+* unfinished uploads (S3 multipart uploads under ``archives/``; a local store's
+  hidden temp files) that a gateway which died mid-upload left behind, once started
+  longer ago than ``ZRC_RETAIN_UPLOAD_HOURS`` (default 24) plus the time a live gateway
+  keeps an interrupted upload parked for resuming (``uploads.PARK_SECONDS``). They are
+  invisible but hold space; MinIO also expires them itself (``stale_uploads_expiry``),
+  an AWS bucket needs an abort-incomplete-multipart-upload lifecycle rule or this;
+* upload segments (``uploads/<user>/<sha256>/``) and staging objects of gateways
+  older than one-pass uploads, untouched for ``ZRC_RETAIN_UPLOAD_HOURS``;
 * archives older than ``ZRC_RETAIN_INVALID_HOURS`` (default 168) whose every
   job ended INVALID, or that no job ever used (uploaded for ``verify`` only),
   with what validation derived from them (``derived/<sha256>/``). An archive
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 import structlog
 
 from zrc.core import jobs
+from zrc.gateway.uploads import PARK_SECONDS
 from zrc.storage import RESULTS, SUBMISSIONS, NotFound, Storage, keys
 
 log = structlog.get_logger("zrc.gateway.sweeper")
@@ -68,8 +74,10 @@ class Sweeper:
 
     def sweep(self) -> dict[str, int]:
         """One pass; returns how many objects of each kind were deleted."""
-        deleted = {"upload_segments": 0, "archives": 0, "derived": 0, "jobs": 0}
+        deleted = {"upload_segments": 0, "unfinished_uploads": 0, "archives": 0, "derived": 0, "jobs": 0}
         upload_age = self.s.upload_hours * 3600
+        deleted["unfinished_uploads"] = self.storage.abort_stale_parts(SUBMISSIONS, keys.ARCHIVES,
+                                                                       upload_age + PARK_SECONDS)
         for prefix in (keys.UPLOADS, keys.STAGING):
             # an upload (its folder, uploads/<user>/<sha256>/) is abandoned when its newest segment is old (a
             # resuming client adds new ones); the user's other, live uploads do not keep it alive

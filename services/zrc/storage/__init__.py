@@ -138,6 +138,11 @@ class Storage(ABC):
         """A writer that stores ``key`` part by part (see :class:`PartWriter`)."""
 
     @abstractmethod
+    def abort_stale_parts(self, bucket: str, prefix: str, older_than: float) -> int:
+        """Abort the unfinished part writers (:meth:`parts`) under ``prefix`` started more than ``older_than``
+        seconds ago, left by a process that died mid-upload (invisible, yet they hold space); returns how many."""
+
+    @abstractmethod
     def ping(self) -> None:
         """Raise StorageUnavailable unless the backend answers."""
 

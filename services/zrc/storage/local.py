@@ -170,5 +170,16 @@ class LocalStorage(Storage):
     def parts(self, bucket: str, key: str) -> PartWriter:
         return _Parts(self._path(bucket, key))
 
+    def abort_stale_parts(self, bucket: str, prefix: str, older_than: float) -> int:
+        now, n = time.time(), 0
+        for tmp in (self.root / self.buckets[bucket] / prefix).rglob(".tmp-*"):
+            try:
+                if now - tmp.stat().st_mtime > older_than:
+                    tmp.unlink()
+                    n += 1
+            except FileNotFoundError:   # committed or aborted meanwhile
+                continue
+        return n
+
     def ping(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

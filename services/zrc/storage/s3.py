@@ -223,5 +223,26 @@ class S3Storage(Storage):
         return _Parts(self, bucket, key)
 
     @_wrap
+    def abort_stale_parts(self, bucket: str, prefix: str, older_than: float) -> int:
+        """ListMultipartUploads, page by page (minio has no public call for it; the part writer already uses its
+        multipart calls). An upload whose start time the store does not say is left alone."""
+        b, now, n = self.buckets[bucket], time.time(), 0
+        key_marker = upload_marker = None
+        while True:
+            page = self.client._list_multipart_uploads(b, prefix=prefix, key_marker=key_marker,
+                                                       upload_id_marker=upload_marker)
+            for u in page.uploads:
+                if u.upload_id and u.initiated_time and now - u.initiated_time.timestamp() > older_than:
+                    try:
+                        self.client._abort_multipart_upload(b, u.object_name, u.upload_id)
+                        n += 1
+                    except S3Error as exc:
+                        if exc.code != "NoSuchUpload":   # finished or aborted meanwhile
+                            raise
+            if not page.is_truncated:
+                return n
+            key_marker, upload_marker = page.next_key_marker, page.next_upload_id_marker
+
+    @_wrap
     def ping(self) -> None:
         self.client.bucket_exists(self.buckets[RESULTS])
