@@ -43,12 +43,14 @@ def encode_table(prefix: str, table: Table, out: dict[str, np.ndarray]) -> None:
         elif col.dtype.kind in "iu":
             out[f"{prefix}c{i}_int"] = col.astype(_small_int(col))   # back to int64 when loaded
         else:
-            col = np.asarray(col, dtype=str)
+            # narrowed before np.unique, whose sorted copies then take 1 byte a character, not 4 (ASCII sorts
+            # the same as bytes; other text stays str)
+            col = narrow(np.asarray(col, dtype=str))
             uniq, codes = np.unique(col, return_inverse=True)
             if uniq.size == col.size:   # all distinct (file names): codes would only add bytes
-                out[f"{prefix}c{i}_text"] = narrow(col)
+                out[f"{prefix}c{i}_text"] = col
             else:
-                out[f"{prefix}c{i}_strings"] = narrow(uniq)
+                out[f"{prefix}c{i}_strings"] = uniq
                 out[f"{prefix}c{i}_codes"] = codes.astype(_small_int(codes))
 
 
