@@ -163,9 +163,11 @@ _BLOCK_ROWS = 20_000   # rows held as Python strings at a time by the careful pa
 
 def _read_careful(text: str, file: str | None, required: Iterable[str]) -> Table:
     """The csv module's parsing (quotes, CR line ends): what every quoted file takes (a syntactic gold file
-    quotes each transcription with a comma). Rows are turned into numpy str columns a block at a time: all
-    the rows of a 126k-line file as Python lists of strings were ~90 MB, the columns are a third of it.
-    The errors are the ones a whole-file read would report first (a CSV syntax error anywhere wins)."""
+    quotes each transcription with a comma). Rows are turned into columns a block at a time, held as bytes
+    (for ASCII text) until each column is whole, as :func:`_read_simple` does: all the rows of a 126k-line
+    file as Python lists of strings were ~90 MB. The errors are the ones a whole-file read would report
+    first (a CSV syntax error anywhere wins)."""
+    as_bytes = text.isascii() and "\x00" not in text
     header: list[str] | None = None
     parts: list[list[np.ndarray]] = []
     block: list[list[str]] = []
@@ -189,7 +191,7 @@ def _read_careful(text: str, file: str | None, required: Iterable[str]) -> Table
                 continue
             block.append(row)
             if len(block) == _BLOCK_ROWS:
-                _add_block(parts, block)
+                _add_block(parts, block, as_bytes)
                 block = []
     except csv.Error as exc:
         raise TableError(f"not a valid CSV file ({exc})", file=file) from None
@@ -206,18 +208,19 @@ def _read_careful(text: str, file: str | None, required: Iterable[str]) -> Table
         raise TableError(
             f"missing column(s) {', '.join(missing)}; header is {','.join(header)}", file=file, line=1
         )
-    _add_block(parts, block)
+    _add_block(parts, block, as_bytes)
     columns = {}
     for j, h in enumerate(header):   # one column joined and typed at a time, its blocks let go as it is
-        columns[h] = infer_column(np.concatenate(parts[j]) if parts[j] else [])
+        cells = np.concatenate(parts[j]) if parts[j] else np.asarray([], dtype=str)
+        columns[h] = infer_column(cells.astype(str) if as_bytes else cells)
         parts[j] = []
     return Table(columns)
 
 
-def _add_block(parts: list[list[np.ndarray]], block: list[list[str]]) -> None:
+def _add_block(parts: list[list[np.ndarray]], block: list[list[str]], as_bytes: bool) -> None:
     if block:
         for j, cells in enumerate(zip(*block, strict=True)):
-            parts[j].append(np.asarray(cells, dtype=str))
+            parts[j].append(np.asarray(cells, dtype=np.bytes_ if as_bytes else str))
 
 
 def _read_simple(text: str, required: Iterable[str]) -> Table | None:
