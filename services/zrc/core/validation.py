@@ -108,6 +108,7 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
         findings.error("unreadable", str(exc), path)
         return None
     sf = parse_score_file(data, path, findings)
+    del data   # not held through the checks below (8 MB for the lexical test file)
     # duplicates
     order = np.argsort(sf.names, kind="stable")
     sn = sf.names[order]
