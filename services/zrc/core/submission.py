@@ -60,6 +60,7 @@ def parse_score_file(data: bytes, file: str, findings: Findings) -> ScoreFile:
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     body = text.rstrip("\n")
+    del text   # a copy when the file ends with a newline: not both held while parsing
     if not body:
         return ScoreFile(np.empty(0, str), np.empty(0), np.empty(0, np.int64))
     clean = ("\t" not in body and "  " not in body and " \n" not in body and "\n " not in body
