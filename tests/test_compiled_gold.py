@@ -86,11 +86,41 @@ def test_import_stores_compiled_gold_and_services_use_it(slm21_case, tmp_path, m
     def no_parsing(*a, **k):
         raise AssertionError("a CSV was parsed although its compiled form was stored")
     monkeypatch.setattr(dataset_mod, "read_csv", no_parsing)
+    read = []   # nor read: the digests stored at import vouch for the CSVs (17 MB from S3 at full size)
+    get_bytes = storage.get_bytes
+    monkeypatch.setattr(storage, "get_bytes", lambda b, k: read.append(k) or get_bytes(b, k))
     ds, _ = DatasetCache(storage).get("sLM21-dataset")
     ev = evaluate(ds.load_all(), DirTree(slm21_case[1]), "sLM21")
+    assert read and not [k for k in read if k.endswith(".csv")]
     monkeypatch.undo()
     core = evaluate(load_dataset(str(slm21_case[0])), DirTree(slm21_case[1]), "sLM21")
     assert ev.ok and ev.files() == core.files()
+
+
+def test_stored_digests_that_do_not_match_mean_parsing(slm21_case, tmp_path, monkeypatch):
+    """A compiled file is used only with the digests of the CSVs it was made from: an import made before
+    digests were stored reads and hashes the CSVs, and digests of other CSVs (an import that failed after
+    storing some new CSVs keeps the previous digests) mean the CSVs are parsed."""
+    from zrc.app.datasets import import_dataset
+    from zrc.client import build_gold_archive
+    from zrc.storage import keys as storage_keys
+
+    build_gold_archive(slm21_case[0], tmp_path / "gold.zip")
+    storage = LocalStorage(tmp_path / "store")
+    import_dataset(storage, "sLM21-dataset", str(tmp_path / "gold.zip"))
+    digests = storage.get_json(DATASETS, storage_keys.dataset_digests("sLM21-dataset"))
+    assert sorted(digests) == sorted(k.split("/files/", 1)[1] for k in storage.list(DATASETS, "sLM21-dataset/files/")
+                                     if k.endswith(".csv"))
+    parsed = []
+    read_csv = dataset_mod.read_csv
+    monkeypatch.setattr(dataset_mod, "read_csv", lambda data, **k: parsed.append(k["file"]) or read_csv(data, **k))
+    storage.delete(DATASETS, storage_keys.dataset_digests("sLM21-dataset"))
+    DatasetCache(storage).get("sLM21-dataset")[0].load_all()
+    assert parsed == []
+    storage.put_json(DATASETS, storage_keys.dataset_digests("sLM21-dataset"),
+                     {**digests, "lexical/dev/gold.csv": "0" * 64})
+    DatasetCache(storage).get("sLM21-dataset")[0].load_all()
+    assert parsed == ["lexical/dev/gold.csv"]
 
 
 def test_stale_or_foreign_compiled_file_is_ignored(slm21_case, tmp_path):
