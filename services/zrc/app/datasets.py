@@ -39,10 +39,18 @@ class DatasetCache:
             hit = self._cache.get(name)
             if hit and hit[0] == digest:
                 return hit[1], digest
-        ds = core_dataset.load_dataset(StorageTree(self.storage, DATASETS, keys.dataset_files(name)), name=name)
+        tree = StorageTree(self.storage, DATASETS, keys.dataset_files(name), self._digests(name))
+        ds = core_dataset.load_dataset(tree, name=name)
         with self._lock:
             self._cache[name] = (digest, ds)
         return ds, digest
+
+    def _digests(self, name: str) -> dict[str, str]:
+        """The sha256 of each gold file recorded at import ({} for an import made before they were)."""
+        try:
+            return self.storage.get_json(DATASETS, keys.dataset_digests(name))
+        except NotFound:
+            return {}
 
 
 def import_dataset(storage: Storage, name: str, path: str) -> tuple[dict, list[str]]:
@@ -55,6 +63,7 @@ def import_dataset(storage: Storage, name: str, path: str) -> tuple[dict, list[s
     manifest_key = keys.dataset_manifest(name)   # a bad name is refused before anything is read
     notes: list[str] = []
     content = hashlib.sha256()
+    digests: dict[str, str] = {}
     total = 0
     tree = ZipTree(path, label=name, trusted=True)   # admin-only: the gold files of a dataset
     try:
@@ -65,13 +74,18 @@ def import_dataset(storage: Storage, name: str, path: str) -> tuple[dict, list[s
         bench, root, names = core_dataset.gold_file_names(tree)
         for rel in sorted(names):
             data = root.read(rel)
-            content.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+            sha = hashlib.sha256(data)
+            content.update(rel.encode() + b"\0" + sha.digest())
+            digests[rel] = sha.hexdigest()
             total += len(data)
             storage.put_bytes(DATASETS, keys.dataset_file(name, rel), data)
     finally:
         tree.close()
     info = {"name": name, "benchmark": bench.name, "parts": [f"{t} {s}" for t, s in dataset.available],
             "digest": content.hexdigest(), "size": total}
+    # what the CSVs stored now hash to, so that loading checks a compiled file without reading its CSV; written
+    # after them: an import failing before this leaves the previous digests, which then match no new compiled file
+    storage.put_json(DATASETS, keys.dataset_digests(name), digests)
     storage.put_json(DATASETS, manifest_key, info)
     return info, notes
 

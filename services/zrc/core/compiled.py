@@ -9,7 +9,8 @@ the names). Loading is a few ``np.load`` reads: no parsing, no sorting, no pickl
 
 A compiled file records the sha256 of every CSV it was made from and a format version; a reader uses it
 only when all match, otherwise it parses the CSVs (old imports, a dataset folder edited since, a newer
-format), so a stale compiled file can never change a score.
+format), so a stale compiled file can never change a score. An imported dataset's digests are stored at
+import (written after its CSVs), so a service checks them without reading the CSVs from storage.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ def encode_table(prefix: str, table: Table, out: dict[str, np.ndarray]) -> None:
         elif col.dtype.kind in "iu":
             out[f"{prefix}c{i}_int"] = col.astype(_small_int(col))   # back to int64 when loaded
         else:
-            col = np.asarray(col, dtype=str)
+            # narrowed before np.unique, whose sorted copies then take 1 byte a character, not 4 (ASCII sorts
+            # the same as bytes; other text stays str)
+            col = narrow(np.asarray(col, dtype=str))
             uniq, codes = np.unique(col, return_inverse=True)
             if uniq.size == col.size:   # all distinct (file names): codes would only add bytes
-                out[f"{prefix}c{i}_text"] = narrow(col)
+                out[f"{prefix}c{i}_text"] = col
             else:
-                out[f"{prefix}c{i}_strings"] = narrow(uniq)
+                out[f"{prefix}c{i}_strings"] = uniq
                 out[f"{prefix}c{i}_codes"] = codes.astype(_small_int(codes))
 
 
@@ -138,13 +141,14 @@ def pack(sources: dict[str, bytes], arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def unpack(data: bytes, sources: dict[str, bytes]) -> dict[str, np.ndarray] | None:
-    """Every array, or None unless ``data`` was packed by this format from exactly ``sources``."""
+def unpack(data: bytes, digests: dict[str, str]) -> dict[str, np.ndarray] | None:
+    """Every array, or None unless ``data`` was packed by this format from exactly the sources whose hex sha256
+    ``digests`` gives by name."""
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            if str(z["__format__"]) != FORMAT or z["__sources__"].tolist() != sorted(sources):
+            if str(z["__format__"]) != FORMAT or z["__sources__"].tolist() != sorted(digests):
                 return None
-            if z["__sha256__"].tolist() != [_digest(sources[n]) for n in sorted(sources)]:
+            if z["__sha256__"].tolist() != [digests[n] for n in sorted(digests)]:
                 return None
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, KeyError, EOFError):

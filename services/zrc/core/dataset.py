@@ -350,7 +350,7 @@ def load_compiled_gold(tree: FileTree, task: TaskSpec, set_: str) -> PairGold | 
     cname = compiled_name(names[0])
     if not tree.exists(cname) or not all(tree.exists(n) for n in names):
         return None
-    z = unpack(tree.read(cname), {n: tree.read(n) for n in names})
+    z = unpack(tree.read(cname), {n: tree.sha256(n) for n in names})
     if z is None:
         return None
     notes = z["notes"].tolist()

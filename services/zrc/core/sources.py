@@ -20,6 +20,7 @@ would otherwise hang or fill memory.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import lzma
 import os
@@ -70,6 +71,10 @@ class FileTree(ABC):
     @abstractmethod
     def read(self, name: str) -> bytes:
         """Whole content of one file; FileNotFoundError if absent."""
+
+    def sha256(self, name: str) -> str:
+        """Hex sha256 of one file's content (a tree that knows it answers without reading the file)."""
+        return hashlib.sha256(self.read(name)).hexdigest()
 
     def exists(self, name: str) -> bool:
         return name in self._name_set()

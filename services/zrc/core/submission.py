@@ -60,24 +60,45 @@ def parse_score_file(data: bytes, file: str, findings: Findings) -> ScoreFile:
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     body = text.rstrip("\n")
+    del text   # a copy when the file ends with a newline: not both held while parsing
     if not body:
         return ScoreFile(np.empty(0, str), np.empty(0), np.empty(0, np.int64))
-    n_lines = body.count("\n") + 1
-    tokens = body.split()
-    clean = (
-        len(tokens) == 2 * n_lines
-        and "\t" not in body and "  " not in body and " \n" not in body and "\n " not in body
-        and not body.startswith(" ") and not body.endswith(" ") and "\r" not in body
-    )
-    if clean:
-        names = np.asarray(tokens[0::2], dtype=str)
+    clean = ("\t" not in body and "  " not in body and " \n" not in body and "\n " not in body
+             and not body.startswith(" ") and not body.endswith(" ") and "\r" not in body)
+    fast = _parse_clean(body) if clean else None
+    return fast if fast is not None else _parse_slow(body, file, findings)
+
+
+_BLOCK_CHARS = 1 << 20   # ~40k lines: their tokens as Python strings are ~5 MB
+
+
+def _parse_clean(body: str) -> ScoreFile | None:
+    """Fast path: every line is exactly ``name score``; None otherwise (the careful path reports why).
+
+    Split a block of lines at a time: the tokens of a whole 320k-line file as Python strings were ~40 MB,
+    held next to the arrays made of them (validation and the lexical scorer peaked on it). ASCII names are
+    held as bytes until they are all read (numpy str takes 4 bytes a character)."""
+    as_bytes = body.isascii() and "\x00" not in body
+    names, scores = [], []
+    start, end = 0, len(body)
+    while start < end:
+        stop = body.find("\n", start + _BLOCK_CHARS, end)
+        stop = end if stop < 0 else stop
+        block = body[start:stop]
+        tokens = block.split()
+        if len(tokens) != 2 * (block.count("\n") + 1):
+            return None
+        names.append(np.asarray(tokens[0::2], dtype=np.bytes_ if as_bytes else str))
         try:
-            scores = np.asarray(tokens[1::2], dtype=str).astype(np.float64)
+            scores.append(np.asarray(tokens[1::2], dtype=str).astype(np.float64))
         except ValueError:
-            pass
-        else:
-            return ScoreFile(names, scores, np.arange(1, n_lines + 1, dtype=np.int64))
-    return _parse_slow(body, file, findings)
+            return None
+        start = stop + 1
+    n = sum(len(b) for b in names)
+    cat = np.concatenate(names)
+    del names
+    return ScoreFile(cat.astype(str) if as_bytes else cat, np.concatenate(scores),
+                     np.arange(1, n + 1, dtype=np.int64))
 
 
 def _over_limits(data: bytes, file: str, findings: Findings) -> bool:

@@ -66,11 +66,11 @@ def infer_column(values: list[str] | np.ndarray) -> np.ndarray:
     else:
         if not _has_underscore(u):
             return as_int
-    na = np.isin(u, NA_LIST)
+    na = _na_mask(u)
     if na.all():
         return np.full(u.size, np.nan)
-    present = u[~na]
-    if not _has_underscore(present):
+    present = u[~na] if na.any() else u
+    if not _has_underscore(present) and _parses_as_float(present[:1]):
         try:
             nums = np.char.strip(present).astype(np.float64)
         except ValueError:
@@ -83,6 +83,31 @@ def infer_column(values: list[str] | np.ndarray) -> np.ndarray:
         u = u.copy()
         u[na] = ""
     return u
+
+
+_NA_CHARS = max(len(t) for t in NA_VALUES)
+
+
+def _na_mask(u: np.ndarray) -> np.ndarray:
+    """Which cells are an NA token. Only cells no longer than the longest token are compared: ``np.isin``
+    sorts copies of what it is given, and a column of long text (the syntactic transcriptions, 33 MB as
+    numpy str) was copied four times over for nothing."""
+    if u.dtype.itemsize <= 4 * _NA_CHARS:
+        return np.isin(u, NA_LIST)
+    short = np.flatnonzero(np.char.str_len(u) <= _NA_CHARS)
+    na = np.zeros(u.size, dtype=bool)
+    na[short] = np.isin(u[short].astype(f"U{_NA_CHARS}"), NA_LIST)
+    return na
+
+
+def _parses_as_float(first: np.ndarray) -> bool:
+    """Whether the first cell converts the way the whole column is then converted: a column whose first
+    cell does not is text, and stripping a copy of all of it first would be memory spent for nothing."""
+    try:
+        np.char.strip(first).astype(np.float64)
+    except ValueError:
+        return False
+    return True
 
 
 def _has_underscore(u: np.ndarray) -> bool:
@@ -130,33 +155,72 @@ def read_csv(data: bytes | str, *, file: str | None = None, required: Iterable[s
     fast = _read_simple(text, required)
     if fast is not None:
         return fast
+    return _read_careful(text, file, required)
+
+
+_BLOCK_ROWS = 20_000   # rows held as Python strings at a time by the careful path (~10 MB of cells)
+
+
+def _read_careful(text: str, file: str | None, required: Iterable[str]) -> Table:
+    """The csv module's parsing (quotes, CR line ends): what every quoted file takes (a syntactic gold file
+    quotes each transcription with a comma). Rows are turned into columns a block at a time, held as bytes
+    (for ASCII text) until each column is whole, as :func:`_read_simple` does: all the rows of a 126k-line
+    file as Python lists of strings were ~90 MB. The errors are the ones a whole-file read would report
+    first (a CSV syntax error anywhere wins)."""
+    as_bytes = text.isascii() and "\x00" not in text
+    header: list[str] | None = None
+    parts: list[list[np.ndarray]] = []
+    block: list[list[str]] = []
+    bad: tuple[int, int] | None = None   # (line, fields) of the first row of the wrong width
+    blank = 0                              # line of a run of empty rows not yet known to be trailing
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        for lineno, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            if header is None:
+                header, parts = [h.strip() for h in row], [[] for _ in row]
+                continue
+            if not row:
+                blank = blank or lineno
+                continue
+            if blank and bad is None and len(header):
+                bad = (blank, 0)
+            blank = 0
+            if bad is not None:
+                continue
+            if len(row) != len(header):
+                bad = (lineno, len(row))
+                continue
+            block.append(row)
+            if len(block) == _BLOCK_ROWS:
+                _add_block(parts, block, as_bytes)
+                block = []
     except csv.Error as exc:
         raise TableError(f"not a valid CSV file ({exc})", file=file) from None
-    if not rows:
+    if header is None:
         raise TableError("empty file, expected a header line", file=file, line=1)
-    header = [h.strip() for h in rows[0]]
-    body = rows[1:]
-    while body and not body[-1]:
-        body.pop()
     width = len(header)
     if len(set(header)) != width:
         dup = sorted({h for h in header if header.count(h) > 1})
         raise TableError(f"duplicate column name(s) {', '.join(dup)}", file=file, line=1)
-    for lineno, row in enumerate(body, start=2):
-        if len(row) != width:
-            raise TableError(f"expected {width} fields ({','.join(header)}), found {len(row)}", file=file, line=lineno)
+    if bad is not None:
+        raise TableError(f"expected {width} fields ({','.join(header)}), found {bad[1]}", file=file, line=bad[0])
     missing = [c for c in required if c not in header]
     if missing:
         raise TableError(
             f"missing column(s) {', '.join(missing)}; header is {','.join(header)}", file=file, line=1
         )
-    if body:
-        cols = [list(c) for c in zip(*body, strict=True)]
-    else:
-        cols = [[] for _ in header]
-    return Table({h: infer_column(c) for h, c in zip(header, cols, strict=True)})
+    _add_block(parts, block, as_bytes)
+    columns = {}
+    for j, h in enumerate(header):   # one column joined and typed at a time, its blocks let go as it is
+        cells = np.concatenate(parts[j]) if parts[j] else np.asarray([], dtype=str)
+        columns[h] = infer_column(cells.astype(str) if as_bytes else cells)
+        parts[j] = []
+    return Table(columns)
+
+
+def _add_block(parts: list[list[np.ndarray]], block: list[list[str]], as_bytes: bool) -> None:
+    if block:
+        for j, cells in enumerate(zip(*block, strict=True)):
+            parts[j].append(np.asarray(cells, dtype=np.bytes_ if as_bytes else str))
 
 
 def _read_simple(text: str, required: Iterable[str]) -> Table | None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .benchmarks import BenchmarkSpec, TaskSpec
+from .compiled import narrow
 from .dataset import Dataset, DatasetError, PairGold, SemanticGold
 from .findings import Findings
 from .limits import Limits, limits, quoted
@@ -108,14 +109,17 @@ def check_score_file(gold: PairGold, tree: FileTree, task: TaskSpec, set_: str,
         findings.error("unreadable", str(exc), path)
         return None
     sf = parse_score_file(data, path, findings)
-    # duplicates
-    order = np.argsort(sf.names, kind="stable")
-    sn = sf.names[order]
+    del data   # not held through the checks below (8 MB for the lexical test file)
+    # duplicates, found on the names narrowed (ASCII sorts the same as bytes): the sorted copy takes a quarter
+    key = narrow(sf.names)
+    order = np.argsort(key, kind="stable")
+    sn = key[order]
     dup = np.flatnonzero(sn[1:] == sn[:-1]) + 1
+    del key, sn
     for k in dup:
         first_line = sf.lines[order[k - 1]]
-        findings.error("duplicate_name", f"{quoted(str(sn[k]))} appears again (first on line {first_line})", path,
-                       int(sf.lines[order[k]]))
+        findings.error("duplicate_name", f"{quoted(str(sf.names[order[k]]))} appears again (first on line "
+                       f"{first_line})", path, int(sf.lines[order[k]]))
     nan = np.flatnonzero(np.isnan(sf.scores))
     for k in nan:
         findings.error("nan_score", f"score of {quoted(str(sf.names[k]))} is NaN", path, int(sf.lines[k]))

@@ -60,6 +60,11 @@ def dataset_manifest(name: str) -> str:
     return f"{dataset_prefix(name)}manifest.json"
 
 
+def dataset_digests(name: str) -> str:
+    """The sha256 of each stored gold file, written at import before the manifest."""
+    return f"{dataset_prefix(name)}sha256.json"
+
+
 def is_dataset_manifest(key: str) -> bool:
     return key.endswith("/manifest.json") and key.count("/") == 1
 
