@@ -51,7 +51,9 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="fail if services/zrc/pb differs from protos/")
     args = ap.parse_args()
     want = generate()
-    have = {str(p.relative_to(OUT)): p.read_text() for p in OUT.rglob("*.py*")} if OUT.exists() else {}
+    # sources only: the interpreter's __pycache__/*.pyc next to them are not generated code (and not text)
+    have = {str(p.relative_to(OUT)): p.read_text() for p in OUT.rglob("*.py*")
+            if p.suffix in (".py", ".pyi")} if OUT.exists() else {}
     if args.check:
         stale = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         for k in stale:
