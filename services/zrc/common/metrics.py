@@ -7,9 +7,10 @@ queue, lease takeovers, upload bytes and storage errors; each scorer counts the
 parts it actually computed (``zrc_scoring_parts_total``), the gateway the parts
 answered from the result cache (``zrc_scoring_cache_hits_total``).
 
-Metrics live in the default registry of the process. In embedded mode all
-services share one process and the metrics endpoint is off unless
-``ZRC_METRICS_PORT`` is set.
+Metrics live in the default registry of the process, registered on first use
+(all of them when the scrape endpoint starts). The embedded stack's servers are
+private (``runtime.start_server(private=True)``): nothing can scrape the CLI's
+process, so they count nothing.
 """
 
 from __future__ import annotations
