@@ -114,26 +114,40 @@ class Stack:
                                "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}
         (self.root / "s3.json").write_text(json.dumps(cfg))
         os.chmod(self.root / "s3.json", 0o600)
-        p = {k: free_port() for k in ("master", "volume", "filer", "s3")}
-        g = {k: free_port() for k in ("master", "volume", "filer", "s3")}
-        cmd = [weed_binary(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-               f"-master.port={p['master']}", f"-master.port.grpc={g['master']}",
-               f"-volume.port={p['volume']}", f"-volume.port.grpc={g['volume']}",
-               f"-filer.port={p['filer']}", f"-filer.port.grpc={g['filer']}",
-               "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={g['s3']}", f"-s3.config={self.root / 's3.json'}",
-               "-s3.port.iceberg=0", "-s3.port.lance=0",
-               "-volume.max=200", "-master.volumeSizeLimitMB=256"]
-        self._spawn("s3", cmd, {})
         spool = self.root / "spool"
         spool.mkdir(exist_ok=True)
         from zrc.devcerts import write_ca_and_server
         ca, cert, key = write_ca_and_server(self.root / "tls")
-        self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", "spool": str(spool),
-                   "ca_file": str(ca), "tls_cert": str(cert), "tls_key": str(key),
-                   "health_listen": f"127.0.0.1:{free_port()}",
-                   "admin_token": "zrcadmin_" + secrets.token_urlsafe(24),
-                   "internal_token": secrets.token_urlsafe(32), **creds}
-        self.wait_s3()
+        log = self.root / "logs" / "s3.log"
+        # eight ports picked free and bound a moment later: one taken meanwhile (by any outgoing connection)
+        # makes SeaweedFS exit with "address already in use"; it is then started again on new ports
+        for attempt in range(3):
+            p = {k: free_port() for k in ("master", "volume", "filer", "s3")}
+            g = {k: free_port() for k in ("master", "volume", "filer", "s3")}
+            cmd = [weed_binary(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                   f"-master.port={p['master']}", f"-master.port.grpc={g['master']}",
+                   f"-volume.port={p['volume']}", f"-volume.port.grpc={g['volume']}",
+                   f"-filer.port={p['filer']}", f"-filer.port.grpc={g['filer']}",
+                   "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={g['s3']}", f"-s3.config={self.root / 's3.json'}",
+                   "-s3.port.iceberg=0", "-s3.port.lance=0",
+                   "-volume.max=200", "-master.volumeSizeLimitMB=256"]
+            seen = log.stat().st_size if log.exists() else 0
+            self._spawn("s3", cmd, {})
+            self.s3 = {"endpoint": f"127.0.0.1:{p['s3']}", "bucket_prefix": "zrc-", "spool": str(spool),
+                       "ca_file": str(ca), "tls_cert": str(cert), "tls_key": str(key),
+                       "health_listen": f"127.0.0.1:{free_port()}",
+                       "admin_token": "zrcadmin_" + secrets.token_urlsafe(24),
+                       "internal_token": secrets.token_urlsafe(32), **creds}
+            try:
+                self.wait_s3()
+                return
+            except RuntimeError:
+                with open(log, "rb") as fh:   # this attempt's lines only
+                    fh.seek(seen)
+                    taken = b"address already in use" in fh.read()
+                if attempt == 2 or not taken:
+                    raise
+                self.stop("s3", grace=5.0)
 
     def wait_s3(self, timeout: float = 60.0) -> None:
         from zrc.storage.s3 import S3Storage

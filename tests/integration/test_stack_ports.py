@@ -38,3 +38,28 @@ def test_a_port_taken_before_the_service_binds_it_is_replaced(tmp_path, monkeypa
     finally:
         st.down()
         held.close()
+
+
+def test_an_s3_port_taken_before_seaweedfs_binds_it_is_replaced(tmp_path, monkeypatch):
+    """The same for the S3 server (seen in CI: SeaweedFS exits "bind: address already in use")."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    taken = held.getsockname()[1]
+    real, calls = stack_mod.free_port, []
+
+    def free_port() -> int:   # the S3 API port (the fourth picked) is one someone holds
+        calls.append(1)
+        return taken if len(calls) == 4 else real()
+
+    monkeypatch.setattr(stack_mod, "free_port", free_port)
+    st = Stack(tmp_path / "stack")
+    try:
+        st.start_s3()
+        assert st.s3["endpoint"] != f"127.0.0.1:{taken}"
+        assert "address already in use" in (tmp_path / "stack" / "logs" / "s3.log").read_text()
+        from zrc.storage.s3 import S3Storage
+        S3Storage(st.s3["endpoint"], st.s3["access_key"], st.s3["secret_key"]).ping()
+    finally:
+        st.down()
+        held.close()
