@@ -188,3 +188,40 @@ def test_pooled_archive_is_deterministic(slm21_case, tmp_path):
     assert not [n for n in names if n.startswith("semantic/")] and MANIFEST in names
     build_archive(sub, tmp_path / "raw.zip")
     assert (tmp_path / "raw.zip").stat().st_size > (tmp_path / "a.zip").stat().st_size
+
+
+def test_pooled_vectors_larger_than_any_raw_file_are_accepted_within_their_own_cap(case, tmp_path):
+    """A HuBERT-sized full submission pools to 16,332 x 768 float64 = 100 MB for one type: more than the 64 MiB
+    a single raw file may inflate to (the full-size bench found its pooled jobs INVALID: file_too_large). The
+    pooled npz has its own cap, ZRC_LIMIT_POOLED_BYTES; here both caps are scaled down to this small case."""
+    from zrc.core.limits import override
+    from zrc.storage import SUBMISSIONS, keys
+
+    dataset_dir, sub = case
+    core = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), "sLM21").files()
+    emb = Embedded(tmp_path / "server").start()
+    try:
+        with Client(emb.address) as c:
+            c.import_dataset(dataset_dir, "sLM21-dataset")
+            pooled, findings = c.upload_pooled(sub, "sLM21")
+            assert findings.ok
+            tree = ZipTree(emb.storage.open(SUBMISSIONS, keys.archive(pooled.digest)))
+            npz = max(tree.size(n) or 0 for n in tree.names() if n.endswith(".npz"))
+            others = max(tree.size(n) or 0 for n in tree.names() if not n.endswith(".npz"))
+            tree.close()
+            if npz <= others:
+                pytest.skip("at this dimension the pooled vectors are smaller than the score files")
+            with override(member_bytes=(npz + others) // 2):   # every other file fits, the pooled npz does not
+                job = c.wait(c.evaluate(pooled.digest, "sLM21"))
+                assert job.state == 4, [f.message for f in job.findings]
+                files = {f.name: f.content for f in c.get_scores(job.job_id).files}
+                with override(pooled_bytes=npz - 1):   # over its own cap: refused, naming that setting
+                    tree = ZipTree(emb.storage.open(SUBMISSIONS, keys.archive(pooled.digest)))
+                    problems = [p for p in tree.problems if p[0] == "file_too_large"]
+                    tree.close()
+    finally:
+        emb.close()
+    assert problems and all("ZRC_LIMIT_POOLED_BYTES" in p[1] for p in problems), problems
+    files.pop("score_confidence.csv")
+    files.pop("provenance.json")
+    assert files == core

@@ -30,6 +30,8 @@ class Limits:
     archive_bytes: int = 16 << 30     # compressed archive size
     members: int = 100_000            # files in an archive (central directory entries)
     member_bytes: int = 64 << 20      # uncompressed size of one file
+    pooled_bytes: int = 320 << 20     # one pooled-vectors npz (pooled/<set>/<type>.npz): files x features x 8
+                                      # bytes, 16,332 x 2,048 x 8 = 268 MB at array_features, plus the names
     total_bytes: int = 32 << 30       # uncompressed size of all files
     ratio: int = 200                  # uncompressed / compressed size of one file (over 1 MiB)
     name_chars: int = 255             # length of a file path, and of a name in a score file

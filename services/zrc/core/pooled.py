@@ -23,6 +23,7 @@ import posixpath
 import numpy as np
 
 from .findings import Findings
+from .limits import Limits, limits
 from .params import Params
 from .scoring import PooledSet
 from .sources import FileTree, SourceError
@@ -109,6 +110,10 @@ def _load(tree: FileTree, path: str, findings: Findings) -> tuple[np.ndarray, np
             or vectors.shape[0] != names.shape[0]):
         findings.error("pooled_format", f"expected names str[n] and vectors float64[n, dim], found "
                        f"{names.dtype}{list(names.shape)} and {vectors.dtype}{list(vectors.shape)}", path)
+        return None
+    if vectors.shape[1] > limits().array_features:   # what a raw .npy of as many features would be refused for
+        findings.error("array_too_large", f"{vectors.shape[1]} features per vector (limit "
+                       f"{Limits.setting('array_features')}={limits().array_features})", path)
         return None
     return names, vectors
 

@@ -127,11 +127,11 @@ class DirTree(FileTree):
         return self._names
 
     def read(self, name: str) -> bytes:
-        cap = (UNLIMITED if self._trusted else limits()).member_bytes
+        cap, setting = member_cap(name, UNLIMITED if self._trusted else limits())
         with self.open(name) as fh:
             data = fh.read() if self._trusted else fh.read(cap + 1)
         if len(data) > cap:
-            raise SourceError(f"{name}: larger than {cap} bytes (limit {Limits.setting('member_bytes')})")
+            raise SourceError(f"{name}: larger than {cap} bytes (limit {Limits.setting(setting)})")
         return data
 
     def open(self, name: str) -> BinaryIO:
@@ -276,7 +276,7 @@ class ZipTree(FileTree):
     def read(self, name: str) -> bytes:
         with self.open(name) as fh:
             try:
-                return fh.read(-1 if self._lim is UNLIMITED else self._lim.member_bytes)
+                return fh.read(-1 if self._lim is UNLIMITED else member_cap(name, self._lim)[0])
             except _READ_ERRORS as exc:
                 raise SourceError(f"{name} cannot be extracted ({excerpt(str(exc))})") from None
 
@@ -329,6 +329,15 @@ class _Guarded(io.RawIOBase):
         super().close()
 
 
+def member_cap(rel: str, lim: Limits) -> tuple[int, str]:
+    """(largest uncompressed size, the setting that says so) of the file ``rel``. A pooled-vectors npz holds one
+    float64 row per embedding file of a set: 16,332 x 768 x 8 = 100 MB for a HuBERT-sized submission, more
+    than any single file of a raw one, so it has its own cap (``ZRC_LIMIT_POOLED_BYTES``)."""
+    if rel.startswith("pooled/") and rel.endswith(".npz"):
+        return lim.pooled_bytes, "pooled_bytes"
+    return lim.member_bytes, "member_bytes"
+
+
 def _member_problem(info: zipfile.ZipInfo, rel: str, lim: Limits) -> Problem | None:
     """Why one member cannot be read within the limits, from its directory entry alone."""
     shown = excerpt(rel, 60)
@@ -337,9 +346,10 @@ def _member_problem(info: zipfile.ZipInfo, rel: str, lim: Limits) -> Problem | N
                 f"{lim.name_chars}): '{shown}'", shown)
     if info.flag_bits & 0x1:
         return ("encrypted", "the file is encrypted; submit an archive without a password", rel)
-    if info.file_size > lim.member_bytes:
+    cap, setting = member_cap(rel, lim)
+    if info.file_size > cap:
         return ("file_too_large", f"the file inflates to {info.file_size} bytes (limit "
-                f"{Limits.setting('member_bytes')}={lim.member_bytes})", rel)
+                f"{Limits.setting(setting)}={cap})", rel)
     if info.file_size > (1 << 20) and info.file_size > lim.ratio * max(info.compress_size, 1):
         return ("compression_ratio", f"the file is compressed {info.file_size // max(info.compress_size, 1)}-fold "
                 f"(limit {Limits.setting('ratio')}={lim.ratio}): a zip bomb is refused", rel)
