@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 
@@ -32,6 +33,20 @@ def case(request, tmp_path_factory):
                                              frames=(2, 6)))
 
 
+@contextlib.contextmanager
+def _served(tmp_path, dataset_dir, sub):
+    """An embedded server with the dataset imported and the submission uploaded pooled: (stack, client, upload)."""
+    emb = Embedded(tmp_path / "server").start()
+    try:
+        with Client(emb.address) as c:
+            c.import_dataset(dataset_dir, "sLM21-dataset")
+            pooled, findings = c.upload_pooled(sub, "sLM21")
+            assert findings.ok
+            yield emb, c, pooled
+    finally:
+        emb.close()
+
+
 def test_every_mode_writes_the_same_score_files(case, tmp_path, monkeypatch, capsys):
     dataset_dir, sub = case
     core = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), "sLM21").files()
@@ -40,25 +55,18 @@ def test_every_mode_writes_the_same_score_files(case, tmp_path, monkeypatch, cap
     assert main(["datasets:import", str(dataset_dir), "-q"]) == 0
     assert main(["benchmarks:run", "sLM21", str(sub), "-q", "-o", str(tmp_path / "local-scores")]) == 0
     modes = {"local": {p.name: p.read_bytes() for p in (tmp_path / "local-scores").iterdir()}}
-    emb = Embedded(tmp_path / "server").start()
-    try:
-        with Client(emb.address) as c:
-            c.import_dataset(dataset_dir, "sLM21-dataset")
-            pooled, findings = c.upload_pooled(sub, "sLM21")
-            assert findings.ok
-            raw = c.upload_folder(sub)
-            assert pooled.size < raw.size, "one vector per file instead of every frame"
-            for mode, up in (("server-pooled", pooled), ("server-raw", raw)):
-                job = c.wait(c.evaluate(up.digest, "sLM21"))
-                assert job.state == 4, job.failure_reason
-                modes[mode] = {f.name: f.content for f in c.get_scores(job.job_id).files}
+    with _served(tmp_path, dataset_dir, sub) as (emb, c, pooled):
+        raw = c.upload_folder(sub)
+        assert pooled.size < raw.size, "one vector per file instead of every frame"
+        for mode, up in (("server-pooled", pooled), ("server-raw", raw)):
+            job = c.wait(c.evaluate(up.digest, "sLM21"))
+            assert job.state == 4, job.failure_reason
+            modes[mode] = {f.name: f.content for f in c.get_scores(job.job_id).files}
         # the CLI against a server: pooled by default
         monkeypatch.setenv("ZRC_SERVER", emb.address)
         monkeypatch.setenv("ZRC_HOME", str(tmp_path / "client"))
         assert main(["benchmarks:run", "sLM21", str(sub), "-q", "-o", str(tmp_path / "cli-scores")]) == 0
         modes["cli-pooled"] = {p.name: p.read_bytes() for p in (tmp_path / "cli-scores").iterdir()}
-    finally:
-        emb.close()
     # intervals are seeded: the same in every mode; provenance names the job (differs)
     confidence = {mode: files.pop("score_confidence.csv") for mode, files in modes.items()}
     assert len(set(confidence.values())) == 1, confidence.keys()
@@ -199,28 +207,21 @@ def test_pooled_vectors_larger_than_any_raw_file_are_accepted_within_their_own_c
 
     dataset_dir, sub = case
     core = evaluate(load_dataset(str(dataset_dir)), DirTree(sub), "sLM21").files()
-    emb = Embedded(tmp_path / "server").start()
-    try:
-        with Client(emb.address) as c:
-            c.import_dataset(dataset_dir, "sLM21-dataset")
-            pooled, findings = c.upload_pooled(sub, "sLM21")
-            assert findings.ok
-            tree = ZipTree(emb.storage.open(SUBMISSIONS, keys.archive(pooled.digest)))
-            npz = max(tree.size(n) or 0 for n in tree.names() if n.endswith(".npz"))
-            others = max(tree.size(n) or 0 for n in tree.names() if not n.endswith(".npz"))
-            tree.close()
-            if npz <= others:
-                pytest.skip("at this dimension the pooled vectors are smaller than the score files")
-            with override(member_bytes=(npz + others) // 2):   # every other file fits, the pooled npz does not
-                job = c.wait(c.evaluate(pooled.digest, "sLM21"))
-                assert job.state == 4, [f.message for f in job.findings]
-                files = {f.name: f.content for f in c.get_scores(job.job_id).files}
-                with override(pooled_bytes=npz - 1):   # over its own cap: refused, naming that setting
-                    tree = ZipTree(emb.storage.open(SUBMISSIONS, keys.archive(pooled.digest)))
-                    problems = [p for p in tree.problems if p[0] == "file_too_large"]
-                    tree.close()
-    finally:
-        emb.close()
+    with _served(tmp_path, dataset_dir, sub) as (emb, c, pooled):
+        tree = ZipTree(emb.storage.open(SUBMISSIONS, keys.archive(pooled.digest)))
+        npz = max(tree.size(n) or 0 for n in tree.names() if n.endswith(".npz"))
+        others = max(tree.size(n) or 0 for n in tree.names() if not n.endswith(".npz"))
+        tree.close()
+        if npz <= others:
+            pytest.skip("at this dimension the pooled vectors are smaller than the score files")
+        with override(member_bytes=(npz + others) // 2):   # every other file fits, the pooled npz does not
+            job = c.wait(c.evaluate(pooled.digest, "sLM21"))
+            assert job.state == 4, [f.message for f in job.findings]
+            files = {f.name: f.content for f in c.get_scores(job.job_id).files}
+            with override(pooled_bytes=npz - 1):   # over its own cap: refused, naming that setting
+                tree = ZipTree(emb.storage.open(SUBMISSIONS, keys.archive(pooled.digest)))
+                problems = [p for p in tree.problems if p[0] == "file_too_large"]
+                tree.close()
     assert problems and all("ZRC_LIMIT_POOLED_BYTES" in p[1] for p in problems), problems
     files.pop("score_confidence.csv")
     files.pop("provenance.json")

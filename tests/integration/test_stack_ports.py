@@ -14,11 +14,18 @@ from zrc.stack import Stack
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_a_port_taken_before_the_service_binds_it_is_replaced(tmp_path, monkeypatch):
+@pytest.fixture()
+def taken():
+    """A port someone holds (listening), as an outgoing connection or another program may between our pick and
+    the bind."""
     held = socket.socket()
     held.bind(("127.0.0.1", 0))
     held.listen()
-    taken = held.getsockname()[1]
+    yield held.getsockname()[1]
+    held.close()
+
+
+def test_a_port_taken_before_the_service_binds_it_is_replaced(tmp_path, monkeypatch, taken):
     real, calls = stack_mod.free_port, []
 
     def free_port() -> int:   # the results service's address is a port someone holds
@@ -37,15 +44,10 @@ def test_a_port_taken_before_the_service_binds_it_is_replaced(tmp_path, monkeypa
             assert c.list_datasets() == [] and c.leaderboard("sLM21") == []   # through results
     finally:
         st.down()
-        held.close()
 
 
-def test_an_s3_port_taken_before_seaweedfs_binds_it_is_replaced(tmp_path, monkeypatch):
+def test_an_s3_port_taken_before_seaweedfs_binds_it_is_replaced(tmp_path, monkeypatch, taken):
     """The same for the S3 server (seen in CI: SeaweedFS exits "bind: address already in use")."""
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    held.listen()
-    taken = held.getsockname()[1]
     real, calls = stack_mod.free_port, []
 
     def free_port() -> int:   # the S3 API port (the fourth picked) is one someone holds
@@ -62,4 +64,3 @@ def test_an_s3_port_taken_before_seaweedfs_binds_it_is_replaced(tmp_path, monkey
         S3Storage(st.s3["endpoint"], st.s3["access_key"], st.s3["secret_key"]).ping()
     finally:
         st.down()
-        held.close()
