@@ -65,6 +65,11 @@ class Upload:
     rest: bytes = b""
     touched: float = field(default_factory=time.monotonic)
 
+    @property
+    def held(self) -> int:
+        """Every byte that arrived: where a resume continues."""
+        return self.size + len(self.rest)
+
     def part(self, data: bytes) -> None:
         self.writer.put(data)
         self.sha.update(data)
@@ -122,7 +127,7 @@ class Uploads:
         self._expire()
         with self._lock:
             up = self._parked.get((user, digest))
-            return up.size + len(up.rest) if up else 0
+            return up.held if up else 0
 
     def receive(self, meta, chunks, user: str) -> tuple[int, Upload | None]:
         """Store the bytes of one stream (from ``meta.offset``).
@@ -132,7 +137,7 @@ class Uploads:
         """
         digest = _check_meta(meta)
         up = self._take(digest, user)
-        held = up.size + len(up.rest) if up else 0
+        held = up.held if up else 0
         if meta.offset != held:
             if up is not None:
                 self._park(digest, user, up, up.rest)
@@ -155,7 +160,7 @@ class Uploads:
                     buf = bytearray()
             if up.size + len(buf) < meta.size:
                 self._park(digest, user, up, bytes(buf))
-                return up.size + len(up.rest), None
+                return up.held, None
             if buf:
                 up.part(bytes(buf))
             up.writer.settle()
@@ -176,10 +181,11 @@ class Uploads:
         for msg in chunks:
             if msg.WhichOneof("payload") != "chunk":
                 raise InvalidArgument("metadata may only be sent once, first")
-            size += len(msg.chunk)
+            chunk = msg.chunk   # read once: each read of a bytes field copies it out of the message
+            size += len(chunk)
             if size > stored:
                 raise InvalidArgument(f"more bytes than the announced {meta.size}")
-            sha.update(msg.chunk)
+            sha.update(chunk)
         if size != stored or sha.hexdigest() != digest:
             raise InvalidArgument("the bytes sent are not the archive with this sha256; nothing was granted")
 

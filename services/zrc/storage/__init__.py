@@ -27,8 +27,7 @@ from zrc.core.errors import Conflict, NotFound, Unavailable
 from zrc.core.sources import FileTree
 
 __all__ = ["DATASETS", "SUBMISSIONS", "RESULTS", "NotFound", "PreconditionFailed", "StorageUnavailable", "Storage",
-           "PartWriter",
-           "RangeReader", "StorageTree", "Readable", "from_env", "s3_secure"]
+           "PartWriter", "RangeReader", "StorageTree", "Readable", "from_env", "s3_secure"]
 
 DATASETS = "datasets"
 SUBMISSIONS = "submissions"
