@@ -1,7 +1,7 @@
 """Gateway: the only public service. Uploads, dataset import, jobs, watch streams, results.
 
-Submission uploads are stored as segments while hashed (memory stays bounded; a broken stream resumes),
-checked against the announced size and sha256, and only then published under their digest, so a partial
+Submission uploads are stored in one pass, one multipart upload each, while hashed (memory stays bounded; a
+broken stream resumes), checked against the announced size and sha256, and only then published under their digest, so a partial
 upload is never visible and the same archive is never stored twice (gateway/uploads.py); dataset imports
 are spooled to a temporary file. Evaluate checks the request synchronously (unknown
 benchmark, dataset or submission -> an error now, not a failed job later),

@@ -1,6 +1,6 @@
 """Retention: what abandoned and invalid submissions leave behind is deleted after a while.
 
-Without it every interrupted upload kept its segments forever and every
+Without it every interrupted upload kept its bytes forever and every
 invalid archive stayed (hundreds of MiB from a few bad days). A gateway thread
 sweeps the submissions bucket every ``ZRC_SWEEP_SECONDS`` (default 3600; 0
 disables it):
