@@ -158,8 +158,8 @@ def pool_file(tree: FileTree, name: str, ext: str, pooling: str, findings: Findi
 
     The one per-file rule set: the server's validation and a client pooling before an upload call it.
     """
-    size = tree.size(name)
-    if ext == ".txt" and size is not None and size > limits().array_bytes // 4:
+    size = tree.size(name) if ext == ".txt" else None   # a .npy's header is checked against the limits instead
+    if size is not None and size > limits().array_bytes // 4:
         findings.error("array_too_large", f"a text array of {size} bytes (limit "
                        f"{Limits.setting('array_bytes')}/4={limits().array_bytes // 4})", name)
         return None
