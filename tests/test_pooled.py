@@ -62,6 +62,11 @@ def test_every_mode_writes_the_same_score_files(case, tmp_path, monkeypatch, cap
             job = c.wait(c.evaluate(up.digest, "sLM21"))
             assert job.state == 4, job.failure_reason
             modes[mode] = {f.name: f.content for f in c.get_scores(job.job_id).files}
+        # vectors the client pooled are scored from the archive: validation stores no second copy (a raw
+        # upload's are left for the scorer, since pooling them is the expensive part)
+        from zrc.storage import SUBMISSIONS, keys
+        assert emb.storage.list(SUBMISSIONS, keys.derived(pooled.digest)) == []
+        assert emb.storage.list(SUBMISSIONS, keys.derived(raw.digest)) != []
         # the CLI against a server: pooled by default
         monkeypatch.setenv("ZRC_SERVER", emb.address)
         monkeypatch.setenv("ZRC_HOME", str(tmp_path / "client"))
@@ -138,6 +143,49 @@ def test_server_checks_pooled_vectors(slm21_case):
     assert "pooled_format" in _codes(dataset_dir, shape)
     gone = {k: v for k, v in files.items() if k != pooled_path("dev", "librispeech")}
     assert "no .npy files" in _codes(dataset_dir, gone)["missing_file"][0].message
+
+
+def test_pooled_npz_is_read_in_place_and_refused_when_malformed(slm21_case):
+    """The server reads an npz's arrays as views of the member (np.load would copy them twice); a compressed or
+    Fortran-ordered npz reads the same, and a corrupt one is a pooled_format finding, never a traceback."""
+    from zrc.core.pooled import _npz_arrays
+
+    dataset_dir, sub = slm21_case
+    files = _pooled_tree(sub)
+    key = pooled_path("dev", "synthetic")
+    with np.load(io.BytesIO(files[key])) as z:
+        names, vectors = z["names"], z["vectors"]
+    got = _npz_arrays(files[key])
+    assert np.array_equal(got["names"], names) and np.array_equal(got["vectors"], vectors)
+    assert not got["vectors"].flags.writeable, "a view of the member, not a copy"
+    base = validate(load_dataset(str(dataset_dir)), _Mem(files), get_benchmark("sLM21"), ["dev"], ["semantic"])
+    for variant in ("compressed", "fortran"):
+        buf = io.BytesIO()
+        if variant == "compressed":
+            np.savez_compressed(buf, names=names, vectors=vectors)
+        else:
+            np.savez(buf, names=names, vectors=np.asfortranarray(vectors))
+        other = {**files, key: buf.getvalue()}
+        assert _codes(dataset_dir, other) == {}, variant
+        report = validate(load_dataset(str(dataset_dir)), _Mem(other), get_benchmark("sLM21"), ["dev"], ["semantic"])
+        for t in ("synthetic", "librispeech"):
+            assert np.array_equal(report.pooled[("semantic", "dev")][t].vectors,
+                                  base.pooled[("semantic", "dev")][t].vectors), variant
+    good = files[key]
+    header_at = good.index(b"\x93NUMPY", good.index(b"vectors.npy"))
+    n, dim = vectors.shape
+    lying = (f"({n}, {dim})".encode(), f"({n}, {dim + 1})".encode())   # same length: only the size is wrong
+    assert len(lying[0]) == len(lying[1]) and lying[0] in good
+    pickled = io.BytesIO()
+    np.savez(pickled, names=names, vectors=np.array([object()] * len(names)))
+    for label, blob in (("truncated", good[: len(good) // 2]),
+                        ("lying header", good[:header_at] + good[header_at:].replace(lying[0], lying[1], 1)),
+                        ("bad magic", good[:header_at] + b"XXXXXX" + good[header_at + 6:]),
+                        ("object array", pickled.getvalue()),
+                        ("not a zip", b"not an npz at all")):
+        codes = _codes(dataset_dir, {**files, key: blob})
+        assert "pooled_format" in codes, label
+        assert codes["pooled_format"][0].file == key, label
 
 
 def test_client_reports_bad_files_before_uploading(slm21_copy, tmp_path, monkeypatch, capsys):

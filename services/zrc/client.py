@@ -45,6 +45,15 @@ else:   # numpy: loaded when a submission is pooled or a dataset zipped, not by 
     pooled_ = lazy_module("zrc.core.pooled")
 
 STORED_EXT = (".npy", ".zip")
+# Deflate level of the text members (score files, yaml): level 1 takes half the time of the default 6 for a few
+# per cent more bytes, and the bytes are sent once over a link faster than level 6 compresses (~17 MB/s).
+TEXT_LEVEL = 1
+
+
+def _fast(info: zipfile.ZipInfo) -> None:
+    """Deflate ``info`` at TEXT_LEVEL: ``compress_level`` since Python 3.13, the same slot as ``_compresslevel``
+    before (what ``ZipFile.open(info, "w")`` reads; it has no level argument)."""
+    setattr(info, "compress_level" if hasattr(zipfile.ZipInfo, "compress_level") else "_compresslevel", TEXT_LEVEL)
 
 # Calls that only read (or validate, which has no side effect) are retried by gRPC itself when the gateway is
 # momentarily UNAVAILABLE (a restart, a rolling update): the service config's retryPolicy, not a loop of ours.
@@ -112,6 +121,7 @@ def build_archive(folder: str | Path, dest: str | Path) -> None:
                                       f"(limit {Limits.setting('members')})")
                 info = zipfile.ZipInfo(rel, date_time=_DATE)
                 info.compress_type = zipfile.ZIP_STORED if f.endswith(STORED_EXT) else zipfile.ZIP_DEFLATED
+                _fast(info)
                 info.external_attr = 0o644 << 16
                 with open(p, "rb") as src, z.open(info, "w") as dst:
                     while chunk := src.read(1 << 20):
@@ -136,6 +146,7 @@ def build_pooled_archive(folder: str | Path, dest: str | Path, benchmark: str) -
         for rel in sorted(members):
             info = zipfile.ZipInfo(rel, date_time=_DATE)
             info.compress_type = zipfile.ZIP_STORED if rel.endswith((".npz", *STORED_EXT)) else zipfile.ZIP_DEFLATED
+            _fast(info)
             info.external_attr = 0o644 << 16
             data = members[rel]
             z.writestr(info, data if data is not None else tree.read(rel))

@@ -7,7 +7,8 @@ vectors it left (ValidateResponse.pooled -> ScoreRequest.pooled_ref). A scorer t
 reads only its part's input (a pairs task's one score file; nothing at all for a semantic part whose vectors
 were handed over). Without params (validation skipped, an older gateway) it reads params.yaml itself, through
 the same core function validation uses; without pooled vectors (pruned, or a local folder's taken already) it
-pools the files itself with validation's own per-set scan.
+pools the files itself with validation's own per-set scan. A pooled upload (the client pooled the files) hands
+nothing over: the scorer reads its set's vectors from the archive, which is cheaper than a second copy.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from zrc.core.errors import InvalidArgument
 from zrc.core.findings import Finding, Findings
 from zrc.core.leaderboard import summarize
 from zrc.core.params import Params, default_params
+from zrc.core.pooled import is_pooled_upload
 from zrc.core.scoring import PooledSet, TaskResult, score_pairs, score_semantic
 from zrc.core.sources import FileTree, SourceError
 from zrc.core.validation import Report, check_score_file, read_params, rejected, scan_semantic, validate
@@ -79,9 +81,12 @@ class DataPlane:
             return Validated(rejected(exc, default_params(s.bench.name)), digest)
         try:
             report = validate(dataset, tree, s.bench, s.sets, s.tasks)
+            pooled_upload = is_pooled_upload(tree)
         finally:
             tree.close()
         out = Validated(report, digest)
+        if pooled_upload:   # the archive holds the vectors already: a copy would cost a 240 MB write and read
+            return out
         for (task, set_), pooled in report.pooled.items():
             ref = pooled_key(sel.submission_digest, digest, set_, report.params.cache_key())
             if sel.local_ref:   # same process: in memory, nothing derived from the folder lands in ZRC_HOME

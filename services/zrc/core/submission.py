@@ -170,7 +170,7 @@ _HEADER = re.compile(
 )
 
 
-def _header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+def npy_header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
     """(shape, fortran, dtype) of a ``.npy`` stream, leaving it at the first byte of the body.
 
     The common header (what ``np.save`` writes) is matched by a regular expression, ~40k files a
@@ -212,7 +212,7 @@ def _header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
 
 def read_npy(fh: BinaryIO) -> np.ndarray:
     """Read a ``.npy`` stream: header first, checked against the limits, then exactly the body it declares."""
-    shape, fortran, dtype = _header(fh)
+    shape, fortran, dtype = npy_header(fh)
     if dtype.hasobject or dtype.kind not in "biufc" or dtype.fields is not None:
         if dtype.hasobject:
             raise ArrayError("npy_object", "object/pickled arrays are not accepted; save a float array")
