@@ -45,9 +45,9 @@ lint: $(DEVSTAMP)
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
 
-## bench: full-size generated case, wall time and peak RSS per task (BENCH_SCALE=0.1 quick; BENCH_DIM, BENCH_DTYPE)
+## bench: full-size generated cases (32-dim float64, 768-dim float32) side by side: per task, local CLI, the stack (BENCH_SCALE=0.1 quick; BENCH_CASES=768:float32 one case)
 bench: $(DEVSTAMP)
-	$(BIN)/python bench/bench.py --scale $${BENCH_SCALE:-1.0} --dim $${BENCH_DIM:-32} --dtype $${BENCH_DTYPE:-float64}
+	$(BIN)/python bench/bench.py --scale $${BENCH_SCALE:-1.0} --cases $${BENCH_CASES:-32:float64,768:float32}
 
 ## chaos: fault and abuse suite over the multi-process stack: 208 malformed archives, special files, service kills,
 ## gateway restart mid-upload, S3 paused 20 s, two gateways racing; one table (CHAOS_ARGS="--mode embedded" for in-process)

@@ -1,8 +1,9 @@
 """Benchmark: wall time and peak RSS per task on a generated full-size case.
 
-    make bench                      # scale 1.0: real set sizes, ~40k semantic files, 32-dim features
+    make bench                      # scale 1.0 (real set sizes, ~40k semantic files): 32-dim float64 and
+                                    # 768-dim float32 (a HuBERT/wav2vec2-base submission), side by side
     BENCH_SCALE=0.1 make bench      # quick look
-    BENCH_DIM=768 BENCH_DTYPE=float32 make bench   # what a HuBERT/wav2vec2-base submission looks like
+    BENCH_CASES=768:float32 make bench   # one case
 
 Each task runs in a fresh process (so its peak RSS is its own), validation
 included, score files rendered; then the whole benchmark runs in one process.
@@ -216,6 +217,18 @@ def child(args: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def parse_cases(text: str) -> list[tuple[int, str]]:
+    """``32:float64,768:float32`` -> [(32, "float64"), (768, "float32")]."""
+    out = []
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        dim, _, dtype = item.partition(":")
+        dtype = dtype or "float64"
+        if not dim.isdigit() or dtype not in ("float16", "float32", "float64"):
+            raise SystemExit(f"--cases: expected DIM:DTYPE items such as 768:float32, got {item!r}")
+        out.append((int(dim), dtype))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
@@ -224,11 +237,13 @@ def main() -> None:
     ap.add_argument("--no-stack", action="store_true", help="skip the multi-process stack measurement")
     ap.add_argument("--dim", type=int, default=32, help="embedding dimension of the generated case (e.g. 768)")
     ap.add_argument("--dtype", default="float64", choices=("float16", "float32", "float64"))
+    ap.add_argument("--cases", default="", help="several cases in one run, side by side: e.g. 32:float64,768:float32 "
+                                                "(overrides --dim/--dtype)")
     a = ap.parse_args()
     global DIM, DTYPE
-    DIM, DTYPE = a.dim, a.dtype
-    slm, pros = case_dirs(a.scale, a.seed)
     if a.child:
+        DIM, DTYPE = a.dim, a.dtype
+        slm, pros = case_dirs(a.scale, a.seed)
         kind = a.child[0]
         if kind == "npload":
             print(json.dumps(np_load_all(slm)))
@@ -237,24 +252,63 @@ def main() -> None:
             tasks = a.child[1:] or None
             print(json.dumps(run_one(root, "prosAudit" if kind == "prosAudit" else "sLM21", tasks)))
         return
-    ensure_case(a.scale, a.seed)
-    child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "npload"])  # warm the page cache once
+    summaries = []
+    for DIM, DTYPE in parse_cases(a.cases) or [(a.dim, a.dtype)]:
+        summaries.append(((DIM, DTYPE), run_case(a.scale, a.seed, a.no_stack)))
+    if len(summaries) > 1:
+        print_side_by_side(a.scale, summaries)
+
+
+def print_side_by_side(scale: float, summaries: list) -> None:
+    """The figures issue 10 sets targets for, one column per case."""
+    def fmt(v, spec: str = ".2f", unit: str = "") -> str:
+        return "-" if v is None else f"{v:{spec}}{unit}"
+
+    rows = [
+        ("core in-process, wall s", "core_s", ".2f", ""),
+        ("core in-process, peak MB", "core_rss", ".0f", ""),
+        ("local zrc benchmarks:run cold, s", "cli_s", ".2f", ""),
+        ("  x core (as a command)", "cli_x", ".2f", "x"),
+        ("  peak MB", "cli_rss", ".0f", ""),
+        ("  ZRC_HOME growth, MB", "home_mb", ".2f", ""),
+        ("np.load floor, s", "npload_s", ".2f", ""),
+        ("stack pooled end to end, s", "stack_s", ".2f", ""),
+        ("  x core", "stack_x", ".2f", "x"),
+        ("  another checkpoint, warm, x core", "stack_warm_x", ".2f", "x"),
+        ("stack --raw upload, MB/s", "raw_mbs", ".0f", ""),
+    ]
+    targets = {"cli_x": "1.3x", "cli_rss": "600 (768-dim)", "home_mb": "5", "stack_x": "2x"}
+    heads = [f"{d}-dim {t}" for (d, t), _ in summaries]
+    print(f"\nside by side, scale {scale} (targets from issue 10)")
+    print(f"{'':<38}" + "".join(f"{h:>18}" for h in heads) + f"{'target':>16}")
+    for label, key, spec, unit in rows:
+        print(f"{label:<38}" + "".join(f"{fmt(s.get(key), spec, unit):>18}" for _, s in summaries)
+              + f"{targets.get(key, ''):>16}")
+    print(f"{'score files identical in every mode':<38}"
+          + "".join(f"{str(s.get('identical')):>18}" for _, s in summaries))
+
+
+def run_case(scale: float, seed: int, no_stack: bool) -> dict:
+    """Every figure of one case (DIM, DTYPE), printed as it comes; returns the ones compared side by side."""
+    slm, _ = case_dirs(scale, seed)
+    ensure_case(scale, seed)
+    child(["--scale", str(scale), "--seed", str(seed), "--child", "npload"])  # warm the page cache once
     rows = []
     for label, args in (("lexical", ["sLM21", "lexical"]), ("syntactic", ["sLM21", "syntactic"]),
                         ("semantic", ["sLM21", "semantic"]), ("english", ["prosAudit"])):
-        r = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", *args])
+        r = child(["--scale", str(scale), "--seed", str(seed), "--child", *args])
         rows.append((label, r))
-    npl = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "npload"])
-    whole = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "sLM21"])
-    whole_p = child(["--scale", str(a.scale), "--seed", str(a.seed), "--child", "prosAudit"])
+    npl = child(["--scale", str(scale), "--seed", str(seed), "--child", "npload"])
+    whole = child(["--scale", str(scale), "--seed", str(seed), "--child", "sLM21"])
+    whole_p = child(["--scale", str(scale), "--seed", str(seed), "--child", "prosAudit"])
     total = sum(r["seconds"] for _, r in rows)
-    print(f"\nzrc-service benchmark, scale {a.scale} (1.0 = real set sizes), seed {a.seed}, "
-          f"{a.dim}-dim {a.dtype} embeddings")
+    print(f"\nzrc-service benchmark, scale {scale} (1.0 = real set sizes), seed {seed}, "
+          f"{DIM}-dim {DTYPE} embeddings")
     print(f"{'task':<12}{'wall s':>9}{'peak RSS MB':>13}{'reference s':>13}{'speed-up':>10}")
     for label, r in rows:
-        ref = REFERENCE_SECONDS[label] * (a.scale if a.scale != 1.0 else 1.0)
+        ref = REFERENCE_SECONDS[label] * (scale if scale != 1.0 else 1.0)
         print(f"{label:<12}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}{ref:>13.1f}{ref / r['seconds']:>9.0f}x")
-    ref_total = sum(REFERENCE_SECONDS.values()) * (a.scale if a.scale != 1.0 else 1.0)
+    ref_total = sum(REFERENCE_SECONDS.values()) * (scale if scale != 1.0 else 1.0)
     print(f"{'total':<12}{total:>9.2f}{max(r['peak_rss_mb'] for _, r in rows):>13.0f}{ref_total:>13.1f}"
           f"{ref_total / total:>9.0f}x")
     print(f"one process, sLM21 all tasks: {whole['seconds']:.2f} s, peak RSS {whole['peak_rss_mb']:.0f} MB; "
@@ -266,11 +320,11 @@ def main() -> None:
           + ", ".join(f"{label} {r['intervals']:.2f} s" for label, r in rows))
     sem = dict(rows)["semantic"]["seconds"]
     print(f"semantic vs np.load of its {npl['files']} files ({npl['seconds']:.2f} s): {sem / npl['seconds']:.2f}x")
-    if a.scale != 1.0:
+    if scale != 1.0:
         print("(reference seconds scaled linearly from the full-size measurement; only scale 1.0 is comparable)")
-    cli = run_local_cli(a.scale, a.seed)
+    cli = run_local_cli(scale, seed)
     # the core as a whole command too (interpreter start and imports included), comparable with `zrc ...`
-    core_cmd = [sys.executable, __file__, "--scale", str(a.scale), "--seed", str(a.seed), "--dim", str(DIM),
+    core_cmd = [sys.executable, __file__, "--scale", str(scale), "--seed", str(seed), "--dim", str(DIM),
                 "--dtype", DTYPE, "--child", "sLM21"]
     core_wall, core_rss = _timed(core_cmd, dict(os.environ))
     from zrc.core.dataset import load_dataset
@@ -287,9 +341,12 @@ def main() -> None:
     print(f"{'np.load floor':<26}{npl['seconds']:>9.2f}{npl['peak_rss_mb']:>13.0f}{'':>8}{'-':>14}")
     print("  (x core: wall over the core run as a command: interpreter start and imports in both)")
     print(f"  score files identical to the in-process core: {cli['files'] == core}")
-    if a.no_stack:
-        return
-    st = run_stack(a.scale, a.seed)
+    summary = {"core_s": whole["seconds"], "core_rss": whole["peak_rss_mb"], "cli_s": cli["cold_s"],
+               "cli_x": cli["cold_s"] / core_wall, "cli_rss": cli["cold_rss_mb"],
+               "home_mb": cli["cold_home_bytes"] / 1e6, "npload_s": npl["seconds"], "identical": cli["files"] == core}
+    if no_stack:
+        return summary
+    st = run_stack(scale, seed)
     ours = ("score_confidence.csv", "provenance.json")   # written next to the reference files
     same = {k: v for k, v in st.pop("files_equal_core").items() if k not in ours} == core
     same_pooled = {k: v for k, v in st.pop("files_pooled").items() if k not in ours} == core
@@ -309,6 +366,9 @@ def main() -> None:
           f"{st['warm_pooled_evaluate_s']:.2f} s; end to end {warm:.2f} s = {warm / whole['seconds']:.2f}x the core")
     print(f"  score files identical to the in-process core: {same}")
     print("  peak RSS per process (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in st["rss_mb"].items()))
+    summary.update(stack_s=e2e_pooled, stack_x=e2e_pooled / whole["seconds"], stack_warm_x=warm / whole["seconds"],
+                   raw_mbs=st["archive_mb"] / st["upload_s"], identical=summary["identical"] and same and same_pooled)
+    return summary
 
 
 if __name__ == "__main__":
