@@ -108,7 +108,15 @@ def timed_job(c, digest: str) -> tuple[float, dict[str, bytes]]:
 
 
 def run_stack(scale: float, seed: int) -> dict:
-    """The same case through the multi-process stack (real S3, real gRPC): end-to-end wall time."""
+    """The same case through the multi-process stack (real S3, real gRPC): end-to-end wall time.
+
+    The submission's files are read once before each pooled run, as before the core's runs: the ratio then
+    compares like with like (the --raw runs write ~10 GB, and this machine's memory reclaim drops file pages
+    idle for two minutes, so the pooled runs would otherwise read from disk where the core read from memory).
+    """
+    def warm() -> None:
+        child(["--scale", str(scale), "--seed", str(seed), "--child", "npload"])
+
     from zrc.client import build_archive
     from zrc.stack import Stack
 
@@ -123,6 +131,7 @@ def run_stack(scale: float, seed: int) -> dict:
             c.import_dataset(slm / "sLM21-dataset", "sLM21-dataset")
             out["import_s"] = time.perf_counter() - t
             # what `zrc benchmarks:run` does with ZRC_SERVER set: pool here, upload the vectors, score there
+            warm()
             t = time.perf_counter()
             pooled, findings = c.upload_pooled(slm / "submission", "sLM21")
             assert findings.ok, findings.items[:3]
@@ -157,6 +166,7 @@ def run_stack(scale: float, seed: int) -> dict:
             shutil.copytree(slm / "submission", other, copy_function=os.link)
             (other / "meta.yaml").unlink()
             (other / "meta.yaml").write_text((slm / "submission" / "meta.yaml").read_text() + "# checkpoint 2\n")
+            warm()
             t = time.perf_counter()
             p2, _ = c.upload_pooled(other, "sLM21")
             out["warm_pooled_upload_s"] = time.perf_counter() - t
@@ -239,6 +249,7 @@ def main() -> None:
     ap.add_argument("--dtype", default="float64", choices=("float16", "float32", "float64"))
     ap.add_argument("--cases", default="", help="several cases in one run, side by side: e.g. 32:float64,768:float32 "
                                                 "(overrides --dim/--dtype)")
+    ap.add_argument("--summary", help=argparse.SUPPRESS)   # one case: its side-by-side figures as JSON, here
     a = ap.parse_args()
     global DIM, DTYPE
     if a.child:
@@ -252,11 +263,23 @@ def main() -> None:
             tasks = a.child[1:] or None
             print(json.dumps(run_one(root, "prosAudit" if kind == "prosAudit" else "sLM21", tasks)))
         return
+    cases = parse_cases(a.cases) or [(a.dim, a.dtype)]
+    if len(cases) == 1:
+        DIM, DTYPE = cases[0]
+        summary = run_case(a.scale, a.seed, a.no_stack)
+        if a.summary:
+            Path(a.summary).write_text(json.dumps(summary))
+        return
+    # one process per case: a child's peak RSS (wait4's ru_maxrss) starts at its parent's size when forked, so
+    # a parent grown by one case would inflate every figure of the next
     summaries = []
-    for DIM, DTYPE in parse_cases(a.cases) or [(a.dim, a.dtype)]:
-        summaries.append(((DIM, DTYPE), run_case(a.scale, a.seed, a.no_stack)))
-    if len(summaries) > 1:
-        print_side_by_side(a.scale, summaries)
+    for dim, dtype in cases:
+        out = Path(os.environ.get("ZRC_BENCH_DIR", "/tmp/zrc-bench")) / f"summary-{os.getpid()}-{dim}-{dtype}.json"
+        subprocess.run([sys.executable, __file__, "--scale", str(a.scale), "--seed", str(a.seed), "--cases",
+                        f"{dim}:{dtype}", "--summary", str(out), *(["--no-stack"] if a.no_stack else [])], check=True)
+        summaries.append(((dim, dtype), json.loads(out.read_text())))
+        out.unlink()
+    print_side_by_side(a.scale, summaries)
 
 
 def print_side_by_side(scale: float, summaries: list) -> None:
