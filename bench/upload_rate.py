@@ -4,12 +4,17 @@ What ``make bench`` prints as ``--raw: ... upload N MB`` alone, repeated on one 
 something on a noisy machine. Each round uploads a different archive (one member more) so nothing is cached.
 
     .venv/bin/python bench/upload_rate.py [--mb 400] [--repeat 3]
+
+Each round also prints the CPU seconds that every 100 MB costs the S3 server, the gateway and the client
+(user + system, from /proc and getrusage), and the rate two fully busy cores would allow at that cost: the
+bound any upload through this stack meets on this machine, whatever the protocol does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -18,6 +23,17 @@ import zipfile
 from pathlib import Path
 
 from zrc.stack import Stack
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -41,12 +57,21 @@ def main() -> None:
                     shutil.copy(base, path)
                     with zipfile.ZipFile(path, "a") as z:
                         z.writestr("notes.md", f"round {i}\n")
+                    procs = {n: stack.procs[n].pid for n in ("s3", "gateway")}
+                    before = {n: cpu_seconds(pid) for n, pid in procs.items()} | {"client": own_cpu()}
                     t = time.perf_counter()
                     up = c.upload_archive(path)
                     seconds = time.perf_counter() - t
-                    rates.append(up.size / 2**20 / seconds)
+                    after = {n: cpu_seconds(pid) for n, pid in procs.items()} | {"client": own_cpu()}
+                    mb = up.size / 2**20
+                    rates.append(mb / seconds)
                     path.unlink()
-                    print(f"round {i}: {up.size / 2**20:.0f} MB in {seconds:.2f} s = {rates[-1]:.0f} MB/s", flush=True)
+                    per100 = {n: (after[n] - before[n]) * 100 / mb for n in before}
+                    total = sum(per100.values())
+                    cores = os.cpu_count() or 1
+                    print(f"round {i}: {mb:.0f} MB in {seconds:.2f} s = {rates[-1]:.0f} MB/s; CPU s per 100 MB: "
+                          + ", ".join(f"{n} {v:.2f}" for n, v in per100.items())
+                          + f"; {total:.2f} in all: {cores} busy cores allow {cores * 100 / total:.0f} MB/s", flush=True)
             hwm = next(int(line.split()[1]) for line in Path(f"/proc/{stack.procs['gateway'].pid}/status").open()
                        if line.startswith("VmHWM:"))
             print(f"median {statistics.median(rates):.0f} MB/s over {a.repeat} uploads of {a.mb} MB; "
