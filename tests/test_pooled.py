@@ -134,6 +134,12 @@ def test_server_checks_pooled_vectors(slm21_case):
     assert codes["array_nonfinite"][0].file == f"semantic/dev/synthetic/{names[1]}.npy"
     assert codes["extra_file"][0].file == "semantic/dev/synthetic/notaword.npy"
     assert "1 of" in codes["missing_file"][0].message and codes["duplicate_file"]
+    # the validation service checks without keeping the vectors (its scorers read them from the archive):
+    # the same findings, nothing held
+    ds, bench = load_dataset(str(dataset_dir)), get_benchmark("sLM21")
+    kept = validate(ds, _Mem(tampered), bench, ["dev"], ["semantic"])
+    checked = validate(ds, _Mem(tampered), bench, ["dev"], ["semantic"], keep_uploaded=False)
+    assert checked.findings.items == kept.findings.items and kept.pooled and not checked.pooled
     # vectors pooled otherwise than params.yaml says, a wrong shape, a pickle: refused with a reason
     other = dict(files)
     other[MANIFEST] = json.dumps({"format": "zrc-pooled-1", "pooling": "max", "ext": ".npy"}).encode()

@@ -28,7 +28,6 @@ from zrc.core.errors import InvalidArgument
 from zrc.core.findings import Finding, Findings
 from zrc.core.leaderboard import summarize
 from zrc.core.params import Params, default_params
-from zrc.core.pooled import is_pooled_upload
 from zrc.core.scoring import PooledSet, TaskResult, score_pairs, score_semantic
 from zrc.core.sources import FileTree, SourceError
 from zrc.core.validation import Report, check_score_file, read_params, rejected, scan_semantic, validate
@@ -80,13 +79,12 @@ class DataPlane:
         except SourceError as exc:   # refused as a whole (not a zip, over a limit): the user's error, a finding
             return Validated(rejected(exc, default_params(s.bench.name)), digest)
         try:
-            report = validate(dataset, tree, s.bench, s.sets, s.tasks)
-            pooled_upload = is_pooled_upload(tree)
+            # vectors the client pooled are only checked here: each semantic scorer reads its set's from the
+            # archive (a copy would cost a 240 MB write and read at 768 dims, and holding them 230 MB here)
+            report = validate(dataset, tree, s.bench, s.sets, s.tasks, keep_uploaded=False)
         finally:
             tree.close()
         out = Validated(report, digest)
-        if pooled_upload:   # the archive holds the vectors already: a copy would cost a 240 MB write and read
-            return out
         for (task, set_), pooled in report.pooled.items():
             ref = pooled_key(sel.submission_digest, digest, set_, report.params.cache_key())
             if sel.local_ref:   # same process: in memory, nothing derived from the folder lands in ZRC_HOME

@@ -160,8 +160,12 @@ def _load(tree: FileTree, path: str, findings: Findings) -> tuple[np.ndarray, np
     return names, vectors
 
 
-def scan_pooled(gold, tree: FileTree, params: Params, findings: Findings) -> dict[str, PooledSet]:
-    """Server side: check the pooled vectors of one semantic set and align them with the gold rows."""
+def scan_pooled(gold, tree: FileTree, params: Params, findings: Findings, align: bool = True) -> dict[str, PooledSet]:
+    """Server side: check the pooled vectors of one semantic set and align them with the gold rows.
+
+    ``align=False`` checks only and returns nothing: the validation service, whose scorers read the vectors
+    from the archive themselves, then never holds an aligned copy (230 MB for a 768-dim submission).
+    """
     ext = params.score_files_type
     good_manifest = _manifest(tree, params, findings)
     out: dict[str, PooledSet] = {}
@@ -204,6 +208,8 @@ def scan_pooled(gold, tree: FileTree, params: Params, findings: Findings) -> dic
         if missing.size:
             findings.error("missing_file", f"{missing.size} of {expected.size} {t} files missing, e.g. "
                            f"{', '.join(s + ext for s in expected[missing[:3]])}", folder)
+        if not align:
+            continue
         # one gather into gold order (the client sends file order); NaN rows only where files are missing
         src = np.full(expected.size, -1, np.int64)
         src[rows[keep]] = np.flatnonzero(keep)

@@ -182,10 +182,13 @@ def pool_file(tree: FileTree, name: str, ext: str, pooling: str, findings: Findi
     return pool(arr, pooling)
 
 
-def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: Findings) -> dict[str, PooledSet]:
-    """Validate and pool every embedding file of one set, reading each file once."""
+def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: Findings,
+                  keep_uploaded: bool = True) -> dict[str, PooledSet]:
+    """Validate and pool every embedding file of one set, reading each file once.
+
+    ``keep_uploaded=False``: vectors the client pooled are checked, not kept (see :func:`scan_pooled`)."""
     if is_pooled_upload(tree):   # the client pooled the files already: check what it sent
-        return scan_pooled(gold, tree, params, findings)
+        return scan_pooled(gold, tree, params, findings, align=keep_uploaded)
     ext = params.score_files_type
     pooling = params.semantic.pooling
     other = ".txt" if ext == ".npy" else ".npy"
@@ -239,8 +242,10 @@ def scan_semantic(gold: SemanticGold, tree: FileTree, params: Params, findings: 
 
 
 def validate(dataset: Dataset, tree: FileTree, bench: BenchmarkSpec, sets: list[str], tasks: list[str],
-             *, meta_strict: bool = False, params: Params | None = None) -> Report:
-    """Validate the selected (task, set) parts of a submission; never raises for bad input."""
+             *, meta_strict: bool = False, params: Params | None = None, keep_uploaded: bool = True) -> Report:
+    """Validate the selected (task, set) parts of a submission; never raises for bad input.
+
+    ``keep_uploaded=False``: a pooled upload's vectors are checked, and ``report.pooled`` stays empty."""
     findings = Findings()
     for code, message, name in getattr(tree, "problems", ()):
         findings.error(code, message, name)
@@ -262,7 +267,9 @@ def validate(dataset: Dataset, tree: FileTree, bench: BenchmarkSpec, sets: list[
                 findings.error("dataset", exc.message)
                 continue
             if isinstance(gold, SemanticGold):
-                report.pooled[(task.name, set_)] = scan_semantic(gold, tree, params, findings)
+                pooled = scan_semantic(gold, tree, params, findings, keep_uploaded)
+                if keep_uploaded or not is_pooled_upload(tree):
+                    report.pooled[(task.name, set_)] = pooled
             else:
                 sf = check_score_file(gold, tree, task, set_, findings)
                 if sf is not None:
