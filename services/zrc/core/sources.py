@@ -160,7 +160,7 @@ class DirTree(FileTree):
         try:
             fd = os.open(os.path.join(self._root, name), os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
-            raise SourceError(f"{name}: cannot be read ({exc.strerror})") from None
+            raise _unreadable(name, exc) from None
         try:
             _refuse_special(os.fstat(fd).st_mode, name)
         except BaseException:
@@ -183,8 +183,12 @@ def check_regular(path: str | os.PathLike, name: str) -> None:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise SourceError(f"{name}: cannot be read ({exc.strerror})") from None
+        raise _unreadable(name, exc) from None
     _refuse_special(st.st_mode, name)
+
+
+def _unreadable(name: str, exc: OSError) -> SourceError:
+    return SourceError(f"{name}: cannot be read ({exc.strerror})")
 
 
 def _refuse_special(mode: int, name: str) -> None:

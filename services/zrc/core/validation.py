@@ -258,6 +258,7 @@ def validate(dataset: Dataset, tree: FileTree, bench: BenchmarkSpec, sets: list[
     if meta is not None or meta_strict:
         findings.extend(check_meta(meta, benchmark=bench.name, strict=meta_strict))
     report = Report(findings, params, meta)
+    keep = keep_uploaded or not is_pooled_upload(tree)
     for task_name in tasks:
         task = bench.task(task_name)
         for set_ in sets:
@@ -268,7 +269,7 @@ def validate(dataset: Dataset, tree: FileTree, bench: BenchmarkSpec, sets: list[
                 continue
             if isinstance(gold, SemanticGold):
                 pooled = scan_semantic(gold, tree, params, findings, keep_uploaded)
-                if keep_uploaded or not is_pooled_upload(tree):
+                if keep:
                     report.pooled[(task.name, set_)] = pooled
             else:
                 sf = check_score_file(gold, tree, task, set_, findings)
